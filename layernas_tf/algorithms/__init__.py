@@ -1,0 +1,30 @@
+"""Search algorithms behind one ask/tell contract; pure Python, no TensorFlow.
+
+`create(name, space, target, **settings)` builds one by name, which is how the
+command-line tools pick them.
+"""
+
+from layernas_tf.algorithms.base import COMPLETE, FAILED, PENDING, Algorithm, Target, Trial
+from layernas_tf.algorithms.evolution import RegularizedEvolution
+from layernas_tf.algorithms.layernas import LayerNAS
+from layernas_tf.algorithms.random_search import RandomSearch
+from layernas_tf.algorithms.reinforce import Reinforce
+
+ALGORITHMS = {cls.name: cls for cls in (LayerNAS, RandomSearch, RegularizedEvolution, Reinforce)}
+
+
+def names() -> list[str]:
+    return list(ALGORITHMS)
+
+
+def create(name: str, space, target, **settings) -> Algorithm:
+    """Builds the algorithm called `name` (one of `names()`)."""
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; valid: {', '.join(ALGORITHMS)}")
+    return ALGORITHMS[name](space, target, **settings)
+
+
+__all__ = [
+    "ALGORITHMS", "COMPLETE", "FAILED", "PENDING", "Algorithm", "LayerNAS", "RandomSearch",
+    "RegularizedEvolution", "Reinforce", "Target", "Trial", "create", "names",
+]

@@ -1,0 +1,266 @@
+"""The ask/tell contract every search algorithm follows.
+
+The caller asks for trials with `suggest(n)`, trains them however it likes (in
+any order, in parallel, on another machine), and tells each result back with
+`report` or `report_failure`. All state is plain JSON (`state_dict`), so a study
+can persist it after every result and a restored search continues trial for
+trial as the uninterrupted one would, given the seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from typing import Any, Optional, Sequence
+
+from layernas_tf.space import Architecture, SearchSpace
+
+PENDING = "PENDING"
+COMPLETE = "COMPLETE"
+FAILED = "FAILED"
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """The cost range a final model must fall in: [t_min, t_max]."""
+
+    t_max: float
+    t_min: float = 0.0
+
+    def __post_init__(self):
+        if not self.t_max > 0 or self.t_min < 0 or self.t_min > self.t_max:
+            raise ValueError(f"invalid cost target [{self.t_min}, {self.t_max}]: need 0 <= t_min <= t_max, t_max > 0")
+
+    @classmethod
+    def of(cls, target: "Target | float | Sequence[float]") -> "Target":
+        """Accepts a Target, a maximum cost, or a (min, max) pair."""
+        if isinstance(target, Target):
+            return target
+        if isinstance(target, (int, float)):
+            return cls(t_max=float(target))
+        t_min, t_max = target
+        return cls(t_max=float(t_max), t_min=float(t_min))
+
+    def feasible(self, cost: float) -> bool:
+        return self.t_min <= cost <= self.t_max
+
+    def to_json(self) -> list[float]:
+        return [self.t_min, self.t_max]
+
+
+@dataclasses.dataclass
+class Trial:
+    """One architecture handed out for training, and what came of it."""
+
+    id: int
+    arch: Architecture
+    cost: float
+    status: str = PENDING
+    reward: Optional[float] = None
+    error: Optional[str] = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "arch": str(self.arch),
+            "cost": self.cost,
+            "status": self.status,
+            "reward": self.reward,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Trial":
+        arch = Architecture(int(i) for i in d["arch"].split(":"))
+        return cls(d["id"], arch, d["cost"], d["status"], d["reward"], d["error"])
+
+
+def _rng_state_to_json(state: tuple) -> list:
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _rng_state_from_json(state: list) -> tuple:
+    version, internal, gauss = state
+    return (version, tuple(internal), gauss)
+
+
+class Algorithm:
+    """Base of every search algorithm: trial bookkeeping, the answer, persistence.
+
+    Subclasses implement `_next()` (the next architecture to train, or None when
+    the next one waits on results still out or the search is over), `_finished()`,
+    and optionally `_on_report`, `_on_failure` and `_extra_state` /
+    `_load_extra_state`. They must draw all randomness from `self.rng`, so that
+    the restored RNG state makes a resumed search repeat the original exactly.
+    """
+
+    name = "algorithm"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        target: "Target | float | Sequence[float]",
+        *,
+        max_trials: Optional[int] = None,
+        seed: int = 0,
+    ):
+        if max_trials is not None and max_trials < 1:
+            raise ValueError(f"max_trials must be a positive integer or None, got {max_trials}")
+        self.space = space
+        self.target = Target.of(target)
+        self.max_trials = max_trials
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.trials: list[Trial] = []
+        self._costs: dict[Architecture, float] = {}
+        self._tried: dict[Architecture, Trial] = {}
+        self._pending: dict[int, Trial] = {}
+
+    # -- what subclasses provide ---------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        """Settings that define the search; a saved state only loads into an equal config."""
+        return {
+            "algorithm": self.name,
+            "space": self.space.name,
+            "space_size": self.space.size,
+            "target": self.target.to_json(),
+            "max_trials": self.max_trials,
+            "seed": self.seed,
+        }
+
+    def _next(self) -> Optional[Architecture]:
+        raise NotImplementedError
+
+    def _finished(self) -> bool:
+        raise NotImplementedError
+
+    def _on_report(self, trial: Trial) -> None:
+        pass
+
+    def _on_failure(self, trial: Trial) -> None:
+        pass
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    # -- helpers for subclasses ------------------------------------------------
+
+    def cost(self, arch: Architecture) -> float:
+        """The space's cost of `arch`, computed once per architecture."""
+        c = self._costs.get(arch)
+        if c is None:
+            c = self._costs[arch] = self.space.cost(arch)
+        return c
+
+    def feasible(self, arch: Architecture) -> bool:
+        return self.target.feasible(self.cost(arch))
+
+    def random_feasible(self, attempts: int = 10_000) -> Optional[Architecture]:
+        """A feasible architecture never tried before, uniform by rejection; None if none is found."""
+        for _ in range(attempts):
+            arch = self.space.random(self.rng)
+            if arch not in self._tried and self.feasible(arch):
+                return arch
+        return None
+
+    def tried(self, arch: Architecture) -> Optional[Trial]:
+        """The trial that trained `arch`, if any (pending, complete or failed)."""
+        return self._tried.get(arch)
+
+    # -- the ask/tell contract -------------------------------------------------
+
+    @property
+    def budget_left(self) -> bool:
+        return self.max_trials is None or len(self.trials) < self.max_trials
+
+    @property
+    def stopped_early(self) -> bool:
+        """True when max_trials ended the search before the algorithm itself finished."""
+        return not self.budget_left and not self._finished()
+
+    @property
+    def done(self) -> bool:
+        """No trial is out and none will be suggested again."""
+        return not self._pending and (not self.budget_left or self._finished())
+
+    def pending(self) -> list[Trial]:
+        """Trials suggested and not yet reported, oldest first."""
+        return sorted(self._pending.values(), key=lambda t: t.id)
+
+    def suggest(self, n: int = 1) -> list[Trial]:
+        """Up to `n` new trials that can train now; fewer when the rest wait on results."""
+        if n < 1:
+            raise ValueError(f"suggest(n) needs n >= 1, got {n}")
+        out = []
+        while len(out) < n and self.budget_left and not self._finished():
+            arch = self._next()
+            if arch is None:
+                break
+            trial = Trial(len(self.trials), arch, self.cost(arch))
+            self.trials.append(trial)
+            self._tried[arch] = trial
+            self._pending[trial.id] = trial
+            out.append(trial)
+        return out
+
+    def _pending_trial(self, trial_id: int) -> Trial:
+        if not isinstance(trial_id, int) or not 0 <= trial_id < len(self.trials):
+            raise ValueError(f"unknown trial id {trial_id!r}; {len(self.trials)} trials were suggested")
+        trial = self.trials[trial_id]
+        if trial.status != PENDING:
+            raise ValueError(f"trial {trial_id} was already reported ({trial.status})")
+        del self._pending[trial_id]
+        return trial
+
+    def report(self, trial_id: int, reward: float) -> None:
+        """Records the reward (validation accuracy) a trial reached."""
+        reward = float(reward)
+        if not math.isfinite(reward):
+            raise ValueError(f"trial {trial_id}: reward {reward} is not finite; use report_failure")
+        trial = self._pending_trial(trial_id)
+        trial.status, trial.reward = COMPLETE, reward
+        self._on_report(trial)
+
+    def report_failure(self, trial_id: int, reason: str) -> None:
+        """Records that a trial could not be trained; the algorithm never retries it."""
+        trial = self._pending_trial(trial_id)
+        trial.status, trial.error = FAILED, str(reason)
+        self._on_failure(trial)
+
+    def best(self) -> Optional[Trial]:
+        """The answer: the best-reward feasible trial so far (cheaper, then earlier, on ties)."""
+        best = None
+        for t in self.trials:
+            if t.status == COMPLETE and self.target.feasible(t.cost):
+                if best is None or (t.reward, -t.cost) > (best.reward, -best.cost):
+                    best = t
+        return best
+
+    # -- persistence -----------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The whole search state as plain JSON."""
+        return {
+            "config": self.config(),
+            "rng": _rng_state_to_json(self.rng.getstate()),
+            "trials": [t.to_json() for t in self.trials],
+            "extra": self._extra_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores a `state_dict()`; refuses one saved by a search with other settings."""
+        mine = self.config()
+        if state["config"] != mine:
+            raise ValueError(f"saved search has settings {state['config']}, this search has {mine}")
+        self.rng.setstate(_rng_state_from_json(state["rng"]))
+        self.trials = [Trial.from_json(t) for t in state["trials"]]
+        self._tried = {t.arch: t for t in self.trials}
+        self._costs = {t.arch: t.cost for t in self.trials}
+        self._pending = {t.id: t for t in self.trials if t.status == PENDING}
+        self._load_extra_state(state["extra"])

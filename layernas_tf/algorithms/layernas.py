@@ -1,0 +1,168 @@
+"""LayerNAS: layer-by-layer search that keeps the best candidates per cost bucket.
+
+Follows `shared/design/LAYERNAS.md` (Fan et al., 2023). Layer 0 trains the
+all-default network. For each layer i the children of the kept candidates take
+every option of layer i; children that can no longer reach the target (their
+cheapest completion costs more than t_max, or their dearest completion less than
+t_min) are dropped before anything trains; the rest train (an architecture
+trained before reuses its reward for free), are split into H equal-width cost
+buckets, and the k best of each bucket become the layer-i candidates. Trials stay
+within 1 + sum_i k * H * |S_i|, polynomial in the number of layers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+from layernas_tf.algorithms.base import COMPLETE, Algorithm, Target
+from layernas_tf.space import Architecture, SearchSpace
+
+
+def bucketize(costs: Sequence[float], buckets: int, lowest: float, highest: float) -> list[int]:
+    """Bucket index of each cost among `buckets` equal-width buckets over [lowest, highest]."""
+    if highest <= lowest:
+        return [0] * len(costs)
+    width = (highest - lowest) / buckets
+    return [min(buckets - 1, max(0, int((c - lowest) / width))) for c in costs]
+
+
+class LayerNAS(Algorithm):
+    """The LayerNAS search behind the ask/tell contract.
+
+    Args:
+      space: the search space.
+      target: the cost range, as a max cost, a (min, max) pair, or a `Target`.
+      buckets: H, the number of equal-width cost buckets per layer.
+      per_bucket: k, candidates kept per bucket (more than 1 when rewards are noisy).
+      max_trials: stop after this many trials; the answer is then the best feasible
+        network trained so far and `stopped_early` is True.
+      seed: kept for the shared contract; LayerNAS itself draws nothing at random.
+    """
+
+    name = "layernas"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        target: "Target | float | Sequence[float]",
+        buckets: int = 10,
+        per_bucket: int = 1,
+        max_trials: Optional[int] = None,
+        seed: int = 0,
+    ):
+        if buckets < 1 or per_bucket < 1:
+            raise ValueError(f"buckets and per_bucket must be >= 1, got {buckets} and {per_bucket}")
+        super().__init__(space, target, max_trials=max_trials, seed=seed)
+        self.buckets = buckets
+        self.per_bucket = per_bucket
+        self._layer: Optional[int] = None  # None: not started; -1: training the default
+        self._candidates: list[Architecture] = []
+        self._children: list[Architecture] = []
+        self._queue: list[Architecture] = []
+        self._is_finished = False
+        self.layer_log: list[dict[str, Any]] = []
+        self._settle()
+
+    @staticmethod
+    def trial_bound(space: SearchSpace, buckets: int = 10, per_bucket: int = 1) -> int:
+        """The most trials a full search can take: 1 + sum_i k * H * |S_i|."""
+        return 1 + sum(per_bucket * buckets * len(p) for p in space.decision_points)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "buckets": self.buckets, "per_bucket": self.per_bucket}
+
+    @property
+    def layer(self) -> Optional[int]:
+        """Index of the layer whose children are being trained (-1: the default network)."""
+        return self._layer
+
+    @property
+    def candidates(self) -> list[Architecture]:
+        """The kept candidates of the last closed layer."""
+        return list(self._candidates)
+
+    # -- the search --------------------------------------------------------------
+
+    def _finished(self) -> bool:
+        return self._is_finished
+
+    def _next(self) -> Optional[Architecture]:
+        self._settle()
+        return self._queue.pop(0) if self._queue else None
+
+    def _on_report(self, trial) -> None:
+        self._settle()
+
+    _on_failure = _on_report
+
+    def _settle(self) -> None:
+        """Moves on to the next layer whenever the current one has nothing left to train."""
+        while not self._is_finished and not self._queue and not self._pending:
+            self._advance()
+
+    def _searchable(self, child: Architecture, layer: int) -> bool:
+        cheapest = self.cost(self.space.completion(child, layer))
+        dearest = self.cost(self.space.completion(child, layer, dearest=True))
+        return cheapest <= self.target.t_max and dearest >= self.target.t_min
+
+    def _advance(self) -> None:
+        if self._layer is None:
+            self._layer = -1
+            self._children = [self.space.default()]
+        else:
+            self._candidates = self._keep() if self._layer >= 0 else self._children
+            layer = self._layer + 1
+            if layer == len(self.space) or not self._candidates:
+                self._is_finished = True
+                return
+            children = {}
+            for parent in self._candidates:
+                for option in range(len(self.space.decision_points[layer])):
+                    children.setdefault(parent.replace(layer, option), None)
+            self._children = [c for c in children if self._searchable(c, layer)]
+            self._layer = layer
+        self._queue = [c for c in self._children if self.tried(c) is None]
+
+    def _keep(self) -> list[Architecture]:
+        """Bucketizes this layer's searchable children by cost; keeps the k best of each bucket."""
+        costs = [self.cost(c) for c in self._children]
+        lowest, highest = min(costs), max(costs)
+        index = bucketize(costs, self.buckets, lowest, highest)
+        ranked: dict[int, list[tuple[float, float, int]]] = {}
+        for order, (child, b) in enumerate(zip(self._children, index)):
+            trial = self.tried(child)
+            if trial is not None and trial.status == COMPLETE:
+                ranked.setdefault(b, []).append((-trial.reward, costs[order], order))
+        kept = []
+        for b in sorted(ranked):
+            kept += [self._children[order] for _, _, order in sorted(ranked[b])[: self.per_bucket]]
+        self.layer_log.append(
+            {
+                "layer": self._layer,
+                "searchable": len(self._children),
+                "edges": [lowest + (highest - lowest) * j / self.buckets for j in range(self.buckets + 1)],
+                "kept": [str(c) for c in kept],
+            }
+        )
+        return kept
+
+    # -- persistence -----------------------------------------------------------------
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {
+            "layer": self._layer,
+            "candidates": [str(c) for c in self._candidates],
+            "children": [str(c) for c in self._children],
+            "queue": [str(c) for c in self._queue],
+            "finished": self._is_finished,
+            "layer_log": self.layer_log,
+        }
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        parse = self.space.parse
+        self._layer = state["layer"]
+        self._candidates = [parse(c) for c in state["candidates"]]
+        self._children = [parse(c) for c in state["children"]]
+        self._queue = [parse(c) for c in state["queue"]]
+        self._is_finished = state["finished"]
+        self.layer_log = list(state["layer_log"])

@@ -1,0 +1,36 @@
+"""Random search: feasible architectures drawn uniformly, the baseline every NAS paper reports."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from layernas_tf.algorithms.base import Algorithm
+from layernas_tf.space import Architecture
+
+
+class RandomSearch(Algorithm):
+    """Uniform sampling over feasible, not yet tried architectures (rejection sampling).
+
+    It ends when `max_trials` is reached, or when rejection sampling finds no new
+    feasible architecture (the feasible set is exhausted or vanishingly small).
+    """
+
+    name = "random"
+
+    def __init__(self, space, target, max_trials=None, seed=0):
+        super().__init__(space, target, max_trials=max_trials, seed=seed)
+        self._exhausted = False
+
+    def _finished(self) -> bool:
+        return self._exhausted
+
+    def _next(self) -> Optional[Architecture]:
+        arch = self.random_feasible()
+        self._exhausted = arch is None
+        return arch
+
+    def _extra_state(self):
+        return {"exhausted": self._exhausted}
+
+    def _load_extra_state(self, state):
+        self._exhausted = state["exhausted"]

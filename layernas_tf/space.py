@@ -1,0 +1,210 @@
+"""The search-space contract every space and every algorithm shares.
+
+A search space is an ordered list of decision points ("layers" in the LayerNAS
+paper). An architecture picks one option index per decision point and prints in
+the TuNAS convention, colon-separated indices (`0:3:3:6:1`), which parse back to
+the same architecture. The space knows the cost of an architecture (MAdds,
+parameters, ...) and, from it, the cost of the cheapest and dearest completion
+of a partly searched architecture: LayerNAS uses those to drop children that can
+no longer reach the target, before anything trains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import random
+from typing import Any, Iterator, Sequence
+
+
+@dataclasses.dataclass(frozen=True)
+class DecisionPoint:
+    """One searchable layer: its named options and the option the network starts from.
+
+    Attributes:
+      name: a stable name, shown in readable tables and error messages.
+      options: the values this layer can take (channels, kernel sizes, ...).
+      default: index of the option every candidate holds before the search reaches
+        this layer.
+    """
+
+    name: str
+    options: tuple[Any, ...]
+    default: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "options", tuple(self.options))
+        if len(self.options) < 2:
+            raise ValueError(f"decision point {self.name!r} needs at least 2 options, got {self.options}")
+        if not 0 <= self.default < len(self.options):
+            raise ValueError(
+                f"decision point {self.name!r}: default {self.default} is not an index of its "
+                f"{len(self.options)} options"
+            )
+
+    def __len__(self) -> int:
+        return len(self.options)
+
+
+class Architecture(tuple):
+    """One option index per decision point; immutable, hashable, prints as `0:3:3:6:1`."""
+
+    def __new__(cls, indices: Sequence[int]):
+        return super().__new__(cls, (int(i) for i in indices))
+
+    def __str__(self) -> str:
+        return ":".join(str(i) for i in self)
+
+    def __repr__(self) -> str:
+        return f"Architecture('{self}')"
+
+    def replace(self, layer: int, option: int) -> "Architecture":
+        """Returns a copy with `layer` set to `option`."""
+        return Architecture(self[:layer] + (option,) + self[layer + 1 :])
+
+
+class SearchSpace:
+    """Base class of every search space.
+
+    Subclasses pass their decision points and implement `cost`. The cheapest and
+    dearest option of each layer are found by varying that layer alone from the
+    default architecture, which is exact whenever cost is monotone in each layer's
+    option independently of the others (true of MAdds and parameter counts, where
+    a wider or larger layer never makes the network cheaper). A space where that
+    does not hold overrides `cheapest_option` and `dearest_option`.
+    """
+
+    name = "space"
+
+    def __init__(self, decision_points: Sequence[DecisionPoint]):
+        if not decision_points:
+            raise ValueError("a search space needs at least one decision point")
+        self.decision_points = tuple(decision_points)
+
+    # -- structure ----------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.decision_points)
+
+    @property
+    def size(self) -> int:
+        """Number of architectures the space holds."""
+        return math.prod(len(p) for p in self.decision_points)
+
+    def default(self) -> Architecture:
+        return Architecture(p.default for p in self.decision_points)
+
+    def all_architectures(self) -> Iterator[Architecture]:
+        """Every architecture, last layer fastest (what exhaustive baselines enumerate)."""
+        sizes = [len(p) for p in self.decision_points]
+        for flat in range(self.size):
+            indices = []
+            for n in reversed(sizes):
+                flat, i = divmod(flat, n)
+                indices.append(i)
+            yield Architecture(reversed(indices))
+
+    def random(self, rng: random.Random) -> Architecture:
+        """An architecture drawn uniformly from the space."""
+        return Architecture(rng.randrange(len(p)) for p in self.decision_points)
+
+    def values(self, arch: Architecture) -> tuple[Any, ...]:
+        """The option values `arch` selects, layer by layer."""
+        self.validate(arch)
+        return tuple(p.options[i] for p, i in zip(self.decision_points, arch))
+
+    def describe(self, arch: Architecture) -> str:
+        """A readable per-layer table of `arch`, for logs and reports."""
+        values = self.values(arch)
+        width = max(len(p.name) for p in self.decision_points)
+        rows = [f"{'layer'.ljust(width)}  index  value"]
+        for p, i, v in zip(self.decision_points, arch, values):
+            mark = "" if i == p.default else "  *"
+            rows.append(f"{p.name.ljust(width)}  {i:>5}  {v}{mark}")
+        return "\n".join(rows)
+
+    # -- parsing and validation ----------------------------------------------
+
+    def _allowed(self, layer: int) -> str:
+        p = self.decision_points[layer]
+        return f"0..{len(p) - 1} ({', '.join(str(o) for o in p.options)})"
+
+    def validate(self, arch: Sequence[int]) -> Architecture:
+        """Returns `arch` as an Architecture, or raises ValueError saying what is wrong."""
+        if len(arch) != len(self):
+            raise ValueError(
+                f"architecture {':'.join(str(i) for i in arch)!r} has {len(arch)} layers; "
+                f"space {self.name!r} has {len(self)} (e.g. {str(self.default())!r})"
+            )
+        for layer, (p, i) in enumerate(zip(self.decision_points, arch)):
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(p):
+                raise ValueError(
+                    f"layer {layer} ({p.name}): index {i!r} is out of range; allowed {self._allowed(layer)}"
+                )
+        return Architecture(arch)
+
+    def parse(self, text: str) -> Architecture:
+        """Parses the colon-separated form that `str(arch)` prints."""
+        if not isinstance(text, str):
+            raise ValueError(f"expected an architecture string like {str(self.default())!r}, got {text!r}")
+        parts = text.strip().split(":")
+        indices = []
+        for layer, part in enumerate(parts):
+            try:
+                indices.append(int(part.strip()))
+            except ValueError:
+                where = (
+                    f"layer {layer} ({self.decision_points[layer].name})" if layer < len(self) else f"layer {layer}"
+                )
+                allowed = f"; allowed {self._allowed(layer)}" if layer < len(self) else ""
+                raise ValueError(
+                    f"architecture {text!r}: {where} is {part!r}, not an integer index{allowed}"
+                ) from None
+        return self.validate(indices)
+
+    # -- cost ------------------------------------------------------------------
+
+    def cost(self, arch: Architecture) -> float:
+        """The cost the search budgets (MAdds, parameters, ...); cheap and exact."""
+        raise NotImplementedError(f"{type(self).__name__} does not define a cost")
+
+    @functools.cached_property
+    def _option_costs(self) -> tuple[tuple[float, ...], ...]:
+        base = self.default()
+        return tuple(
+            tuple(self.cost(base.replace(layer, o)) for o in range(len(p)))
+            for layer, p in enumerate(self.decision_points)
+        )
+
+    def cheapest_option(self, layer: int) -> int:
+        costs = self._option_costs[layer]
+        return min(range(len(costs)), key=costs.__getitem__)
+
+    def dearest_option(self, layer: int) -> int:
+        costs = self._option_costs[layer]
+        return max(range(len(costs)), key=costs.__getitem__)
+
+    def completion(self, arch: Architecture, layer: int, dearest: bool = False) -> Architecture:
+        """`arch` with every layer after `layer` set to its cheapest (or dearest) option.
+
+        `layer` is the index of the last layer the search has chosen; -1 completes all.
+        """
+        pick = self.dearest_option if dearest else self.cheapest_option
+        return Architecture(
+            tuple(arch[: layer + 1]) + tuple(pick(j) for j in range(layer + 1, len(self)))
+        )
+
+    def cheapest_completion_cost(self, arch: Architecture, layer: int) -> float:
+        return self.cost(self.completion(arch, layer))
+
+    def dearest_completion_cost(self, arch: Architecture, layer: int) -> float:
+        return self.cost(self.completion(arch, layer, dearest=True))
+
+    def cheapest(self) -> Architecture:
+        """The cheapest network of the space."""
+        return self.completion(self.default(), -1)
+
+    def dearest(self) -> Architecture:
+        """The most expensive network of the space."""
+        return self.completion(self.default(), -1, dearest=True)

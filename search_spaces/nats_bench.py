@@ -1,0 +1,240 @@
+"""The NATS-Bench size search space (SSS), its exact MAdds, and its reward tables.
+
+NATS-Bench (Dong et al., TPAMI 2021) trained every network of this space, so a
+search run against its table measures the search algorithm alone, in seconds.
+The network (xautodl `DynamicShapeTinyNet`) is a 3x3 conv stem to C1, then
+cell(C1->C1), ResNet block stride 2 (C1->C2), cell(C2->C3), ResNet block stride 2
+(C3->C4), cell(C4->C5), BN-ReLU, global average pool and a linear classifier. The
+cell is fixed:
+
+    node1 = conv(node0); node2 = conv(node0) + conv(node1);
+    node3 = skip(node0) + conv(node1) + conv(node2)
+
+with conv = ReLU-Conv3x3-BN and skip a 1x1 conv when the widths differ. The ResNet
+block is ReLU-Conv3x3(stride 2)-BN, ReLU-Conv3x3-BN plus a 2x2 average pool and
+1x1 conv shortcut.
+
+Decision points: 5 layers, the widths C1..C5, each from {8, 16, ..., 64}: 8^5 =
+32,768 architectures. The default is 64 everywhere, the most expensive network, as
+the LayerNAS paper starts from. LayerNAS with H buckets and k per bucket trains at
+most 1 + 5 * 8 * k * H networks (401 for H = 10, k = 1).
+
+Cost: MAdds of convolutions and the classifier (its bias included), counted the
+way NATS-Bench's `flops_m` counts them; they agree exactly for every record.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from typing import Optional, Sequence
+
+from layernas_tf.space import Architecture, DecisionPoint, SearchSpace
+
+CHANNELS = (8, 16, 24, 32, 40, 48, 56, 64)
+NUM_LAYERS = 5
+# dataset -> (input size, classes), as NATS-Bench trains them.
+DATASETS = {"cifar10": (32, 10), "cifar100": (32, 100), "ImageNet16-120": (16, 120)}
+
+
+def _check_dataset(dataset: str) -> None:
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown NATS-Bench dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+
+
+class NATSSizeSpace(SearchSpace):
+    """The NATS-Bench size space with MAdds for one dataset's input size and classes."""
+
+    name = "nats_sss"
+
+    def __init__(self, dataset: str = "cifar10"):
+        _check_dataset(dataset)
+        self.dataset = dataset
+        super().__init__(
+            [DecisionPoint(f"channels_{i + 1}", CHANNELS, default=len(CHANNELS) - 1) for i in range(NUM_LAYERS)]
+        )
+
+    # -- the official naming -------------------------------------------------------
+
+    def channels(self, arch: Architecture) -> tuple[int, ...]:
+        return self.values(arch)
+
+    def channel_string(self, arch: Architecture) -> str:
+        """The official `C1:C2:C3:C4:C5` name, e.g. `8:8:8:16:32`."""
+        return ":".join(str(c) for c in self.channels(arch))
+
+    def from_channels(self, text: str) -> Architecture:
+        """Parses the official channel string (`8:8:8:16:32`)."""
+        try:
+            return self.validate([CHANNELS.index(int(c)) for c in text.split(":")])
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not a NATS-Bench size-space network: need {NUM_LAYERS} widths from {CHANNELS}"
+            ) from None
+
+    def index(self, arch: Architecture) -> int:
+        """The official NATS-Bench index (mixed radix, last layer fastest)."""
+        self.validate(arch)
+        index = 0
+        for i in arch:
+            index = index * len(CHANNELS) + i
+        return index
+
+    def from_index(self, index: int) -> Architecture:
+        if not 0 <= index < self.size:
+            raise ValueError(f"NATS-Bench size-space index must be in 0..{self.size - 1}, got {index}")
+        indices = []
+        for _ in range(NUM_LAYERS):
+            index, i = divmod(index, len(CHANNELS))
+            indices.append(i)
+        return Architecture(reversed(indices))
+
+    # -- cost --------------------------------------------------------------------
+
+    def _shape(self, input_shape: Optional[Sequence[int]], num_classes: Optional[int]) -> tuple[int, int]:
+        size, classes = DATASETS[self.dataset]
+        if input_shape is not None:
+            if len(input_shape) != 3 or input_shape[0] != input_shape[1] or input_shape[2] != 3:
+                raise ValueError(f"input_shape must be (size, size, 3), got {tuple(input_shape)}")
+            size = input_shape[0]
+        if size < 4 or size % 4:
+            raise ValueError(f"input size must be a positive multiple of 4 (two stride-2 blocks), got {size}")
+        if num_classes is not None:
+            if num_classes < 1:
+                raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+            classes = num_classes
+        return size, classes
+
+    def madds(self, arch: Architecture, input_shape=None, num_classes=None) -> int:
+        """Multiply-adds of one image's forward pass (convolutions and classifier)."""
+        size, classes = self._shape(input_shape, num_classes)
+        c1, c2, c3, c4, c5 = self.channels(arch)
+
+        def cell(hw, c_in, c_out):
+            skip = c_in * c_out if c_in != c_out else 0
+            return hw * (9 * (2 * c_in * c_out + 3 * c_out * c_out) + skip)
+
+        def resnet_block(hw, c_in, c_out):
+            return hw * (9 * c_in * c_out + 9 * c_out * c_out + c_in * c_out)
+
+        hw = size * size
+        total = hw * 27 * c1 + cell(hw, c1, c1)
+        total += resnet_block(hw // 4, c1, c2) + cell(hw // 4, c2, c3)
+        total += resnet_block(hw // 16, c3, c4) + cell(hw // 16, c4, c5)
+        return total + c5 * classes + classes
+
+    def params(self, arch: Architecture, input_shape=None, num_classes=None) -> int:
+        """Trainable parameters (convolutions, BatchNorm scale and shift, classifier)."""
+        _, classes = self._shape(input_shape, num_classes)
+        c1, c2, c3, c4, c5 = self.channels(arch)
+
+        def cell(c_in, c_out):
+            convs = 9 * (2 * c_in * c_out + 3 * c_out * c_out) + 5 * 2 * c_out
+            return convs + (c_in * c_out + 2 * c_out if c_in != c_out else 0)
+
+        def resnet_block(c_in, c_out):
+            return 9 * c_in * c_out + 9 * c_out * c_out + 4 * c_out + c_in * c_out
+
+        total = 27 * c1 + 2 * c1 + cell(c1, c1) + resnet_block(c1, c2) + cell(c2, c3)
+        total += resnet_block(c3, c4) + cell(c4, c5) + 2 * c5
+        return total + c5 * classes + classes
+
+    def cost(self, arch: Architecture) -> int:
+        return self.madds(arch)
+
+
+class NATSTable:
+    """Rewards from the per-architecture CSV table (`nats_sss_cifar.csv` format).
+
+    The reward is `<dataset>_valid_acc90` (validation accuracy); the test column
+    is only ever reported, never searched on.
+    """
+
+    def __init__(self, path: str, dataset: str = "cifar10"):
+        if not os.path.isfile(path):
+            raise ValueError(f"NATS-Bench table {path!r} does not exist (expected the nats_sss_cifar.csv format)")
+        self.path, self.dataset = path, dataset
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            columns = reader.fieldnames or []
+            datasets = [c[: -len("_valid_acc90")] for c in columns if c.endswith("_valid_acc90")]
+            if dataset not in datasets:
+                raise ValueError(
+                    f"table {path!r} has no columns for dataset {dataset!r}; valid: {', '.join(datasets) or 'none'}"
+                )
+            valid_col, test_col = f"{dataset}_valid_acc90", f"{dataset}_test_acc90"
+            self.space = NATSSizeSpace(dataset)
+            size = self.space.size
+            self._valid = [math.nan] * size
+            self._test = [math.nan] * size
+            rows = 0
+            for row in reader:
+                index = int(row["index"])
+                if self.space.channel_string(self.space.from_index(index)) != row["arch"]:
+                    raise ValueError(f"table {path!r}: row {index} names {row['arch']}, not the official network")
+                self._valid[index] = float(row[valid_col])
+                self._test[index] = float(row[test_col])
+                rows += 1
+        if rows != size:
+            raise ValueError(f"table {path!r} has {rows} rows; the size space has {size} networks")
+
+    def reward(self, arch: Architecture) -> float:
+        return self._valid[self.space.index(arch)]
+
+    def test_accuracy(self, arch: Architecture) -> float:
+        return self._test[self.space.index(arch)]
+
+    def train_seconds(self, arch: Architecture) -> Optional[float]:
+        """The table carries no training times."""
+        return None
+
+
+class NATSOfficial:
+    """Rewards from the official NATS-Bench release, through the `nats_bench` package.
+
+    The protocol of the NATS-Bench paper: the reward is the validation accuracy after
+    12 epochs (`hp=12`; CIFAR-10 uses its `cifar10-valid` split), the simulated
+    training time of that run is what a time budget spends, and the reported test
+    accuracy is that of the 90-epoch run.
+    """
+
+    def __init__(self, nats_dir: str, dataset: str = "cifar10"):
+        _check_dataset(dataset)
+        if not os.path.isdir(nats_dir):
+            raise ValueError(f"NATS-Bench release {nats_dir!r} is not a directory (e.g. NATS-sss-v1_0-50262-simple)")
+        try:
+            import nats_bench  # pylint: disable=import-outside-toplevel
+        except ImportError:
+            raise ValueError("--nats_dir needs the nats_bench package: pip install 'layernas_tf[nats]'") from None
+        self.nats_dir, self.dataset = nats_dir, dataset
+        self.space = NATSSizeSpace(dataset)
+        self._api = nats_bench.create(nats_dir, "sss", fast_mode=True, verbose=False)
+        self._valid_name = "cifar10-valid" if dataset == "cifar10" else dataset
+
+    def _info(self, arch: Architecture, dataset: str, hp: str) -> dict:
+        index = self.space.index(arch)
+        try:
+            return self._api.get_more_info(index, dataset, hp=hp, is_random=False)
+        except AssertionError:
+            raise ValueError(
+                f"NATS-Bench release {self.nats_dir!r} holds no record of network {index} "
+                f"({self.space.channel_string(arch)}); point --nats_dir at the full release"
+            ) from None
+
+    def reward(self, arch: Architecture) -> float:
+        return self._info(arch, self._valid_name, "12")["valid-accuracy"]
+
+    def test_accuracy(self, arch: Architecture) -> float:
+        return self._info(arch, self.dataset, "90")["test-accuracy"]
+
+    def train_seconds(self, arch: Architecture) -> float:
+        info = self._info(arch, self._valid_name, "12")
+        return info["train-all-time"] + info["valid-per-time"]
+
+
+def open_benchmark(dataset: str, table: Optional[str] = None, nats_dir: Optional[str] = None):
+    """The reward source a user points at: a CSV table or the official release."""
+    if (table is None) == (nats_dir is None):
+        raise ValueError("give exactly one of --table (CSV) or --nats_dir (official NATS-Bench release)")
+    return NATSTable(table, dataset) if table is not None else NATSOfficial(nats_dir, dataset)

@@ -1,0 +1,24 @@
+"""layernas_tf: LayerNAS neural architecture search for TensorFlow/Keras."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="layernas_tf",
+    version="0.1.0",
+    description="LayerNAS: multi-trial NAS in polynomial complexity, for TensorFlow/Keras",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10,<3.13",
+    packages=find_packages(include=["layernas_tf", "layernas_tf.*", "search_spaces", "search_spaces.*"]),
+    # Ranges span the versions tested (numpy 2.4.6, matplotlib 3.11.2, absl-py 2.5.1).
+    install_requires=[
+        "absl-py>=2.1,<3",
+        "numpy>=2.0,<3",
+        "matplotlib>=3.8,<4",
+    ],
+    extras_require={
+        # The official NATS-Bench release reader (tested: nats_bench 1.8).
+        "nats": ["nats_bench==1.8"],
+        "test": ["pytest>=8,<10", "nats_bench==1.8"],
+    },
+)

@@ -1,0 +1,51 @@
+"""Shared fixtures: the reference data in ../shared and small spaces with known costs."""
+
+import os
+import zlib
+
+import pytest
+
+from layernas_tf.space import DecisionPoint, SearchSpace
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "nats_sss")
+NATS_CSV = os.path.join(SHARED_DATA, "nats_sss_cifar.csv")
+NATS_RECORDS = os.path.join(SHARED_DATA, "official_records.json")
+NATS_OFFICIAL = os.path.join(SHARED_DATA, "official", "NATS-sss-v1_0-50262-simple")
+
+
+class AdditiveSpace(SearchSpace):
+    """A toy space whose cost is the sum of the chosen option values."""
+
+    name = "additive"
+
+    def __init__(self, options=((1, 2, 3), (0, 5, 10, 20), (1, 2), (0, 3, 6))):
+        super().__init__([DecisionPoint(f"layer_{i}", o, default=len(o) - 1) for i, o in enumerate(options)])
+
+    def cost(self, arch):
+        return sum(self.values(arch))
+
+
+def toy_reward(arch):
+    """Deterministic, rewards cost but not monotonically, so buckets matter."""
+    noise = zlib.crc32(str(arch).encode()) % 100 / 100
+    return float(sum((i + 1) * (j % 3 + 1) for j, i in enumerate(arch))) + noise
+
+
+@pytest.fixture
+def additive_space():
+    return AdditiveSpace()
+
+
+@pytest.fixture(scope="session")
+def nats_table_cifar10():
+    from search_spaces.nats_bench import NATSTable
+
+    return NATSTable(NATS_CSV, "cifar10")
+
+
+@pytest.fixture(scope="session")
+def nats_table_cifar100():
+    from search_spaces.nats_bench import NATSTable
+
+    return NATSTable(NATS_CSV, "cifar100")

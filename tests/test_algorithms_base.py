@@ -1,0 +1,129 @@
+"""The ask/tell contract, checked for every algorithm."""
+
+import json
+import zlib
+
+import pytest
+
+from layernas_tf import algorithms
+from layernas_tf.algorithms import COMPLETE, FAILED, PENDING, Target
+
+LIMIT_FRACTION = 0.5
+
+
+def _limit(space):
+    return LIMIT_FRACTION * space.cost(space.dearest())
+
+
+def _fails(arch):
+    return zlib.crc32(str(arch).encode()) % 11 == 0
+
+
+def drive(algo, reward, *, batch=3, max_steps=10_000, restore_at=None):
+    """Runs a search with a deterministic driver; optionally swaps in a restored copy mid-way.
+
+    The snapshot is taken right after a suggestion, so trials are out while it is saved.
+    """
+    log = []
+    for step in range(max_steps):
+        if algo.done:
+            break
+        log += [(t.id, str(t.arch)) for t in algo.suggest(batch)]
+        if step == restore_at:
+            state = json.loads(json.dumps(algo.state_dict()))
+            algo = algorithms.create(algo.name, algo.space, algo.target, **_settings(algo))
+            algo.load_state_dict(state)
+        for trial in reversed(algo.pending()):
+            if _fails(trial.arch):
+                algo.report_failure(trial.id, "diverged")
+            else:
+                algo.report(trial.id, reward(trial.arch))
+    return log, algo
+
+
+def _settings(algo):
+    return {"seed": algo.seed, "max_trials": algo.max_trials}
+
+
+@pytest.mark.parametrize("name", algorithms.names())
+@pytest.mark.parametrize("restore_at", [0, 7, 40])
+def test_restored_search_continues_trial_for_trial(name, restore_at, nats_table_cifar10):
+    space = nats_table_cifar10.space
+    make = lambda: algorithms.create(name, space, _limit(space), seed=3, max_trials=150)
+    straight_log, straight = drive(make(), nats_table_cifar10.reward)
+    resumed_log, resumed = drive(make(), nats_table_cifar10.reward, restore_at=restore_at)
+    assert resumed_log == straight_log
+    assert len(straight_log) > restore_at * 3
+    assert resumed.best().arch == straight.best().arch
+    assert resumed.state_dict() == straight.state_dict()
+
+
+@pytest.mark.parametrize("name", algorithms.names())
+def test_failed_trials_never_stall_a_search(name, nats_table_cifar10):
+    space = nats_table_cifar10.space
+    algo = algorithms.create(name, space, _limit(space), seed=1, max_trials=40)
+    while not algo.done:
+        trials = algo.suggest(4)
+        assert trials or algo.done
+        for t in trials:
+            algo.report_failure(t.id, "out of memory")
+    assert algo.best() is None
+    assert all(t.status == FAILED and t.error == "out of memory" for t in algo.trials)
+    assert len({t.arch for t in algo.trials}) == len(algo.trials)
+
+
+@pytest.mark.parametrize("name", algorithms.names())
+def test_every_trial_trains_a_new_network_and_the_answer_is_feasible(name, nats_table_cifar10):
+    space = nats_table_cifar10.space
+    limit = _limit(space)
+    log, algo = drive(algorithms.create(name, space, limit, seed=0, max_trials=120), nats_table_cifar10.reward)
+    archs = [a for _, a in log]
+    assert len(archs) == len(set(archs)) == len(algo.trials) <= 120
+    best = algo.best()
+    assert best.cost <= limit
+    feasible = [t for t in algo.trials if t.status == COMPLETE and t.cost <= limit]
+    assert best.reward == max(t.reward for t in feasible)
+    if name != "layernas":  # LayerNAS trains the (infeasible) default network first, by design
+        assert all(t.cost <= limit for t in algo.trials)
+
+
+@pytest.mark.parametrize("name", algorithms.names())
+def test_misuse_is_refused_with_a_clear_error(name, additive_space):
+    algo = algorithms.create(name, additive_space, 20, seed=0)
+    with pytest.raises(ValueError, match="n >= 1"):
+        algo.suggest(0)
+    (trial,) = algo.suggest(1)
+    assert trial.status == PENDING and algo.pending() == [trial]
+    with pytest.raises(ValueError, match="unknown trial id 5"):
+        algo.report(5, 1.0)
+    with pytest.raises(ValueError, match="not finite"):
+        algo.report(trial.id, float("nan"))
+    algo.report(trial.id, 1.0)
+    with pytest.raises(ValueError, match="already reported"):
+        algo.report_failure(trial.id, "late")
+    other = algorithms.create(name, additive_space, 30, seed=0)
+    with pytest.raises(ValueError, match="settings"):
+        other.load_state_dict(algo.state_dict())
+
+
+def test_create_names_the_valid_algorithms(additive_space):
+    assert algorithms.names() == ["layernas", "random", "evolution", "reinforce"]
+    with pytest.raises(ValueError, match="layernas, random, evolution, reinforce"):
+        algorithms.create("bayesian", additive_space, 10)
+
+
+def test_target_forms():
+    assert Target.of(5) == Target(5.0, 0.0)
+    assert Target.of((2, 5)) == Target(5.0, 2.0)
+    assert Target.of((2, 5)).feasible(2) and not Target.of((2, 5)).feasible(5.5)
+    with pytest.raises(ValueError, match="t_min <= t_max"):
+        Target.of((6, 5))
+
+
+def test_algorithms_import_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys, layernas_tf.algorithms, search_spaces; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
