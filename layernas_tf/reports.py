@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from typing import Any, Mapping, Optional, Sequence
 
 
@@ -59,8 +60,11 @@ def plot_curves(
     for name, runs in curves.items():
         values = np.asarray(runs, dtype=float)
         x = np.arange(1, values.shape[1] + 1)
-        q25, q75 = np.nanpercentile(values, [25, 75], axis=0)
-        (line,) = ax.plot(x, np.nanmean(values, axis=0), label=name)
+        with warnings.catch_warnings():  # trials before any feasible answer are NaN in every run
+            warnings.simplefilter("ignore", RuntimeWarning)
+            q25, q75 = np.nanpercentile(values, [25, 75], axis=0)
+            mean = np.nanmean(values, axis=0)
+        (line,) = ax.plot(x, mean, label=name)
         ax.fill_between(x, q25, q75, color=line.get_color(), alpha=0.2)
     if reference is not None:
         ax.axhline(reference, color="black", linestyle="--", linewidth=1, label=reference_label)

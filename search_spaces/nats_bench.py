@@ -212,6 +212,16 @@ class NATSOfficial:
         self._api = nats_bench.create(nats_dir, "sss", fast_mode=True, verbose=False)
         self._valid_name = "cifar10-valid" if dataset == "cifar10" else dataset
 
+    def missing(self) -> list[int]:
+        """Indices of networks the release holds no record of (the test release has 3 of 32,768)."""
+        def present(index):
+            return any(
+                os.path.isfile(os.path.join(self.nats_dir, f"{name}.pickle.pbz2"))
+                for name in (f"{index:06d}", str(index))
+            )
+
+        return [index for index in range(self.space.size) if not present(index)]
+
     def _info(self, arch: Architecture, dataset: str, hp: str) -> dict:
         index = self.space.index(arch)
         try:

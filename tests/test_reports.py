@@ -1,0 +1,38 @@
+"""Reports are written whole or not at all."""
+
+import json
+import os
+
+import pytest
+
+from layernas_tf import reports
+
+
+def test_write_atomic_replaces_whole_files(tmp_path):
+    path = tmp_path / "r.json"
+    reports.write_json(str(path), {"a": 1})
+    reports.write_json(str(path), {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 2}
+    assert os.listdir(tmp_path) == ["r.json"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    path = tmp_path / "r.json"
+    reports.write_json(str(path), {"a": 1})
+    with pytest.raises(TypeError):
+        reports.write_json(str(path), {"a": object()})
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert os.listdir(tmp_path) == ["r.json"]
+
+
+def test_markdown_table():
+    assert reports.markdown_table(["a", "b"], [[1, 2]]) == "| a | b |\n|---|---|\n| 1 | 2 |\n"
+
+
+def test_plot_curves_writes_a_png_even_with_runs_that_start_without_an_answer(tmp_path):
+    path = tmp_path / "curves.png"
+    nan = float("nan")
+    reports.plot_curves(str(path), {"x": [[nan, 1, 2], [nan, nan, 3]], "y": [[1, 1, 1], [2, 2, 2]]},
+                        title="t", ylabel="acc", reference=3)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert os.listdir(tmp_path) == ["curves.png"]
