@@ -21,6 +21,8 @@ most 1 + 5 * 8 * k * H networks (401 for H = 10, k = 1).
 
 Cost: MAdds of convolutions and the classifier (its bias included), counted the
 way NATS-Bench's `flops_m` counts them; they agree exactly for every record.
+`build` gives the same network in Keras, so the MobileNet spaces' cost path
+(graph profiling) serves this space too.
 """
 
 from __future__ import annotations
@@ -142,6 +144,56 @@ class NATSSizeSpace(SearchSpace):
 
     def cost(self, arch: Architecture) -> int:
         return self.madds(arch)
+
+    def build(self, arch: Architecture, input_shape=None, num_classes=None):
+        """The Keras model of `arch`; it takes RGB pixels in [0, 255] and outputs class probabilities.
+
+        Graph profiling of it counts `madds(...)` less the classifier's bias adds, and its
+        trainable weights number exactly `params(...)`.
+        """
+        import keras  # pylint: disable=import-outside-toplevel
+        from keras import layers  # pylint: disable=import-outside-toplevel
+
+        size, classes = self._shape(input_shape, num_classes)
+        c1, c2, c3, c4, c5 = self.channels(arch)
+
+        def relu_conv_bn(x, c_out, kernel, stride, name):
+            x = layers.ReLU(name=f"{name}_relu")(x)
+            x = layers.Conv2D(c_out, kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
+            return layers.BatchNormalization(name=f"{name}_bn")(x)
+
+        def cell(x, c_out, name):
+            node1 = relu_conv_bn(x, c_out, 3, 1, f"{name}_node1_conv0")
+            node2 = layers.Add(name=f"{name}_node2")(
+                [relu_conv_bn(x, c_out, 3, 1, f"{name}_node2_conv0"), relu_conv_bn(node1, c_out, 3, 1, f"{name}_node2_conv1")]
+            )
+            skip = x if x.shape[-1] == c_out else relu_conv_bn(x, c_out, 1, 1, f"{name}_node3_skip0")
+            return layers.Add(name=f"{name}_node3")(
+                [skip, relu_conv_bn(node1, c_out, 3, 1, f"{name}_node3_conv1"),
+                 relu_conv_bn(node2, c_out, 3, 1, f"{name}_node3_conv2")]
+            )
+
+        def resnet_block(x, c_out, name):
+            residual = relu_conv_bn(x, c_out, 3, 2, f"{name}_conv_a")
+            residual = relu_conv_bn(residual, c_out, 3, 1, f"{name}_conv_b")
+            shortcut = layers.AveragePooling2D(2, name=f"{name}_shortcut_pool")(x)
+            shortcut = layers.Conv2D(c_out, 1, use_bias=False, name=f"{name}_shortcut_conv")(shortcut)
+            return layers.Add(name=f"{name}_add")([residual, shortcut])
+
+        inputs = keras.Input(shape=(size, size, 3), name="image")
+        x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescaling")(inputs)
+        x = layers.Conv2D(c1, 3, padding="same", use_bias=False, name="stem")(x)
+        x = layers.BatchNormalization(name="stem_bn")(x)
+        x = cell(x, c1, "cell0")
+        x = resnet_block(x, c2, "cell1")
+        x = cell(x, c3, "cell2")
+        x = resnet_block(x, c4, "cell3")
+        x = cell(x, c5, "cell4")
+        x = layers.BatchNormalization(name="lastact_bn")(x)
+        x = layers.ReLU(name="lastact_relu")(x)
+        x = layers.GlobalAveragePooling2D(name="global_average_pooling")(x)
+        outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+        return keras.Model(inputs, outputs, name=self.name)
 
 
 class NATSTable:

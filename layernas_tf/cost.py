@@ -1,0 +1,56 @@
+"""MAdds of a built Keras model, by profiling its TensorFlow graph.
+
+This is the ground truth the analytic counters of the search spaces are checked
+against: trace the model at batch 1 as a concrete function and let
+`tf.compat.v1.profiler` count floating-point operations of `Conv2D`,
+`DepthwiseConv2dNative` and `MatMul` (bias adds, BatchNorm, activations and pooling
+are left out), then halve: one multiply-add is two flops. `keras-flops` does the
+same but does not run on TensorFlow 2.21 with Keras 3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # pylint: disable=wrong-import-position
+
+COUNTED_OPS = ("Conv2D", "DepthwiseConv2dNative", "MatMul")
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silences the v1 profiler's deprecation warnings and its stdout report."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def profile_madds(model, input_shape=None) -> int:
+    """Multiply-adds of one forward pass of `model` on one image.
+
+    Args:
+      model: a Keras model with one image input.
+      input_shape: (height, width, channels) to trace at; needed only when the
+        model's input has undefined spatial dimensions.
+    """
+    shape = tuple(input_shape or model.inputs[0].shape[1:])
+    if any(d is None for d in shape):
+        raise ValueError(f"model input shape {shape} is not fully defined; pass input_shape=(h, w, c)")
+    spec = tf.TensorSpec((1, *shape), tf.float32)
+    graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec).graph
+    with _quiet():
+        options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+        options["output"] = "none"
+        options["account_type_regexes"] = list(COUNTED_OPS)
+        profile = tf.compat.v1.profiler.profile(graph, options=options)
+    return profile.total_float_ops // 2

@@ -1,0 +1,227 @@
+"""The MobileNet search-space family: a reference network as a table, searched TuNAS style.
+
+A family module (`mobilenet_v2.py`, `mobilenet_v3.py`) writes its reference network
+as a table of bottleneck rows and a stem and head; this module turns that into
+decision points, an exact analytic MAdds and parameter counter, and a Keras builder.
+
+Decision points, in network order. For every stage (a run of rows with the same
+output width): its width as a multiple of the reference, then, where the family
+searches it, its activation. Then for every bottleneck of the stage: kernel size,
+expansion ratio, squeeze-and-excite on or off, and, for every bottleneck that is not
+the first of its stage (those are stride 1 with equal widths, so dropping them
+keeps shapes), whether to skip it. Skip comes last in a block, so LayerNAS tunes a
+block before it decides to drop it. The default of every decision point is the
+reference network's value, so the default architecture is the reference network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence
+
+import keras
+from keras import layers
+
+from layernas_tf.space import Architecture, DecisionPoint, SearchSpace
+from search_spaces import blocks
+
+KERNELS = (3, 5, 7)
+EXPANSIONS = (3, 4, 6)
+WIDTHS = (0.5, 0.75, 1.0, 1.25, 1.5)
+STAGE_ACTIVATIONS = ("relu", "hard_swish")
+TOTAL_STRIDE = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One bottleneck of a reference network."""
+
+    expansion: float
+    filters: int
+    kernel: int
+    stride: int
+    se: bool
+    activation: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """A reference network and how its family builds stem, head and expansions.
+
+    Attributes:
+      rows: the bottlenecks, `Row(expansion, filters, kernel, stride, se, activation)`.
+      stem_filters: width of the 3x3 stride-2 stem conv.
+      activation: stem and head activation.
+      head: "v2" (1x1 conv to `head_filters`, pool, dense) or "v3" (1x1 conv to 6x,
+        pool, 1x1 conv to `head_filters`, dropout, 1x1 conv logits).
+      round_expansion: expanded width is make_divisible(c * e) (V3) rather than int(c * e) (V2).
+      search_activation: whether each stage's activation is a decision point.
+    """
+
+    name: str
+    rows: tuple[Row, ...]
+    stem_filters: int
+    activation: str
+    head: str
+    head_filters: int
+    round_expansion: bool
+    search_activation: bool
+    dropout: float = 0.0
+
+
+def stages_of(rows: Sequence[Row]) -> list[list[int]]:
+    """Row indices grouped into stages: runs of equal output width."""
+    stages: list[list[int]] = []
+    for i, row in enumerate(rows):
+        if stages and rows[stages[-1][-1]].filters == row.filters:
+            stages[-1].append(i)
+        else:
+            stages.append([i])
+    return stages
+
+
+class MobileNetSpace(SearchSpace):
+    """A MobileNet family's search space; the cost is MAdds at the space's input size."""
+
+    def __init__(self, family: Family, input_shape=(224, 224, 3), num_classes: int = 1000):
+        self.family = family
+        self.name = family.name
+        self.stages = stages_of(family.rows)
+        points: list[DecisionPoint] = []
+        self._stage_points: list[dict[str, int]] = []
+        self._block_points: dict[int, dict[str, int]] = {}
+
+        def add(name, options, default_value) -> int:
+            points.append(DecisionPoint(name, tuple(options), default=tuple(options).index(default_value)))
+            return len(points) - 1
+
+        for s, stage in enumerate(self.stages):
+            first = family.rows[stage[0]]
+            entry = {"width": add(f"stage{s}_width", WIDTHS, 1.0)}
+            if family.search_activation:
+                entry["activation"] = add(f"stage{s}_activation", STAGE_ACTIVATIONS, first.activation)
+            self._stage_points.append(entry)
+            for b in stage:
+                row = family.rows[b]
+                block = {
+                    "kernel": add(f"block{b}_kernel", KERNELS, row.kernel),
+                    "expansion": add(f"block{b}_expansion", sorted({row.expansion, *EXPANSIONS}), row.expansion),
+                    "se": add(f"block{b}_se", (False, True), row.se),
+                }
+                if b != stage[0]:
+                    block["skip"] = add(f"block{b}_skip", (False, True), False)
+                self._block_points[b] = block
+        super().__init__(points)
+        self.input_shape, self.num_classes = self._check(input_shape, num_classes)
+
+    # -- decoding --------------------------------------------------------------------
+
+    def _value(self, arch: Architecture, index: int):
+        return self.decision_points[index].options[arch[index]]
+
+    def bottlenecks(self, arch: Architecture) -> list[tuple[int, blocks.Bottleneck]]:
+        """The network `arch` describes: (block id, resolved bottleneck) for every kept block."""
+        self.validate(arch)
+        family, out = self.family, []
+        channels = family.stem_filters
+        for s, stage in enumerate(self.stages):
+            points = self._stage_points[s]
+            width = blocks.make_divisible(family.rows[stage[0]].filters * self._value(arch, points["width"]))
+            act = self._value(arch, points["activation"]) if "activation" in points else family.rows[stage[0]].activation
+            for b in stage:
+                p = self._block_points[b]
+                if "skip" in p and self._value(arch, p["skip"]):
+                    continue
+                expansion = self._value(arch, p["expansion"])
+                if expansion == 1:
+                    expanded = channels
+                elif family.round_expansion:
+                    expanded = blocks.make_divisible(channels * expansion)
+                else:
+                    expanded = int(channels * expansion)
+                se = blocks.make_divisible(expanded * blocks.SE_RATIO) if self._value(arch, p["se"]) else 0
+                row = family.rows[b]
+                kernel = self._value(arch, p["kernel"])
+                out.append((b, blocks.Bottleneck(channels, expanded, width, kernel, row.stride, se, act, expansion != 1)))
+                channels = width
+        return out
+
+    # -- validation ---------------------------------------------------------------------
+
+    def _check(self, input_shape, num_classes) -> tuple[tuple[int, int, int], int]:
+        shape = tuple(input_shape)
+        if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
+            raise ValueError(f"input_shape must be (height, width, channels) of positive ints, got {shape}")
+        if min(shape[:2]) < TOTAL_STRIDE:
+            raise ValueError(
+                f"input {shape[0]}x{shape[1]} is too small for {self.name}: its strides need at least "
+                f"{TOTAL_STRIDE}x{TOTAL_STRIDE} (e.g. 32x32 or 224x224)"
+            )
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+        return shape, num_classes
+
+    def _resolve(self, input_shape, num_classes):
+        return self._check(
+            self.input_shape if input_shape is None else input_shape,
+            self.num_classes if num_classes is None else num_classes,
+        )
+
+    # -- cost ---------------------------------------------------------------------------
+
+    def _count(self, arch, input_shape, num_classes) -> blocks.Counter:
+        (h, w, c), classes = self._resolve(input_shape, num_classes)
+        family, counter = self.family, blocks.Counter()
+        h, w = blocks.same_padding_size(h, 2), blocks.same_padding_size(w, 2)
+        counter.conv(h, w, 3, c, family.stem_filters, bn=True)
+        channels = family.stem_filters
+        for _, bottleneck in self.bottlenecks(arch):
+            h, w = bottleneck.count(counter, h, w)
+            channels = bottleneck.out_channels
+        if family.head == "v2":
+            counter.conv(h, w, 1, channels, family.head_filters, bn=True)
+            counter.dense(family.head_filters, classes)
+        else:
+            last = blocks.make_divisible(channels * 6)
+            counter.conv(h, w, 1, channels, last, bn=True)
+            counter.conv(1, 1, 1, last, family.head_filters, bias=True)
+            counter.conv(1, 1, 1, family.head_filters, classes, bias=True)
+        return counter
+
+    def madds(self, arch: Architecture, input_shape=None, num_classes: Optional[int] = None) -> int:
+        """Multiply-adds of Conv2D, DepthwiseConv2D and MatMul for one image."""
+        return self._count(arch, input_shape, num_classes).madds
+
+    def params(self, arch: Architecture, input_shape=None, num_classes: Optional[int] = None) -> int:
+        """All weights, BatchNorm moving statistics included (`keras.Model.count_params`)."""
+        return self._count(arch, input_shape, num_classes).params
+
+    def cost(self, arch: Architecture) -> int:
+        return self.madds(arch)
+
+    # -- Keras ---------------------------------------------------------------------------
+
+    def build(self, arch: Architecture, input_shape=None, num_classes: Optional[int] = None):
+        """The Keras model of `arch`; it takes RGB pixels in [0, 255] and outputs class probabilities."""
+        shape, classes = self._resolve(input_shape, num_classes)
+        family = self.family
+        inputs = keras.Input(shape=shape, name="image")
+        x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescaling")(inputs)
+        x = blocks.conv_bn(x, family.stem_filters, 3, 2, family.activation, "conv")
+        for block_id, bottleneck in self.bottlenecks(arch):
+            x = bottleneck.build(x, f"expanded_conv_{block_id}_" if block_id else "expanded_conv_")
+        if family.head == "v2":
+            x = blocks.conv_bn(x, family.head_filters, 1, 1, family.activation, "conv_1")
+            x = layers.GlobalAveragePooling2D(name="global_average_pooling")(x)
+            outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+        else:
+            x = blocks.conv_bn(x, blocks.make_divisible(x.shape[-1] * 6), 1, 1, family.activation, "conv_1")
+            x = layers.GlobalAveragePooling2D(keepdims=True, name="global_average_pooling")(x)
+            x = layers.Conv2D(family.head_filters, 1, name="conv_2")(x)
+            x = blocks.activation(family.activation, f"conv_2_{family.activation}")(x)
+            if family.dropout:
+                x = layers.Dropout(family.dropout, name="dropout")(x)
+            x = layers.Conv2D(classes, 1, name="logits")(x)
+            x = layers.Flatten(name="flatten")(x)
+            outputs = layers.Activation("softmax", name="predictions")(x)
+        return keras.Model(inputs, outputs, name=self.name)
