@@ -10,11 +10,13 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10,<3.13",
     packages=find_packages(include=["layernas_tf", "layernas_tf.*", "search_spaces", "search_spaces.*"]),
-    # Ranges span the versions tested (numpy 2.4.6, matplotlib 3.11.2, absl-py 2.5.1).
+    # Tested with tensorflow 2.21.0, keras 3.15.1, numpy 2.4.6, matplotlib 3.11.2, absl-py 2.5.1.
     install_requires=[
         "absl-py>=2.1,<3",
-        "numpy>=2.0,<3",
+        "keras>=3.15,<4",
         "matplotlib>=3.8,<4",
+        "numpy>=2.0,<3",
+        "tensorflow>=2.21,<2.22",
     ],
     extras_require={
         # The official NATS-Bench release reader (tested: nats_bench 1.8).

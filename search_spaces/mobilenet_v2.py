@@ -21,8 +21,11 @@ Decision points (see `mobilenet.py` for their order): per stage its width
 expansion ({1,} 3, 4, 6), squeeze-and-excite off/on (the paper's searched models use
 SE); per non-first bottleneck of a stage, skip or keep.
 
-- `mbv2` and `mbv2_140`: 68 decision points, 2.33e+29 architectures; LayerNAS with
-  H = 10, k = 1 trains at most 1 + 10 * 192 = 1,921 of them.
+- `mbv2`: 68 decision points, 2.33e+29 architectures; LayerNAS with H = 10, k = 1
+  trains at most 1 + 10 * 192 = 1,921 of them.
+- `mbv2_140`: the same decision points over the 1.4x-wide reference: 68 decision
+  points, 2.33e+29 architectures; LayerNAS with H = 10, k = 1 trains at most
+  1 + 10 * 192 = 1,921 of them.
 """
 
 from search_spaces import blocks
