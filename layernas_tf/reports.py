@@ -1,4 +1,4 @@
-"""Writing results so that a reader never finds a half-written file: JSON, Markdown, plots."""
+"""Results a reader never finds half-written: JSON, Markdown, plots, TensorBoard HParams."""
 
 from __future__ import annotations
 
@@ -34,6 +34,79 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pyplot():
+    import matplotlib  # pylint: disable=import-outside-toplevel
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    return plt
+
+
+def _save_figure(fig, path: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def plot_search(
+    path: str,
+    trials: Sequence[Mapping[str, Any]],
+    *,
+    t_min: float,
+    t_max: float,
+    chosen: Optional[int],
+    bucket_edges: Sequence[float] = (),
+    cost_name: str = "MAdds",
+) -> None:
+    """Cost against reward of every completed trial, with the target, buckets and the answer.
+
+    Args:
+      trials: rows with `id`, `cost`, `reward` (None for failed trials, which are skipped).
+      chosen: id of the answer's trial, marked with a star.
+      bucket_edges: the last layer's cost bucket edges, drawn as thin vertical lines.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    done = [t for t in trials if t.get("reward") is not None]
+    ax.scatter([t["cost"] for t in done], [t["reward"] for t in done], s=14, alpha=0.7, label="trials")
+    for i, edge in enumerate(bucket_edges):
+        ax.axvline(edge, color="grey", linewidth=0.5, alpha=0.5, label="last layer's buckets" if i == 0 else None)
+    ax.axvline(t_max, color="red", linestyle="--", linewidth=1, label="target")
+    if t_min > 0:
+        ax.axvline(t_min, color="red", linestyle=":", linewidth=1)
+    best = [t for t in done if t["id"] == chosen]
+    if best:
+        ax.scatter([best[0]["cost"]], [best[0]["reward"]], marker="*", s=220, color="gold", edgecolor="black",
+                   zorder=5, label="chosen")
+    ax.set_xlabel(cost_name)
+    ax.set_ylabel("reward (validation top-1)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    try:
+        _save_figure(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def write_hparams(log_dir: str, hparams: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
+    """One trial's row of TensorBoard's HParams dashboard (`tensorboard --logdir=STUDY_DIR`)."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from tensorboard.plugins.hparams import api as hp  # pylint: disable=import-outside-toplevel
+
+    with tf.summary.create_file_writer(log_dir).as_default():
+        hp.hparams(dict(hparams))
+        for name, value in metrics.items():
+            tf.summary.scalar(name, value, step=0)
+
+
 def plot_curves(
     path: str,
     curves: Mapping[str, Sequence[Sequence[float]]],
@@ -50,12 +123,9 @@ def plot_curves(
         have equal length.
       reference: a horizontal line, e.g. the best feasible network's accuracy.
     """
-    import matplotlib  # pylint: disable=import-outside-toplevel
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
     import numpy as np  # pylint: disable=import-outside-toplevel
 
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, runs in curves.items():
         values = np.asarray(runs, dtype=float)
@@ -74,13 +144,7 @@ def plot_curves(
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
+        _save_figure(fig, path)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import math
 import random
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,3 +208,21 @@ class SearchSpace:
     def dearest(self) -> Architecture:
         """The most expensive network of the space."""
         return self.completion(self.default(), -1, dearest=True)
+
+
+class WithCost(SearchSpace):
+    """`space` searched under another cost, e.g. parameters instead of MAdds.
+
+    Everything but `cost` (building, counting, naming) is the wrapped space's.
+    """
+
+    def __init__(self, space: SearchSpace, cost: "Callable[[Architecture], float]", cost_name: str):
+        super().__init__(space.decision_points)
+        self.base, self.name, self.cost_name = space, space.name, cost_name
+        self._cost_fn = cost
+
+    def cost(self, arch: Architecture) -> float:
+        return self._cost_fn(arch)
+
+    def __getattr__(self, attribute):
+        return getattr(self.base, attribute)

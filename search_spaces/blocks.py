@@ -20,7 +20,7 @@ import math
 from keras import layers
 
 BN_EPSILON = 1e-3
-BN_MOMENTUM = 0.999
+BN_MOMENTUM = 0.9
 SE_RATIO = 0.25
 ACTIVATIONS = ("relu", "relu6", "hard_swish")
 

@@ -213,7 +213,7 @@ class MobileNetSpace(SearchSpace):
         if family.head == "v2":
             x = blocks.conv_bn(x, family.head_filters, 1, 1, family.activation, "conv_1")
             x = layers.GlobalAveragePooling2D(name="global_average_pooling")(x)
-            outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+            outputs = layers.Dense(classes, activation="softmax", dtype="float32", name="predictions")(x)
         else:
             x = blocks.conv_bn(x, blocks.make_divisible(x.shape[-1] * 6), 1, 1, family.activation, "conv_1")
             x = layers.GlobalAveragePooling2D(keepdims=True, name="global_average_pooling")(x)
@@ -223,5 +223,5 @@ class MobileNetSpace(SearchSpace):
                 x = layers.Dropout(family.dropout, name="dropout")(x)
             x = layers.Conv2D(classes, 1, name="logits")(x)
             x = layers.Flatten(name="flatten")(x)
-            outputs = layers.Activation("softmax", name="predictions")(x)
+            outputs = layers.Activation("softmax", dtype="float32", name="predictions")(x)
         return keras.Model(inputs, outputs, name=self.name)

@@ -50,12 +50,15 @@ class NATSSizeSpace(SearchSpace):
 
     name = "nats_sss"
 
-    def __init__(self, dataset: str = "cifar10"):
+    def __init__(self, dataset: str = "cifar10", input_shape=None, num_classes: Optional[int] = None):
+        """`input_shape` and `num_classes` override the dataset's for `cost` and `build`."""
         _check_dataset(dataset)
         self.dataset = dataset
         super().__init__(
             [DecisionPoint(f"channels_{i + 1}", CHANNELS, default=len(CHANNELS) - 1) for i in range(NUM_LAYERS)]
         )
+        self.input_shape, self.num_classes = input_shape, num_classes
+        self._shape(input_shape, num_classes)
 
     # -- the official naming -------------------------------------------------------
 
@@ -96,6 +99,8 @@ class NATSSizeSpace(SearchSpace):
 
     def _shape(self, input_shape: Optional[Sequence[int]], num_classes: Optional[int]) -> tuple[int, int]:
         size, classes = DATASETS[self.dataset]
+        input_shape = self.input_shape if input_shape is None else input_shape
+        num_classes = self.num_classes if num_classes is None else num_classes
         if input_shape is not None:
             if len(input_shape) != 3 or input_shape[0] != input_shape[1] or input_shape[2] != 3:
                 raise ValueError(f"input_shape must be (size, size, 3), got {tuple(input_shape)}")
@@ -192,7 +197,7 @@ class NATSSizeSpace(SearchSpace):
         x = layers.BatchNormalization(name="lastact_bn")(x)
         x = layers.ReLU(name="lastact_relu")(x)
         x = layers.GlobalAveragePooling2D(name="global_average_pooling")(x)
-        outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+        outputs = layers.Dense(classes, activation="softmax", dtype="float32", name="predictions")(x)
         return keras.Model(inputs, outputs, name=self.name)
 
 

@@ -1,0 +1,218 @@
+"""Image-classification input: tfds datasets, image folders, and an embedded default.
+
+Rewards must never come from a test split, so every dataset is loaded as three
+splits: `train` (what candidates train on), `validation` (the reward), and `test`
+(the final report only). Where a dataset has its own validation split and a separate
+test split they are used as they are; otherwise the last 10% of `train` becomes the
+validation split, and the dataset's validation split, if any, serves as the test
+split (ImageNet has no public test labels).
+
+Images come out as float32 RGB pixels in [0, 255], resized to the search's image
+size; the models the spaces build rescale them themselves, so an exported model
+takes raw pixels too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+DIGITS = "digits"
+FOLDER_PREFIX = "folder:"
+# Where tfds downloads most datasets and their metadata from.
+DOWNLOAD_PROBE = ("storage.googleapis.com", 443)
+# Cache a split's preprocessed images in memory below this many bytes.
+CACHE_LIMIT_BYTES = 2 << 30
+
+
+class DataError(ValueError):
+    """The dataset cannot be loaded as asked: an unknown name, a missing folder, no download."""
+
+
+@dataclasses.dataclass
+class Dataset:
+    """One dataset's splits, unbatched: (uint8 image of shape (h, w, c), int label).
+
+    Attributes:
+      native_size: the side of the dataset's images when they all share it, else None.
+      flip: whether a left-right flip is a valid augmentation (not for digits).
+    """
+
+    name: str
+    num_classes: int
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    test: Optional[tf.data.Dataset]
+    sizes: dict[str, int]
+    native_size: Optional[int]
+    flip: bool = True
+
+    def default_image_size(self) -> int:
+        """The native size, at least 32 (the MobileNets' total stride), 224 when sizes vary."""
+        return max(32, self.native_size) if self.native_size else 224
+
+
+def load(name: str, data_dir: Optional[str] = None, validation_fraction: float = 0.1) -> Dataset:
+    """Loads `name`: a tfds dataset name, `folder:PATH`, or `digits` (embedded, no download)."""
+    if not 0 < validation_fraction < 1:
+        raise DataError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
+    if name == DIGITS:
+        return _digits(validation_fraction)
+    if name.startswith(FOLDER_PREFIX):
+        return _folder(name[len(FOLDER_PREFIX):], validation_fraction)
+    return _tfds(name, data_dir, validation_fraction)
+
+
+def _digits(validation_fraction: float) -> Dataset:
+    """scikit-learn's bundled handwritten digits (1,797 8x8 images, 10 classes), as RGB.
+
+    The first 80% train (its last `validation_fraction` is the validation split),
+    the last 20% are the test split.
+    """
+    from sklearn import datasets  # pylint: disable=import-outside-toplevel
+
+    digits = datasets.load_digits()
+    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None].repeat(3, axis=-1)
+    labels = digits.target.astype(np.int64)
+    n_train = int(len(images) * 0.8)
+    n_fit = n_train - int(round(n_train * validation_fraction))
+    parts = {"train": slice(0, n_fit), "validation": slice(n_fit, n_train), "test": slice(n_train, None)}
+    splits = {k: tf.data.Dataset.from_tensor_slices((images[s], labels[s])) for k, s in parts.items()}
+    sizes = {k: len(images[s]) for k, s in parts.items()}
+    return Dataset(DIGITS, 10, splits["train"], splits["validation"], splits["test"], sizes, 8, flip=False)
+
+
+def _split_names(available, validation_fraction: float) -> tuple[str, str, Optional[str]]:
+    if "train" not in available:
+        raise DataError(f"the dataset has no 'train' split (it has {', '.join(sorted(available))})")
+    if "validation" in available and "test" in available:
+        return "train", "validation", "test"
+    keep = 100 - int(round(validation_fraction * 100))
+    test = "test" if "test" in available else ("validation" if "validation" in available else None)
+    return f"train[:{keep}%]", f"train[{keep}%:]", test
+
+
+def _from_builder(builder, name: str, validation_fraction: float) -> Dataset:
+    # Split names are unknown only when tfds is mocked (tfds.testing.mock_data): assume train and test.
+    available = set(builder.info.splits) or {"train", "test"}
+    train, validation, test = _split_names(available, validation_fraction)
+    features = builder.info.features
+    supervised = getattr(builder.info, "supervised_keys", None)
+    image_key, label_key = supervised if supervised else ("image", "label")
+    num_classes = features[label_key].num_classes
+    shape = features[image_key].shape
+    native = shape[0] if shape[0] is not None and shape[0] == shape[1] else None
+
+    splits = {k: s for k, s in (("train", train), ("validation", validation), ("test", test)) if s}
+    loaded = {k: builder.as_dataset(split=s, as_supervised=True, shuffle_files=False) for k, s in splits.items()}
+    sizes = {}
+    for k, s in splits.items():
+        size = builder.info.splits[s].num_examples if available == set(builder.info.splits) else None
+        sizes[k] = size if isinstance(size, int) else int(loaded[k].reduce(0, lambda n, _: n + 1))
+    return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes, native)
+
+
+def _folder(path: str, validation_fraction: float) -> Dataset:
+    """`PATH/<split>/<class>/<image>` through `tfds.ImageFolder`; `train` is required."""
+    import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+
+    if not os.path.isdir(os.path.join(path, "train")):
+        raise DataError(
+            f"folder:{path} needs images as {path}/train/<class>/<image> (and optionally test/ and validation/)"
+        )
+    builder = tfds.ImageFolder(path)
+    return _from_builder(builder, f"{FOLDER_PREFIX}{path}", validation_fraction)
+
+
+def _tfds(name: str, data_dir: Optional[str], validation_fraction: float) -> Dataset:
+    import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise DataError(
+            f"unknown dataset {name!r}: valid are tfds names (e.g. cifar10, cifar100, imagenet2012, "
+            f"imagenet_resized/32x32), folder:PATH, or {DIGITS} (embedded)"
+        ) from None
+    if not builder.is_prepared():
+        where = data_dir or "~/tensorflow_datasets"
+        advice = f"prepare it where the network is reachable (tfds build {name} --data_dir=DIR) and pass --data_dir=DIR"
+        if not _reachable(DOWNLOAD_PROBE):
+            # tfds would retry for minutes before giving up; say so at once.
+            raise DataError(f"dataset {name!r} is not prepared in {where} and the network is unreachable; {advice}")
+        try:
+            builder.download_and_prepare()
+        except Exception as e:  # pylint: disable=broad-except
+            reason = " ".join(str(e).split())[:160]
+            raise DataError(
+                f"dataset {name!r} is not prepared in {where} and could not be downloaded "
+                f"({type(e).__name__}: {reason}); {advice}"
+            ) from None
+    return _from_builder(builder, name, validation_fraction)
+
+
+def _reachable(host: tuple[str, int], timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection(host, timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _to_rgb(image: tf.Tensor) -> tf.Tensor:
+    channels = image.shape[-1]
+    if channels == 1:
+        return tf.image.grayscale_to_rgb(image)
+    if channels == 4:
+        return image[..., :3]
+    return image
+
+
+def input_pipeline(
+    split: tf.data.Dataset,
+    *,
+    image_size: int,
+    batch_size: int,
+    num_classes: int,
+    training: bool,
+    flip: bool = True,
+    size_hint: Optional[int] = None,
+    seed: Optional[int] = None,
+) -> tf.data.Dataset:
+    """Batches of (float32 RGB pixels in [0, 255], one-hot label).
+
+    Training adds random crops (pad by 1/8 of the side, crop back) and, where `flip`,
+    left-right flips, and reshuffles every epoch; evaluation is deterministic. The
+    resized split is cached in memory when `size_hint` examples fit in
+    `CACHE_LIMIT_BYTES`.
+    """
+    autotune = tf.data.AUTOTUNE
+
+    def resize(image, label):
+        image = tf.image.resize(tf.cast(_to_rgb(image), tf.float32), (image_size, image_size))
+        return image, label
+
+    def augment(image, label):
+        pad = max(1, image_size // 8)
+        image = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+        image = tf.image.random_crop(image, (image_size, image_size, 3))
+        if flip:
+            image = tf.image.random_flip_left_right(image)
+        return image, label
+
+    def one_hot(image, label):
+        return image, tf.one_hot(label, num_classes)
+
+    ds = split.map(resize, num_parallel_calls=autotune)
+    if size_hint is not None and size_hint * image_size * image_size * 3 * 4 <= CACHE_LIMIT_BYTES:
+        ds = ds.cache()
+    if training:
+        ds = ds.shuffle(min(size_hint or 10_000, 10_000), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.map(augment, num_parallel_calls=autotune)
+    ds = ds.map(one_hot, num_parallel_calls=autotune)
+    return ds.batch(batch_size).prefetch(autotune)
