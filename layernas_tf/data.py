@@ -97,10 +97,26 @@ def _split_names(available, validation_fraction: float) -> tuple[str, str, Optio
     return f"train[:{keep}%]", f"train[{keep}%:]", test
 
 
-def _from_builder(builder, name: str, validation_fraction: float) -> Dataset:
+def _every_kth(ds: tf.data.Dataset, k: int, keep: bool) -> tf.data.Dataset:
+    """Examples whose index is (keep) or is not (not keep) a multiple of k."""
+    picked = ds.enumerate().filter(lambda i, _: tf.equal(i % k, 0) == keep)
+    return picked.map(lambda _, example: example)
+
+
+def _from_builder(builder, name: str, validation_fraction: float, subsplits: bool = True) -> Dataset:
+    """The splits of a tfds builder.
+
+    Args:
+      subsplits: whether the builder slices splits (`train[:90%]`). Builders that do
+        not (ImageFolder, whose files come ordered by class) give every k-th training
+        example to validation instead, which keeps it class-balanced.
+    """
     # Split names are unknown only when tfds is mocked (tfds.testing.mock_data): assume train and test.
     available = set(builder.info.splits) or {"train", "test"}
     train, validation, test = _split_names(available, validation_fraction)
+    carve = not subsplits and validation.startswith("train[")
+    if carve:
+        train = validation = "train"
     features = builder.info.features
     supervised = getattr(builder.info, "supervised_keys", None)
     image_key, label_key = supervised if supervised else ("image", "label")
@@ -110,10 +126,14 @@ def _from_builder(builder, name: str, validation_fraction: float) -> Dataset:
 
     splits = {k: s for k, s in (("train", train), ("validation", validation), ("test", test)) if s}
     loaded = {k: builder.as_dataset(split=s, as_supervised=True, shuffle_files=False) for k, s in splits.items()}
+    if carve:
+        k = max(2, round(1 / validation_fraction))
+        loaded["train"] = _every_kth(loaded["train"], k, keep=False)
+        loaded["validation"] = _every_kth(loaded["validation"], k, keep=True)
     sizes = {}
-    for k, s in splits.items():
-        size = builder.info.splits[s].num_examples if available == set(builder.info.splits) else None
-        sizes[k] = size if isinstance(size, int) else int(loaded[k].reduce(0, lambda n, _: n + 1))
+    for key, split in splits.items():
+        size = builder.info.splits[split].num_examples if available == set(builder.info.splits) and not carve else None
+        sizes[key] = size if isinstance(size, int) else int(loaded[key].reduce(0, lambda n, _: n + 1))
     return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes, native)
 
 
@@ -126,7 +146,7 @@ def _folder(path: str, validation_fraction: float) -> Dataset:
             f"folder:{path} needs images as {path}/train/<class>/<image> (and optionally test/ and validation/)"
         )
     builder = tfds.ImageFolder(path)
-    return _from_builder(builder, f"{FOLDER_PREFIX}{path}", validation_fraction)
+    return _from_builder(builder, f"{FOLDER_PREFIX}{path}", validation_fraction, subsplits=False)
 
 
 def _tfds(name: str, data_dir: Optional[str], validation_fraction: float) -> Dataset:

@@ -18,9 +18,11 @@ import os
 import re
 import sys
 
-from absl import flags
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
 
-from layernas_tf import cli
+from absl import flags, logging  # pylint: disable=wrong-import-position
+
+from layernas_tf import cli  # pylint: disable=wrong-import-position
 
 _SPACE = flags.DEFINE_string("space", "mbv3_small", "Search space: mbv2, mbv2_140, mbv3_large, mbv3_small, nats_sss.")
 _MADDS = flags.DEFINE_string("madds", None, "MAdds budget of the final model: 220M, 0.22G or 220000000.")
@@ -80,7 +82,6 @@ def _log(message: str) -> None:
 def _check_flags():
     """Everything about the input that can be checked before anything is written."""
     import search_spaces  # pylint: disable=import-outside-toplevel
-    from layernas_tf import data  # pylint: disable=import-outside-toplevel
     from layernas_tf.space import WithCost  # pylint: disable=import-outside-toplevel
 
     if _SPACE.value not in search_spaces.names():
@@ -101,6 +102,8 @@ def _check_flags():
             raise ValueError(f"--{flag} must be a positive integer, got {value}")
     if _FINAL_EPOCHS.value < 0 or not _LEARNING_RATE.value > 0:
         raise ValueError("--final_epochs must be >= 0 and --learning_rate > 0")
+
+    from layernas_tf import data  # pylint: disable=import-outside-toplevel  (imports TensorFlow)
 
     dataset = data.load(_DATASET.value, _DATA_DIR.value)
     image_size = _IMAGE_SIZE.value or dataset.default_image_size()
@@ -133,6 +136,7 @@ def _check_flags():
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines would bury the per-trial lines
     with cli.bad_input():
         dataset, space, image_size, target, cost_name, study_dir = _check_flags()
 
@@ -194,8 +198,7 @@ def main(argv):
         metrics["params"] = space.params(trial.arch)
         reports.write_hparams(log_dir, {"arch": str(trial.arch), "madds": metrics["madds"],
                                         "params": metrics["params"]}, {"reward": metrics["reward"]})
-        best = search.best()
-        if search.target.feasible(trial.cost) and (best is None or metrics["reward"] > best.reward):
+        if search.would_lead(trial.cost, metrics["reward"]):
             tmp = best_weights + ".tmp.weights.h5"
             model.save_weights(tmp)
             os.replace(tmp, best_weights)
@@ -247,8 +250,7 @@ def main(argv):
         "trials": len(search.trials),
         "stopped_early": search.stopped_early,
         "best": {"trial": best.id, "arch": str(best.arch), "reward": best.reward, "madds": space.madds(best.arch),
-                 "params": space.params(best.arch), "layers": dict(zip((p.name for p in space.decision_points),
-                                                                        map(str, space.values(best.arch))))},
+                 "params": space.params(best.arch), "layers": space.layer_values(best.arch)},
         "final": {"epochs": _FINAL_EPOCHS.value, **evaluation},
         "exports": exported,
     }

@@ -114,14 +114,21 @@ class SearchSpace:
         self.validate(arch)
         return tuple(p.options[i] for p, i in zip(self.decision_points, arch))
 
+    def layer_values(self, arch: Architecture) -> dict[str, str]:
+        """Decision point name -> the chosen value as text (floats shortened), for reports."""
+        return {
+            p.name: f"{v:.4g}" if isinstance(v, float) else str(v)
+            for p, v in zip(self.decision_points, self.values(arch))
+        }
+
     def describe(self, arch: Architecture) -> str:
-        """A readable per-layer table of `arch`, for logs and reports."""
-        values = self.values(arch)
+        """A readable per-layer table of `arch` (changed layers starred), for logs and reports."""
+        values = self.layer_values(arch)
         width = max(len(p.name) for p in self.decision_points)
         rows = [f"{'layer'.ljust(width)}  index  value"]
-        for p, i, v in zip(self.decision_points, arch, values):
+        for p, i in zip(self.decision_points, arch):
             mark = "" if i == p.default else "  *"
-            rows.append(f"{p.name.ljust(width)}  {i:>5}  {v}{mark}")
+            rows.append(f"{p.name.ljust(width)}  {i:>5}  {values[p.name]}{mark}")
         return "\n".join(rows)
 
     # -- parsing and validation ----------------------------------------------

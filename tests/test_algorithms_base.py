@@ -127,3 +127,13 @@ def test_algorithms_import_no_tensorflow():
     code = "import sys, layernas_tf.algorithms, search_spaces; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_would_lead_matches_the_answer_after_reporting(additive_space):
+    algo = algorithms.create("random", additive_space, 20, seed=0)
+    for step in range(30):
+        (trial,) = algo.suggest(1)
+        reward = float(step % 7)
+        expected = algo.would_lead(trial.cost, reward)
+        algo.report(trial.id, reward)
+        assert (algo.best() is not None and algo.best().id == trial.id) == expected

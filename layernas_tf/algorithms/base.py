@@ -237,10 +237,21 @@ class Algorithm:
         """The answer: the best-reward feasible trial so far (cheaper, then earlier, on ties)."""
         best = None
         for t in self.trials:
-            if t.status == COMPLETE and self.target.feasible(t.cost):
-                if best is None or (t.reward, -t.cost) > (best.reward, -best.cost):
-                    best = t
+            if t.status == COMPLETE and self._ahead(t.cost, t.reward, best):
+                best = t
         return best
+
+    def would_lead(self, cost: float, reward: float) -> bool:
+        """Whether a result with this cost and reward would become the answer.
+
+        Lets a caller keep what belongs to the answer (its weights) before it reports the reward.
+        """
+        return self._ahead(cost, reward, self.best())
+
+    def _ahead(self, cost: float, reward: float, leader: Optional[Trial]) -> bool:
+        if not self.target.feasible(cost):
+            return False
+        return leader is None or (reward, -cost) > (leader.reward, -leader.cost)
 
     # -- persistence -----------------------------------------------------------
 

@@ -1,0 +1,63 @@
+"""Export: a SavedModel that serves the same answers, and TFLite files LiteRT runs correctly."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import search_spaces
+from layernas_tf import data, export, trainer
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A small trained network (NATS size space on digits at 16x16) and validation arrays."""
+    digits = data.load("digits")
+    space = search_spaces.get("nats_sss", input_shape=(16, 16, 3), num_classes=10)
+    arch = space.parse("1:1:1:1:1")
+    options = dict(image_size=16, batch_size=64, num_classes=10)
+    train = data.input_pipeline(digits.train, training=True, flip=False, size_hint=1293, **options)
+    validation = data.input_pipeline(digits.validation, training=False, size_hint=144, **options)
+    model, metrics = trainer.train(lambda: space.build(arch), train, validation,
+                                   trainer.TrainConfig(epochs=3, learning_rate=0.05, verbose=0),
+                                   tf.distribute.get_strategy(), steps_per_epoch=21)
+    images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in validation.unbatch()])
+    representative = [x.numpy() for x, _ in data.input_pipeline(digits.train, training=False, **options).unbatch().take(64)]
+    return model, space.madds(arch), (np.stack(images), np.stack(labels)), representative, metrics
+
+
+@pytest.mark.parametrize("kind", export.TFLITE_KINDS)
+def test_exports_verify_against_keras(trained, tmp_path, kind):
+    model, madds, validation, representative, metrics = trained
+    assert metrics["reward"] > 0.5  # the check below compares real predictions, not noise
+    results = export.export(model, str(tmp_path), tflite=kind, validation=validation,
+                            representative=representative, madds=madds)
+    saved = results["saved_model"]
+    assert os.path.isfile(os.path.join(saved["path"], "saved_model.pb"))
+    assert saved["max_abs_diff"] < 1e-5 and saved["madds"] == madds
+    assert saved["val_top1"] == pytest.approx(metrics["reward"], abs=1e-6)
+    lite = results["tflite"]
+    assert lite["verified"], lite
+    assert os.path.getsize(lite["path"]) == lite["size_bytes"] > 0
+    if kind == "float":
+        assert lite["max_abs_diff"] < export.FLOAT_TOLERANCE
+    else:
+        assert lite["top1_agreement"] >= export.INT8_AGREEMENT
+    assert sorted(os.listdir(tmp_path)) == sorted(["saved_model", f"model_{kind}.tflite"])  # no temporaries
+
+
+def test_int8_file_is_smaller_and_takes_uint8_pixels(trained, tmp_path):
+    model, madds, validation, representative, _ = trained
+    export.export_saved_model(model, str(tmp_path / "sm"))
+    flat = export.convert_tflite(str(tmp_path / "sm"), "float")
+    int8 = export.convert_tflite(str(tmp_path / "sm"), "int8", representative)
+    assert len(int8) < len(flat) / 2
+    from ai_edge_litert.interpreter import Interpreter  # pylint: disable=import-outside-toplevel
+
+    interpreter = Interpreter(model_content=int8)
+    assert interpreter.get_input_details()[0]["dtype"] == np.uint8
+    with pytest.raises(ValueError, match="float, dynamic, int8"):
+        export.convert_tflite(str(tmp_path / "sm"), "fp16")
+    with pytest.raises(ValueError, match="representative"):
+        export.convert_tflite(str(tmp_path / "sm"), "int8", [])

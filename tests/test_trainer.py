@@ -1,0 +1,50 @@
+"""Proxy training: a reward from the validation split, and divergence as a failure."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from layernas_tf import trainer
+
+
+def _data(n=256, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    images = rng.uniform(0, 50, (n, 8, 8, 3)).astype("float32")
+    images[labels == 1, :4] += 150  # an easy pattern to learn
+    return tf.data.Dataset.from_tensor_slices((images, tf.one_hot(labels, 2))).batch(16)
+
+
+def _model():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(4, 3)(x)
+    x = keras.layers.BatchNormalization(momentum=0.8)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+
+
+def test_reward_is_validation_top1_after_training():
+    config = trainer.TrainConfig(epochs=8, learning_rate=0.1, verbose=0)
+    model, metrics = trainer.train(_model, _data(), _data(seed=1), config, tf.distribute.get_strategy(),
+                                   steps_per_epoch=16)
+    assert set(metrics) == {"reward", "val_loss", "train_loss", "train_top1", "train_seconds"}
+    assert metrics["reward"] > 0.8
+    evaluated = model.evaluate(_data(seed=1), return_dict=True, verbose=0)["top1"]
+    assert metrics["reward"] == pytest.approx(evaluated)
+
+
+def test_learning_rate_warms_up_then_decays():
+    model = _model()
+    trainer.compile_model(model, trainer.TrainConfig(epochs=10, learning_rate=0.4, warmup_fraction=0.2), 10)
+    schedule = model.optimizer._learning_rate  # pylint: disable=protected-access
+    rates = [float(schedule(step)) for step in (0, 10, 20, 60, 100)]
+    assert rates[0] < rates[1] < rates[2] and rates[2] > rates[3] > rates[4]
+    assert rates[2] == pytest.approx(0.4) and rates[4] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_diverging_candidate_fails_with_its_reason():
+    config = trainer.TrainConfig(epochs=3, learning_rate=1e12, verbose=0)
+    with pytest.raises(trainer.TrialFailed, match="diverged"):
+        trainer.train(_model, _data(), _data(seed=1), config, tf.distribute.get_strategy(), steps_per_epoch=16)
