@@ -186,7 +186,6 @@ def main(argv):
          f"({dataset.sizes['train']} train / {dataset.sizes['validation']} validation images), "
          f"{distribute.describe(strategy)}; at most {bound} trials; study in {study_dir}")
 
-    best_weights = os.path.join(study_dir, "best.weights.h5")
     best_record = os.path.join(study_dir, "best.json")
     tensorboard_dir = os.path.join(study_dir, "tensorboard")
 
@@ -199,10 +198,7 @@ def main(argv):
         reports.write_hparams(log_dir, {"arch": str(trial.arch), "madds": metrics["madds"],
                                         "params": metrics["params"]}, {"reward": metrics["reward"]})
         if search.would_lead(trial.cost, metrics["reward"]):
-            tmp = best_weights + ".tmp.weights.h5"
-            model.save_weights(tmp)
-            os.replace(tmp, best_weights)
-            reports.write_json(best_record, {"trial": trial.id, "arch": str(trial.arch)})
+            _keep_weights(model, study_dir, trial, best_record)
         return metrics
 
     study.optimize(search, objective, expected_trials=None if bound == math.inf else int(bound), log=_log)
@@ -225,11 +221,14 @@ def main(argv):
                                  steps_per_epoch=steps)
     else:
         saved = json.load(open(best_record)) if os.path.exists(best_record) else {}
-        if saved.get("trial") != best.id:
-            raise RuntimeError(f"proxy weights of trial {best.id} are missing from {study_dir}; use --final_epochs")
-        model = space.build(best.arch)
-        model.load_weights(best_weights)
-        trainer.compile_model(model, proxy, steps)
+        if saved.get("trial") == best.id:
+            model = space.build(best.arch)
+            model.load_weights(os.path.join(study_dir, saved["weights"]))
+            trainer.compile_model(model, proxy, steps)
+        else:
+            _log(f"proxy weights of trial {best.id} are not in {study_dir}; training it again")
+            model, _ = trainer.train(lambda: space.build(best.arch), train_data, validation_data, proxy, strategy,
+                                     steps_per_epoch=steps)
     val_images, val_labels = _arrays(validation_data, limit=1000)
     evaluation = {"val_top1": float(np.mean(model.predict(val_images, verbose=0).argmax(1) == val_labels.argmax(1)))}
     if dataset.test is not None:
@@ -267,6 +266,20 @@ def main(argv):
     _log(f"wrote {study_dir}/results.json and {study_dir}/search.png; "
          f"tensorboard --logdir={study_dir}")
     study.close()
+
+
+def _keep_weights(model, study_dir: str, trial, record: str) -> None:
+    """Saves the weights of the answer so far; `record` names them only once they are whole."""
+    from layernas_tf import reports  # pylint: disable=import-outside-toplevel
+
+    name = f"best_trial_{trial.id:04d}.weights.h5"
+    tmp = os.path.join(study_dir, f".tmp-{name}")
+    model.save_weights(tmp)
+    os.replace(tmp, os.path.join(study_dir, name))
+    reports.write_json(record, {"trial": trial.id, "arch": str(trial.arch), "weights": name})
+    for stale in os.listdir(study_dir):
+        if stale.startswith("best_trial_") and stale != name:
+            os.remove(os.path.join(study_dir, stale))
 
 
 def _arrays(batches, limit: int):
