@@ -17,14 +17,15 @@ import time
 
 from absl import app, flags
 
-from experiments import nats_bench as experiment
+from experiments import comparison
 from layernas_tf import algorithms
 from search_spaces.nats_bench import NATSTable
 
 _DEFAULT_TABLE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data", "nats_sss", "nats_sss_cifar.csv"
 )
-FLAGS = flags.FLAGS  # --table and --runs are the experiment's own flags
+_TABLE = flags.DEFINE_string("table", os.path.normpath(_DEFAULT_TABLE), "NATS-Bench CSV table.")
+_RUNS = flags.DEFINE_integer("runs", 100, "Runs per algorithm.")
 
 TARGETS = {"cifar10": 93.3, "cifar100": 70.3}
 
@@ -56,14 +57,14 @@ def main(argv):
         if not ok:
             failures.append(text)
 
-    runs = FLAGS.runs
+    runs = _RUNS.value
     for dataset, target in TARGETS.items():
-        table = NATSTable(FLAGS.table or os.path.normpath(_DEFAULT_TABLE), dataset)
+        table = NATSTable(_TABLE.value, dataset)
         space = table.space
         limit = 0.5 * space.cost(space.dearest())
         print(f"\n== {dataset}: MAdds <= {limit:,.0f}, {runs} runs per algorithm", flush=True)
         start = time.perf_counter()
-        summary, _ = experiment.compare(table, limit=limit, names=algorithms.names(), runs=runs)
+        summary, _ = comparison.compare(table, limit=limit, names=algorithms.names(), runs=runs)
         wall = time.perf_counter() - start
         results = summary["algorithms"]
         ours = results["layernas"]

@@ -107,9 +107,9 @@ def _from_builder(builder, name: str, validation_fraction: float, subsplits: boo
     """The splits of a tfds builder.
 
     Args:
-      subsplits: whether the builder slices splits (`train[:90%]`). Builders that do
-        not (ImageFolder, whose files come ordered by class) give every k-th training
-        example to validation instead, which keeps it class-balanced.
+      subsplits: whether the builder slices splits (`train[:90%]`). For builders that
+        do not (ImageFolder), every k-th training example goes to validation instead;
+        the builder's order is fixed, so the split is the same on every run.
     """
     # Split names are unknown only when tfds is mocked (tfds.testing.mock_data): assume train and test.
     available = set(builder.info.splits) or {"train", "test"}

@@ -36,6 +36,8 @@ from layernas_tf.space import Architecture, DecisionPoint, SearchSpace
 
 CHANNELS = (8, 16, 24, 32, 40, 48, 56, 64)
 NUM_LAYERS = 5
+# PyTorch's BatchNorm default (momentum 0.1 there), as NATS-Bench trained with.
+BN_MOMENTUM = 0.9
 # dataset -> (input size, classes), as NATS-Bench trains them.
 DATASETS = {"cifar10": (32, 10), "cifar100": (32, 100), "ImageNet16-120": (16, 120)}
 
@@ -165,7 +167,7 @@ class NATSSizeSpace(SearchSpace):
         def relu_conv_bn(x, c_out, kernel, stride, name):
             x = layers.ReLU(name=f"{name}_relu")(x)
             x = layers.Conv2D(c_out, kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
-            return layers.BatchNormalization(name=f"{name}_bn")(x)
+            return layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
 
         def cell(x, c_out, name):
             node1 = relu_conv_bn(x, c_out, 3, 1, f"{name}_node1_conv0")
@@ -188,13 +190,13 @@ class NATSSizeSpace(SearchSpace):
         inputs = keras.Input(shape=(size, size, 3), name="image")
         x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescaling")(inputs)
         x = layers.Conv2D(c1, 3, padding="same", use_bias=False, name="stem")(x)
-        x = layers.BatchNormalization(name="stem_bn")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
         x = cell(x, c1, "cell0")
         x = resnet_block(x, c2, "cell1")
         x = cell(x, c3, "cell2")
         x = resnet_block(x, c4, "cell3")
         x = cell(x, c5, "cell4")
-        x = layers.BatchNormalization(name="lastact_bn")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="lastact_bn")(x)
         x = layers.ReLU(name="lastact_relu")(x)
         x = layers.GlobalAveragePooling2D(name="global_average_pooling")(x)
         outputs = layers.Dense(classes, activation="softmax", dtype="float32", name="predictions")(x)

@@ -77,7 +77,10 @@ def test_image_folder_dataset(tmp_path):
     d = data.load(f"folder:{tmp_path}")
     assert d.num_classes == 2 and d.test is not None
     assert d.sizes["train"] + d.sizes["validation"] == 12 and d.sizes["test"] == 12
-    assert {int(y) for _, y in d.validation} == {0, 1}  # files come ordered by class; validation still has both
+    validation = {x.numpy().tobytes() for x, _ in d.validation}
+    assert validation and not validation & {x.numpy().tobytes() for x, _ in d.train}
+    again = data.load(f"folder:{tmp_path}")
+    assert validation == {x.numpy().tobytes() for x, _ in again.validation}  # the same split every time
     x, y = next(iter(data.input_pipeline(d.test, image_size=32, batch_size=12, num_classes=2, training=False)))
     assert x.shape == (12, 32, 32, 3) and y.shape == (12, 2)
 

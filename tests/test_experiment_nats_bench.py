@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import NATS_CSV, NATS_OFFICIAL, REPO
-from experiments import nats_bench
+from experiments import comparison
 from layernas_tf import algorithms
 
 
@@ -92,7 +92,7 @@ class _TimedTable:
 def test_a_time_budget_stops_each_search_once_spent(nats_table_cifar10):
     bench = _TimedTable(nats_table_cifar10, 40.0)
     limit = 0.5 * bench.space.cost(bench.space.dearest())
-    result = nats_bench.search_once(algorithms.create("random", bench.space, limit, seed=0), bench, time_budget=1000)
+    result = comparison.search_once(algorithms.create("random", bench.space, limit, seed=0), bench, time_budget=1000)
     assert result["trials"] == 25 and len(result["curve"]) == 25
     assert result["test"] == nats_table_cifar10.test_accuracy(bench.space.parse(result["arch"]))
 
@@ -100,7 +100,7 @@ def test_a_time_budget_stops_each_search_once_spent(nats_table_cifar10):
 def test_curve_is_the_answers_test_accuracy_after_each_trial(nats_table_cifar10):
     space = nats_table_cifar10.space
     limit = 0.5 * space.cost(space.dearest())
-    result = nats_bench.search_once(algorithms.create("layernas", space, limit), nats_table_cifar10)
+    result = comparison.search_once(algorithms.create("layernas", space, limit), nats_table_cifar10)
     assert math.isnan(result["curve"][0])  # the default network is over the limit
     assert result["curve"][-1] == result["test"] == 93.34
     assert result["trials"] == len(result["curve"])

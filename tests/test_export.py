@@ -2,6 +2,7 @@
 
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,6 +14,7 @@ from layernas_tf import data, export, trainer
 @pytest.fixture(scope="module")
 def trained():
     """A small trained network (NATS size space on digits at 16x16) and validation arrays."""
+    keras.utils.set_random_seed(0)
     digits = data.load("digits")
     space = search_spaces.get("nats_sss", input_shape=(16, 16, 3), num_classes=10)
     arch = space.parse("1:1:1:1:1")
