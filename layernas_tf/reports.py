@@ -43,7 +43,11 @@ def _pyplot():
     return plt
 
 
-def _save_figure(fig, path: str) -> None:
+def _save_figure(plt, fig, ax, path: str) -> None:
+    """Finishes the axes, writes the PNG through a temporary file and a rename, closes the figure."""
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
     os.close(fd)
@@ -51,6 +55,7 @@ def _save_figure(fig, path: str) -> None:
         fig.savefig(tmp, dpi=120)
         os.replace(tmp, path)
     finally:
+        plt.close(fig)
         if os.path.exists(tmp):
             os.unlink(tmp)
 
@@ -87,13 +92,7 @@ def plot_search(
                    zorder=5, label="chosen")
     ax.set_xlabel(cost_name)
     ax.set_ylabel("reward (validation top-1)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    try:
-        _save_figure(fig, path)
-    finally:
-        plt.close(fig)
+    _save_figure(plt, fig, ax, path)
 
 
 def write_hparams(log_dir: str, hparams: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
@@ -141,10 +140,4 @@ def plot_curves(
     ax.set_xlabel("trials")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    try:
-        _save_figure(fig, path)
-    finally:
-        plt.close(fig)
+    _save_figure(plt, fig, ax, path)

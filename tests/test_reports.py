@@ -36,3 +36,12 @@ def test_plot_curves_writes_a_png_even_with_runs_that_start_without_an_answer(tm
                         title="t", ylabel="acc", reference=3)
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert os.listdir(tmp_path) == ["curves.png"]
+
+
+def test_plot_search_marks_the_answer_and_skips_failed_trials(tmp_path):
+    path = tmp_path / "search.png"
+    trials = [{"id": 0, "cost": 5, "reward": 0.5}, {"id": 1, "cost": 3, "reward": 0.6},
+              {"id": 2, "cost": 4, "reward": None}]
+    reports.plot_search(str(path), trials, t_min=1, t_max=4.5, chosen=1, bucket_edges=[3, 4, 5])
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert os.listdir(tmp_path) == ["search.png"]
