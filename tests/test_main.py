@@ -145,7 +145,7 @@ def test_killed_mid_trial_then_resumed_trains_nothing_twice(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_tfds_dataset_by_name_runs_end_to_end(tmp_path, monkeypatch):
+def test_a_tfds_dataset_by_name_runs_end_to_end(tmp_path, monkeypatch, capsys):
     import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
     from absl import flags  # pylint: disable=import-outside-toplevel
 
@@ -153,13 +153,18 @@ def test_a_tfds_dataset_by_name_runs_end_to_end(tmp_path, monkeypatch):
 
     monkeypatch.setattr(data, "_reachable", lambda host, timeout=3.0: True)
     argv = ["main", "--space=nats_sss", "--params=1M", "--dataset=cifar10", "--image_size=16", "--max_trials=2",
-            "--proxy_epochs=1", "--batch_size=16", "--verbose=0", f"--study_dir={tmp_path / 'study'}"]
+            "--proxy_epochs=1", "--final_epochs=1", "--batch_size=16", "--verbose=0",
+            f"--study_dir={tmp_path / 'study'}"]
     flags.FLAGS(argv)
     try:
         with tfds.testing.mock_data(num_examples=32):
             main_module.main([])
     finally:
         flags.FLAGS.unparse_flags()
+    out = capsys.readouterr().out
+    assert "warning: every network of nats_sss fits --params=1M" in out  # and it searched anyway
+    assert "retraining" in out
     results = json.loads((tmp_path / "study" / "results.json").read_text())
     assert results["dataset"] == "cifar10" and results["cost"] == "params" and results["trials"] == 2
+    assert results["final"]["epochs"] == 1
     assert results["best"]["params"] <= 1_000_000 and results["exports"]["tflite"]["verified"]
