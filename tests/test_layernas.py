@@ -104,9 +104,9 @@ def test_failed_children_drop_out_of_their_bucket(additive_space):
             else:
                 algo.report(trial.id, 100.0 - additive_space.cost(trial.arch))  # cheaper is better
     assert failed
-    assert not any(str(a) in algo.layer_log[0]["kept"] for a in map(str, failed))
+    assert not {str(a) for a in failed} & set(algo.layer_log[0]["kept"])
     assert algo.layer_log[0]["kept"] == ["1:3:1:2"]  # best of the layer-0 children that trained
-    assert all(algo.trials[t.id].status == COMPLETE for t in algo.trials if t.arch not in failed)
+    assert all(t.status == COMPLETE for t in algo.trials if t.arch not in failed)
 
 
 def test_cost_range_with_a_lower_bound(additive_space):
