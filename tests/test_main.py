@@ -74,7 +74,7 @@ def test_unwritable_study_dir_and_another_search_are_refused(tmp_path):
     assert result.returncode == 2 and "holds another search" in result.stderr and "space: saved 'mbv2'" in result.stderr
 
 
-def _write_folder(root, per_class=40):
+def _write_folder(root, per_class=100):
     rng = np.random.default_rng(1)
     for split in ("train", "test"):
         for label, channel in (("red", 0), ("blue", 2)):
@@ -120,11 +120,13 @@ def test_killed_mid_trial_then_resumed_trains_nothing_twice(tmp_path):
     deadline = time.time() + 600
     try:
         while time.time() < deadline:
-            if (study_dir / "study.db").exists():
-                with sqlite3.connect(study_dir / "study.db") as db:
+            try:
+                with sqlite3.connect(f"file:{study_dir / 'study.db'}?mode=ro", uri=True) as db:
                     rows = db.execute("SELECT id, status FROM trials ORDER BY id").fetchall()
-                if rows == [(0, "COMPLETE"), (1, "RUNNING")]:
-                    break
+            except sqlite3.OperationalError:  # not created yet (or its tables not yet)
+                rows = []
+            if rows == [(0, "COMPLETE"), (1, "RUNNING")]:
+                break
             time.sleep(0.2)
         else:
             pytest.fail("trial 1 never started")
