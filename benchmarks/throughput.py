@@ -60,7 +60,7 @@ def main(argv):
         space = search_spaces.get(name, input_shape=(size, size, 3), num_classes=10)
         models = {"layernas_tf": space.build(space.default()), "keras.applications": REFERENCES[name]((size, size, 3), 10)}
         for model in models.values():
-            trainer.compile_model(model, config, steps_per_epoch=1000)
+            trainer.compile_model(model, config)
             model.fit(batches, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)  # trace and warm up
         rates = {k: [] for k in models}
         for _ in range(_ROUNDS.value):

@@ -193,6 +193,69 @@ def _to_rgb(image: tf.Tensor) -> tf.Tensor:
     return image
 
 
+def steps_per_epoch(examples: int, batch_size: int) -> int:
+    """Training steps per epoch: whole batches only (see `input_pipeline`), at least one."""
+    return max(1, examples // batch_size) if examples >= batch_size else 1
+
+
+def resized(split: tf.data.Dataset, *, image_size: int, size_hint: Optional[int] = None) -> tf.data.Dataset:
+    """(float32 RGB pixels in [0, 255] at `image_size`, label), cached in memory when
+    `size_hint` examples fit in `CACHE_LIMIT_BYTES`.
+
+    Build it once and derive each trial's `batches` from it: the cache is shared.
+    """
+
+    def resize(image, label):
+        image = tf.image.resize(tf.cast(_to_rgb(image), tf.float32), (image_size, image_size))
+        return image, label
+
+    ds = split.map(resize, num_parallel_calls=tf.data.AUTOTUNE)
+    if size_hint is not None and size_hint * image_size * image_size * 3 * 4 <= CACHE_LIMIT_BYTES:
+        ds = ds.cache()
+    return ds
+
+
+def batches(
+    images: tf.data.Dataset,
+    *,
+    batch_size: int,
+    num_classes: int,
+    training: bool,
+    flip: bool = True,
+    size_hint: Optional[int] = None,
+    seed: Optional[int] = None,
+) -> tf.data.Dataset:
+    """Batches of (float32 RGB pixels in [0, 255], one-hot label) from `resized` images.
+
+    Training adds random crops (pad by 1/8 of the side, crop back) and, where `flip`,
+    left-right flips, reshuffles every epoch, and drops a last partial batch when
+    there is at least one whole one (a batch of another shape would make Keras trace
+    the training step a second time). Evaluation keeps every example, in order.
+    """
+    autotune = tf.data.AUTOTUNE
+    image_size = images.element_spec[0].shape[0]
+
+    def augment(image, label):
+        pad = max(1, image_size // 8)
+        image = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+        image = tf.image.random_crop(image, (image_size, image_size, 3), seed=seed)
+        if flip:
+            image = tf.image.random_flip_left_right(image, seed=seed)
+        return image, label
+
+    def one_hot(image, label):
+        return image, tf.one_hot(label, num_classes)
+
+    ds = images
+    drop_remainder = False
+    if training:
+        ds = ds.shuffle(min(size_hint or 10_000, 10_000), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.map(augment, num_parallel_calls=autotune)
+        drop_remainder = size_hint is not None and size_hint >= batch_size
+    ds = ds.map(one_hot, num_parallel_calls=autotune)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(autotune)
+
+
 def input_pipeline(
     split: tf.data.Dataset,
     *,
@@ -204,35 +267,7 @@ def input_pipeline(
     size_hint: Optional[int] = None,
     seed: Optional[int] = None,
 ) -> tf.data.Dataset:
-    """Batches of (float32 RGB pixels in [0, 255], one-hot label).
-
-    Training adds random crops (pad by 1/8 of the side, crop back) and, where `flip`,
-    left-right flips, and reshuffles every epoch; evaluation is deterministic. The
-    resized split is cached in memory when `size_hint` examples fit in
-    `CACHE_LIMIT_BYTES`.
-    """
-    autotune = tf.data.AUTOTUNE
-
-    def resize(image, label):
-        image = tf.image.resize(tf.cast(_to_rgb(image), tf.float32), (image_size, image_size))
-        return image, label
-
-    def augment(image, label):
-        pad = max(1, image_size // 8)
-        image = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-        image = tf.image.random_crop(image, (image_size, image_size, 3))
-        if flip:
-            image = tf.image.random_flip_left_right(image)
-        return image, label
-
-    def one_hot(image, label):
-        return image, tf.one_hot(label, num_classes)
-
-    ds = split.map(resize, num_parallel_calls=autotune)
-    if size_hint is not None and size_hint * image_size * image_size * 3 * 4 <= CACHE_LIMIT_BYTES:
-        ds = ds.cache()
-    if training:
-        ds = ds.shuffle(min(size_hint or 10_000, 10_000), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(augment, num_parallel_calls=autotune)
-    ds = ds.map(one_hot, num_parallel_calls=autotune)
-    return ds.batch(batch_size).prefetch(autotune)
+    """`batches` of `resized` images in one call."""
+    images = resized(split, image_size=image_size, size_hint=size_hint)
+    return batches(images, batch_size=batch_size, num_classes=num_classes, training=training, flip=flip,
+                   size_hint=size_hint, seed=seed)

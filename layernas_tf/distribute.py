@@ -46,4 +46,8 @@ def make_strategy(kind: str = "auto", tpu: Optional[str] = None) -> tf.distribut
 
 
 def describe(strategy: tf.distribute.Strategy) -> str:
-    return f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)"
+    """The strategy in the words of the flags: `default`, `mirrored over 8 replicas`, ..."""
+    kinds = {"MirroredStrategy": "mirrored", "MultiWorkerMirroredStrategy": "multi_worker", "TPUStrategy": "tpu"}
+    kind = kinds.get(type(strategy).__name__, "default")
+    replicas = strategy.num_replicas_in_sync
+    return f"{kind} strategy over {replicas} replica{'s' if replicas > 1 else ''}"

@@ -12,17 +12,20 @@ SavedModel and a TFLite file checked with LiteRT.
 
 from __future__ import annotations
 
-import json
+import functools
 import math
 import os
 import re
+import subprocess
 import sys
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
 
 from absl import flags, logging  # pylint: disable=wrong-import-position
 
-from layernas_tf import cli  # pylint: disable=wrong-import-position
+from layernas_tf import cli, executors  # pylint: disable=wrong-import-position
+from layernas_tf.trial import WEIGHTS, SearchConfig, TrialWorker, load_weights  # pylint: disable=wrong-import-position
 
 _SPACE = flags.DEFINE_string("space", "mbv3_small", "Search space: mbv2, mbv2_140, mbv3_large, mbv3_small, nats_sss.")
 _MADDS = flags.DEFINE_string("madds", None, "MAdds budget of the final model: 220M, 0.22G or 220000000.")
@@ -34,7 +37,11 @@ _DATASET = flags.DEFINE_string(
     "(PATH/train/<class>/<image>), or digits (embedded in scikit-learn, no download).",
 )
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "tfds data directory (default ~/tensorflow_datasets).")
-_IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Training and export image side; default: the dataset's.")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Side the proxies train at; default: the dataset's.")
+_DEPLOY_IMAGE_SIZE = flags.DEFINE_integer(
+    "deploy_image_size", None,
+    "Side of the deployed network: budgets are counted and the model exported at this size "
+    "(default 224 for the MobileNet spaces; nats_sss: the training size).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Global batch size, split across replicas.")
 _PROXY_EPOCHS = flags.DEFINE_integer("proxy_epochs", 5, "Epochs each candidate trains before it is scored.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 0.05, "Peak learning rate (SGD, cosine decay after warm-up).")
@@ -52,6 +59,17 @@ _STUDY_DIR = flags.DEFINE_string("study_dir", None, "Where trials persist; defau
 _FINAL_EPOCHS = flags.DEFINE_integer("final_epochs", 0, "Retrain the best model this long; 0 keeps proxy weights.")
 _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "SavedModel and TFLite output; default STUDY_DIR/export.")
 _TFLITE = flags.DEFINE_enum("tflite", "float", ["float", "dynamic", "int8"], "TFLite quantization.")
+_EXECUTOR = flags.DEFINE_enum(
+    "executor", None, ["serial", "local", "ray"],
+    "Where trials train: serial (in this process), local (--parallel_trials worker processes), ray "
+    "(Ray actors). Default: local when --parallel_trials > 1, else serial.")
+_PARALLEL_TRIALS = flags.DEFINE_integer(
+    "parallel_trials", None, "Trials trained at once; default: one per visible GPU, else 1.")
+_GPUS_PER_TRIAL = flags.DEFINE_float("gpus_per_trial", None, "GPUs per trial (Ray: fractions share a GPU).")
+_CPUS_PER_TRIAL = flags.DEFINE_float("cpus_per_trial", None, "CPUs per trial (Ray); default: an even share.")
+_RAY_ADDRESS = flags.DEFINE_string(
+    "ray_address", None, "Ray cluster: auto, HOST:PORT or ray://HOST:PORT; none starts a local Ray.")
+_TRIAL_RETRIES = flags.DEFINE_integer("trial_retries", 1, "Times a trial whose worker died is trained again.")
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras progress output inside a trial: 0 none, 1 bar, 2 a line per epoch.")
 
 _UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
@@ -79,10 +97,21 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
-def _check_flags():
+def _gpu_ids() -> tuple[int, ...]:
+    """GPUs this host shows, without starting TensorFlow (which would claim them in the driver)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return tuple(int(g) for g in visible.split(",") if g.strip().isdigit())
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(range(sum(line.startswith("GPU ") for line in listing.splitlines())))
+
+
+def _check_flags() -> tuple[SearchConfig, Any]:
     """Everything about the input that can be checked before anything is written."""
     import search_spaces  # pylint: disable=import-outside-toplevel
-    from layernas_tf.space import WithCost  # pylint: disable=import-outside-toplevel
 
     if _SPACE.value not in search_spaces.names():
         raise ValueError(f"unknown --space={_SPACE.value!r}; valid: {', '.join(search_spaces.names())}")
@@ -97,155 +126,205 @@ def _check_flags():
         raise ValueError(f"--madds_min={_MADDS_MIN.value} is above --madds={_MADDS.value}")
     for flag, value in (("batch_size", _BATCH_SIZE.value), ("proxy_epochs", _PROXY_EPOCHS.value),
                         ("buckets", _BUCKETS.value), ("per_bucket", _PER_BUCKET.value),
-                        ("max_trials", _MAX_TRIALS.value)):
+                        ("max_trials", _MAX_TRIALS.value), ("parallel_trials", _PARALLEL_TRIALS.value),
+                        ("deploy_image_size", _DEPLOY_IMAGE_SIZE.value)):
         if value is not None and value < 1:
             raise ValueError(f"--{flag} must be a positive integer, got {value}")
     if _FINAL_EPOCHS.value < 0 or not _LEARNING_RATE.value > 0:
         raise ValueError("--final_epochs must be >= 0 and --learning_rate > 0")
+    if _TRIAL_RETRIES.value < 0:
+        raise ValueError(f"--trial_retries must be >= 0, got {_TRIAL_RETRIES.value}")
+    for flag, value in (("gpus_per_trial", _GPUS_PER_TRIAL.value), ("cpus_per_trial", _CPUS_PER_TRIAL.value)):
+        if value is not None and value < 0:
+            raise ValueError(f"--{flag} must be >= 0, got {value}")
+    if (_EXECUTOR.value == "serial" and (_PARALLEL_TRIALS.value or 1) > 1):
+        raise ValueError("--executor=serial trains one trial at a time; use --executor=local or ray "
+                         "for --parallel_trials > 1")
+    if _EXECUTOR.value == "ray":
+        executors.import_ray()
+    if _RAY_ADDRESS.value and _EXECUTOR.value != "ray":
+        raise ValueError("--ray_address goes with --executor=ray")
 
     from layernas_tf import data  # pylint: disable=import-outside-toplevel  (imports TensorFlow)
 
     dataset = data.load(_DATASET.value, _DATA_DIR.value)
     image_size = _IMAGE_SIZE.value or dataset.default_image_size()
-    shape = (image_size, image_size, 3)
-    space = search_spaces.get(_SPACE.value, input_shape=shape, num_classes=dataset.num_classes)
-    measure = space.madds if cost_name == "madds" else space.params
-    space = WithCost(space, measure, cost_name)
+    search_spaces.get(_SPACE.value, input_shape=(image_size, image_size, 3), num_classes=dataset.num_classes)
+    deploy = _DEPLOY_IMAGE_SIZE.value or (image_size if _SPACE.value == "nats_sss" else 224)
+    budget = _human(t_max)
+    study_dir = _STUDY_DIR.value or os.path.join("runs", f"{_SPACE.value}_{cost_name}_{budget}")
+    config = SearchConfig(
+        space=_SPACE.value, cost=cost_name, target=(t_min, t_max), dataset=dataset.name,
+        num_classes=dataset.num_classes, image_size=image_size, deploy_image_size=deploy,
+        batch_size=_BATCH_SIZE.value, proxy_epochs=_PROXY_EPOCHS.value, learning_rate=_LEARNING_RATE.value,
+        buckets=_BUCKETS.value, per_bucket=_PER_BUCKET.value, max_trials=_MAX_TRIALS.value, seed=_SEED.value,
+        data_dir=_DATA_DIR.value, strategy=_STRATEGY.value, tpu=_TPU.value,
+        mixed_precision=_MIXED_PRECISION.value, verbose=_VERBOSE.value, study_dir=study_dir)
+    space = config.search_space()
+    at = f"at {config.size_label()}"
     cheapest = space.cost(space.cheapest())
     if cheapest > t_max:
         raise ValueError(
-            f"--{cost_name}={_human(t_max)} is below the cheapest network of {_SPACE.value} at "
-            f"{image_size}x{image_size}: {cheapest:,} ({_human(cheapest)}) {cost_name}"
+            f"--{cost_name}={_human(t_max)} is below the cheapest network of {_SPACE.value} {at}: "
+            f"{cheapest:,} ({_human(cheapest)}) {cost_name}"
         )
     dearest = space.cost(space.dearest())
     if dearest < t_min:
-        raise ValueError(f"--madds_min={_human(t_min)} is above the dearest network: {dearest:,} MAdds")
+        raise ValueError(f"--madds_min={_human(t_min)} is above the dearest network {at}: {dearest:,} MAdds")
     if dearest <= t_max:
-        _log(f"warning: every network of {_SPACE.value} fits --{cost_name}={_human(t_max)} "
+        _log(f"warning: every network of {_SPACE.value} fits --{cost_name}={_human(t_max)} {at} "
              f"(the dearest costs {_human(dearest)}); searching anyway")
 
-    budget = _human(t_max)
-    study_dir = _STUDY_DIR.value or os.path.join("runs", f"{_SPACE.value}_{cost_name}_{budget}")
     existing = study_dir
     while not os.path.exists(existing):
         existing = os.path.dirname(os.path.abspath(existing))
     if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
         raise ValueError(f"--study_dir={study_dir} cannot be written ({existing} is not a writable directory)")
-    return dataset, space, image_size, (t_min, t_max), cost_name, study_dir
+    return config, space, dataset
+
+
+def _make_executor(config: SearchConfig):
+    gpus = _gpu_ids()
+    slots = _PARALLEL_TRIALS.value or max(1, len(gpus))
+    kind = _EXECUTOR.value or ("local" if slots > 1 else "serial")
+    factory = functools.partial(TrialWorker, config)
+    if kind == "serial":
+        return executors.SerialExecutor(factory)
+    if kind == "local":
+        return executors.LocalExecutor(factory, slots, gpus=gpus, gpus_per_trial=_GPUS_PER_TRIAL.value or 1)
+    cpus = _CPUS_PER_TRIAL.value or max(1, (os.cpu_count() or 1) // slots)
+    return executors.RayExecutor(factory, slots, address=_RAY_ADDRESS.value, cpus_per_trial=cpus,
+                                 gpus_per_trial=_GPUS_PER_TRIAL.value or 0)
 
 
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines would bury the per-trial lines
     with cli.bad_input():
-        dataset, space, image_size, target, cost_name, study_dir = _check_flags()
+        config, space, dataset = _check_flags()
 
-    import keras  # pylint: disable=import-outside-toplevel
-    import numpy as np  # pylint: disable=import-outside-toplevel
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-    from layernas_tf import data, distribute, export, reports, trainer  # pylint: disable=import-outside-toplevel
+    from layernas_tf import front  # pylint: disable=import-outside-toplevel
     from layernas_tf.algorithms import LayerNAS  # pylint: disable=import-outside-toplevel
+    from layernas_tf.runner import Runner  # pylint: disable=import-outside-toplevel
     from layernas_tf.study import Study  # pylint: disable=import-outside-toplevel
 
+    search = LayerNAS(space, config.target, buckets=config.buckets, per_bucket=config.per_bucket,
+                      max_trials=config.max_trials, seed=config.seed)
     with cli.bad_input():
-        strategy = distribute.make_strategy(_STRATEGY.value, _TPU.value)
-    if _MIXED_PRECISION.value:
-        tpu = isinstance(strategy, tf.distribute.TPUStrategy)
-        keras.mixed_precision.set_global_policy("mixed_bfloat16" if tpu else "mixed_float16")
-    keras.utils.set_random_seed(_SEED.value)
+        study = Study(config.study_dir, {**config.study_settings(), "algorithm": search.config()})
+        executor = _make_executor(config)
+    bound = min(config.max_trials or math.inf, LayerNAS.trial_bound(space, config.buckets, config.per_bucket))
+    unit = "MAdds" if config.cost == "madds" else "parameters"
+    at = f"at {config.size_label()}"
+    _log(f"LayerNAS on {space.name} ({len(space)} decision points), {unit} {at} in "
+         f"[{_human(config.target[0])}, {_human(config.target[1])}], proxies train on {dataset.name} at "
+         f"{config.image_size}x{config.image_size} ({dataset.sizes['train']} train / "
+         f"{dataset.sizes['validation']} validation images), --strategy={config.strategy}, {executor.describe()}; "
+         f"at most {bound} trials; study in {config.study_dir}")
 
-    search = LayerNAS(space, target, buckets=_BUCKETS.value, per_bucket=_PER_BUCKET.value,
-                      max_trials=_MAX_TRIALS.value, seed=_SEED.value)
-    config = {
-        "space": space.name,
-        "cost": cost_name,
-        "target": list(target),
-        "algorithm": search.config(),
-        "dataset": dataset.name,
-        "image_size": image_size,
-        "num_classes": dataset.num_classes,
-        "batch_size": _BATCH_SIZE.value,
-        "proxy_epochs": _PROXY_EPOCHS.value,
-        "learning_rate": _LEARNING_RATE.value,
-    }
-    with cli.bad_input():
-        study = Study(study_dir, config)
+    def keep_front_weights(trial, metrics):
+        """Only the front's weights can be exported later: drop the rest as results come in."""
+        del trial, metrics
+        done = [t for t in search.trials if t.status == "COMPLETE"]
+        kept = set(front.pareto_front((t.id, t.cost, t.reward) for t in done if search.target.feasible(t.cost)))
+        for t in done:
+            path = os.path.join(config.trial_dir(t.id), WEIGHTS)
+            if t.id not in kept and os.path.exists(path):
+                os.remove(path)
 
-    pipeline = dict(image_size=image_size, batch_size=_BATCH_SIZE.value, num_classes=dataset.num_classes)
-    train_data = data.input_pipeline(dataset.train, training=True, flip=dataset.flip, seed=_SEED.value,
-                                     size_hint=dataset.sizes["train"], **pipeline)
-    validation_data = data.input_pipeline(dataset.validation, training=False,
-                                          size_hint=dataset.sizes["validation"], **pipeline)
-    steps = math.ceil(dataset.sizes["train"] / _BATCH_SIZE.value)
-    proxy = trainer.TrainConfig(epochs=_PROXY_EPOCHS.value, learning_rate=_LEARNING_RATE.value,
-                                verbose=_VERBOSE.value)
-    bound = min(_MAX_TRIALS.value or math.inf, LayerNAS.trial_bound(space, _BUCKETS.value, _PER_BUCKET.value))
-    _log(f"LayerNAS on {space.name} ({len(space)} decision points), {cost_name} in "
-         f"[{_human(target[0])}, {_human(target[1])}], {dataset.name} at {image_size}x{image_size} "
-         f"({dataset.sizes['train']} train / {dataset.sizes['validation']} validation images), "
-         f"{distribute.describe(strategy)}; at most {bound} trials; study in {study_dir}")
+    runner = Runner(study, search, executor, retries=_TRIAL_RETRIES.value,
+                    expected_trials=None if bound == math.inf else int(bound), log=_log,
+                    format_cost=lambda c: f"{unit} {_human(c)} {at}", on_result=keep_front_weights)
+    try:
+        runner.run()
+    except KeyboardInterrupt:
+        executor.close()
+        done = sum(row["status"] == "COMPLETE" for row in study.trials())
+        study.close()
+        _log(f"\ninterrupted: {done} completed trial(s) are kept in {study.path}; "
+             "run the same command again to resume")
+        sys.exit(130)
+    except executors.WorkerSetupError as e:
+        executor.close()
+        study.close()
+        raise cli.UsageError(f"the trial workers could not start: {e}") from None
+    executor.close()
+    _finish(config, space, dataset, search, study)
 
-    best_record = os.path.join(study_dir, "best.json")
-    tensorboard_dir = os.path.join(study_dir, "tensorboard")
 
-    def objective(trial):
-        log_dir = os.path.join(tensorboard_dir, f"trial_{trial.id:04d}")
-        model, metrics = trainer.train(lambda: space.build(trial.arch), train_data, validation_data, proxy,
-                                       strategy, steps_per_epoch=steps, log_dir=log_dir)
-        metrics["madds"] = space.madds(trial.arch)
-        metrics["params"] = space.params(trial.arch)
-        reports.write_hparams(log_dir, {"arch": str(trial.arch), "madds": metrics["madds"],
-                                        "params": metrics["params"]}, {"reward": metrics["reward"]})
-        if search.would_lead(trial.cost, metrics["reward"]):
-            _keep_weights(model, study_dir, trial, best_record)
-        return metrics
+def _finish(config: SearchConfig, space, dataset, search, study) -> None:
+    """The answer: its weights from its trial directory, evaluation, front, export, reports."""
+    import keras  # pylint: disable=import-outside-toplevel
+    import numpy as np  # pylint: disable=import-outside-toplevel
 
-    study.optimize(search, objective, expected_trials=None if bound == math.inf else int(bound), log=_log)
+    from layernas_tf import data, distribute, export, front, reports, trainer  # pylint: disable=import-outside-toplevel
 
     best = search.best()
     if best is None:
         _log("no feasible network trained successfully; nothing to export")
+        study.close()
         sys.exit(1)
+    at = f"at {config.size_label()}"
     note = " (stopped early at --max_trials)" if search.stopped_early else ""
-    _log(f"\nbest architecture{note}: {best.arch}  reward {best.reward:.4f}  {cost_name} {best.cost:,.0f}\n"
+    _log(f"\nbest architecture{note}: {best.arch}  reward {best.reward:.4f}  {config.cost} {best.cost:,.0f} {at}\n"
          f"{space.describe(best.arch)}")
 
-    # The final model: proxy weights of the best trial, or a longer retraining.
+    pipeline = dict(image_size=config.image_size, batch_size=config.batch_size, num_classes=dataset.num_classes)
+    train_data = data.input_pipeline(dataset.train, training=True, flip=dataset.flip, seed=config.seed,
+                                     size_hint=dataset.sizes["train"], **pipeline)
+    validation_data = data.input_pipeline(dataset.validation, training=False,
+                                          size_hint=dataset.sizes["validation"], **pipeline)
+    steps = data.steps_per_epoch(dataset.sizes["train"], config.batch_size)
+    weights = os.path.join(config.trial_dir(best.id), WEIGHTS)
     keras.backend.clear_session()
-    if _FINAL_EPOCHS.value:
-        _log(f"retraining {best.arch} for {_FINAL_EPOCHS.value} epochs")
-        final = trainer.TrainConfig(epochs=_FINAL_EPOCHS.value, learning_rate=_LEARNING_RATE.value,
-                                    verbose=_VERBOSE.value)
-        model, _ = trainer.train(lambda: space.build(best.arch), train_data, validation_data, final, strategy,
-                                 steps_per_epoch=steps)
+    if config.proxy_epochs and _FINAL_EPOCHS.value == 0 and not os.path.exists(weights):
+        _log(f"the weights of trial {best.id} are not in {config.trial_dir(best.id)}; training it again")
+    if _FINAL_EPOCHS.value or not os.path.exists(weights):
+        epochs = _FINAL_EPOCHS.value or config.proxy_epochs
+        _log(f"training {best.arch} for {epochs} epochs")
+        strategy = distribute.make_strategy(config.strategy, config.tpu)
+        model, _ = trainer.train(lambda: space.build(best.arch, input_shape=config.train_shape()), train_data,
+                                 validation_data, trainer.TrainConfig(epochs=epochs, learning_rate=config.learning_rate,
+                                                                      verbose=config.verbose),
+                                 strategy, steps_per_epoch=steps, seed=config.seed)
     else:
-        saved = json.load(open(best_record)) if os.path.exists(best_record) else {}
-        if saved.get("trial") == best.id:
-            model = space.build(best.arch)
-            model.load_weights(os.path.join(study_dir, saved["weights"]))
-            trainer.compile_model(model, proxy, steps)
-        else:
-            _log(f"proxy weights of trial {best.id} are not in {study_dir}; training it again")
-            model, _ = trainer.train(lambda: space.build(best.arch), train_data, validation_data, proxy, strategy,
-                                     steps_per_epoch=steps)
-    val_images, val_labels = _arrays(validation_data, limit=1000)
-    evaluation = {"val_top1": float(np.mean(model.predict(val_images, verbose=0).argmax(1) == val_labels.argmax(1)))}
+        model = space.build(best.arch, input_shape=config.train_shape())
+        load_weights(model, weights)
+        trainer.compile_model(model, trainer.TrainConfig(epochs=1, learning_rate=config.learning_rate))
+    evaluation = {"val_top1": float(model.evaluate(validation_data, return_dict=True, verbose=0)["top1"])}
     if dataset.test is not None:
-        test_data = data.input_pipeline(dataset.test, training=False, size_hint=dataset.sizes.get("test"), **pipeline)
+        test_data = data.input_pipeline(dataset.test, training=False, size_hint=dataset.sizes.get("test"),
+                                        **pipeline)
         evaluation["test_top1"] = float(model.evaluate(test_data, return_dict=True, verbose=0)["top1"])
 
-    export_dir = _EXPORT_DIR.value or os.path.join(study_dir, "export")
-    representative = data.input_pipeline(dataset.train, training=False, **pipeline).unbatch().take(100)
-    exported = export.export(model, export_dir, tflite=_TFLITE.value, validation=(val_images, val_labels),
+    # The deployed network: the same weights (the networks are fully convolutional) at the deployment size.
+    deployed = space.build(best.arch, input_shape=config.deploy_shape())
+    deployed.set_weights(model.get_weights())
+    deploy_pipeline = dict(pipeline, image_size=config.deploy_image_size)
+    val_images, val_labels = _arrays(data.input_pipeline(dataset.validation, training=False, **deploy_pipeline),
+                                     limit=1000)
+    representative = data.input_pipeline(dataset.train, training=False, **deploy_pipeline).unbatch().take(100)
+    export_dir = _EXPORT_DIR.value or os.path.join(config.study_dir, "export")
+    exported = export.export(deployed, export_dir, tflite=_TFLITE.value, validation=(val_images, val_labels),
                              representative=(image.numpy() for image, _ in representative),
                              madds=space.madds(best.arch))
+    exported["image_size"] = config.deploy_image_size
+
+    rows = study.trials()
+    feasible = [r for r in rows if r["status"] == "COMPLETE" and search.target.feasible(r["cost"])]
+    ids = front.pareto_front((r["id"], r["cost"], r["reward"]) for r in feasible)
+    by_id = {r["id"]: r for r in rows}
+    reports.write_json(os.path.join(config.study_dir, "front.json"), [
+        {"trial": i, "arch": by_id[i]["arch"], "reward": by_id[i]["reward"],
+         "costs": {"madds": by_id[i]["metrics"].get("madds"), "params": by_id[i]["metrics"].get("params")},
+         "image_size": config.deploy_image_size} for i in ids])
     results = {
         "space": space.name,
         "dataset": dataset.name,
-        "image_size": image_size,
-        "cost": cost_name,
-        "target": list(target),
+        "image_size": config.image_size,
+        "deploy_image_size": config.deploy_image_size,
+        "cost": config.cost,
+        "target": list(config.target),
         "trials": len(search.trials),
         "stopped_early": search.stopped_early,
         "best": {"trial": best.id, "arch": str(best.arch), "reward": best.reward, "madds": space.madds(best.arch),
@@ -253,33 +332,22 @@ def main(argv):
         "final": {"epochs": _FINAL_EPOCHS.value, **evaluation},
         "exports": exported,
     }
-    reports.write_json(os.path.join(study_dir, "results.json"), results)
+    reports.write_json(os.path.join(config.study_dir, "results.json"), results)
     edges = search.layer_log[-1]["edges"] if search.layer_log else []
-    reports.plot_search(os.path.join(study_dir, "search.png"), study.trials(), t_min=target[0], t_max=target[1],
-                        chosen=best.id, bucket_edges=edges, cost_name=cost_name)
+    reports.plot_search(os.path.join(config.study_dir, "search.png"), rows, t_min=config.target[0],
+                        t_max=config.target[1], chosen=best.id, bucket_edges=edges,
+                        cost_name=f"{config.cost} at {config.size_label()}")
     lite = exported["tflite"]
     _log(f"final model: validation top-1 {evaluation['val_top1']:.4f}"
-         + (f", test top-1 {evaluation['test_top1']:.4f}" if "test_top1" in evaluation else ""))
-    _log(f"exported {exported['saved_model']['path']} and {lite['path']} ({lite['size_bytes']:,} bytes, "
-         f"LiteRT top-1 {lite['val_top1']:.4f}, agreement {lite['top1_agreement']:.3f}, "
-         f"max |diff| {lite['max_abs_diff']:.2e}{'' if lite['verified'] else ', NOT VERIFIED'})")
-    _log(f"wrote {study_dir}/results.json and {study_dir}/search.png; "
-         f"tensorboard --logdir={study_dir}")
+         + (f", test top-1 {evaluation['test_top1']:.4f}" if "test_top1" in evaluation else "")
+         + f" (at {config.image_size}x{config.image_size})")
+    _log(f"exported at {config.size_label()}: {exported['saved_model']['path']} and {lite['path']} "
+         f"({lite['size_bytes']:,} bytes, {_human(space.madds(best.arch))} MAdds, LiteRT top-1 {lite['val_top1']:.4f}, "
+         f"agreement {lite['top1_agreement']:.3f}, max |diff| {lite['max_abs_diff']:.2e}"
+         f"{'' if lite['verified'] else ', NOT VERIFIED'})")
+    _log(f"wrote {config.study_dir}/results.json, front.json ({len(ids)} networks) and search.png; "
+         f"tensorboard --logdir={config.study_dir}")
     study.close()
-
-
-def _keep_weights(model, study_dir: str, trial, record: str) -> None:
-    """Saves the weights of the answer so far; `record` names them only once they are whole."""
-    from layernas_tf import reports  # pylint: disable=import-outside-toplevel
-
-    name = f"best_trial_{trial.id:04d}.weights.h5"
-    tmp = os.path.join(study_dir, f".tmp-{name}")
-    model.save_weights(tmp)
-    os.replace(tmp, os.path.join(study_dir, name))
-    reports.write_json(record, {"trial": trial.id, "arch": str(trial.arch), "weights": name})
-    for stale in os.listdir(study_dir):
-        if stale.startswith("best_trial_") and stale != name:
-            os.remove(os.path.join(study_dir, stale))
 
 
 def _arrays(batches, limit: int):

@@ -4,23 +4,23 @@ Each step (a trial handed out, a trial finished) is written in one transaction
 together with the algorithm's `state_dict()`, so the database always holds a state
 the algorithm can resume from. Killed at any moment, kill -9 included, the same
 command resumes: completed trials are never trained again, and a trial that was
-running is still pending in the saved state, so it is trained again.
+running is still pending in the saved state, so it is trained again. The loop that
+fills the study lives in `runner.py`; this module only stores.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
-import math
 import os
+import socket
 import sqlite3
-import sys
-import time
-import traceback
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from layernas_tf.algorithms import Algorithm, Trial
+from layernas_tf.algorithms import Trial
 
 DB_NAME = "study.db"
+LOCK_NAME = "lock"
 RUNNING, COMPLETE, FAILED = "RUNNING", "COMPLETE", "FAILED"
 
 _SCHEMA = """
@@ -43,6 +43,31 @@ class StudyMismatch(ValueError):
     """The study directory holds a search with other settings."""
 
 
+class StudyLocked(ValueError):
+    """Another live process holds the study directory."""
+
+
+def _lock(study_dir: str) -> int:
+    """Takes the study's lock, or raises StudyLocked naming its holder.
+
+    An `fcntl` lock on `STUDY_DIR/lock`: the kernel releases it when its holder
+    dies, however it dies, so a killed search never leaves a stale lock behind.
+    """
+    fd = os.open(os.path.join(study_dir, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown process"
+        os.close(fd)
+        raise StudyLocked(
+            f"--study_dir={study_dir} is in use by another search ({holder}); "
+            "wait for it to end, or use another --study_dir"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"PID {os.getpid()} on {socket.gethostname()}".encode(), 0)
+    return fd
+
+
 def _diff(saved: dict, wanted: dict) -> str:
     keys = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
     return "; ".join(f"{k}: saved {saved.get(k)!r}, now {wanted.get(k)!r}" for k in keys)
@@ -50,6 +75,9 @@ def _diff(saved: dict, wanted: dict) -> str:
 
 class Study:
     """The SQLite store of one search in `study_dir`, created or reopened.
+
+    One process at a time: opening a study another live process holds raises
+    StudyLocked.
 
     Args:
       study_dir: where `study.db` lives (created if needed).
@@ -60,6 +88,7 @@ class Study:
 
     def __init__(self, study_dir: str, config: dict[str, Any]):
         os.makedirs(study_dir, exist_ok=True)
+        self._lock = _lock(study_dir)
         self.study_dir = study_dir
         self.path = os.path.join(study_dir, DB_NAME)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
@@ -71,7 +100,7 @@ class Study:
             with self._transaction():
                 self._put("config", config)
         elif saved != config:
-            self._db.close()
+            self.close()
             raise StudyMismatch(
                 f"--study_dir={study_dir} holds another search ({_diff(saved, config)}); "
                 "use a new --study_dir or the same settings"
@@ -126,73 +155,8 @@ class Study:
         return rows
 
     def close(self) -> None:
+        """Closes the database and releases the lock."""
         self._db.close()
-
-    # -- the loop ------------------------------------------------------------------------
-
-    def optimize(
-        self,
-        algorithm: Algorithm,
-        objective: Callable[[Trial], dict[str, float]],
-        *,
-        expected_trials: Optional[int] = None,
-        log: Callable[[str], None] = print,
-    ) -> None:
-        """Runs `algorithm` to the end, training each trial with `objective`.
-
-        `objective(trial)` returns metrics with a `reward`, or raises: the trial is then
-        recorded as failed with the reason and the search goes on. KeyboardInterrupt
-        is not caught: the trial stays RUNNING and is retried on resume.
-        """
-        state = self.algorithm_state()
-        if state is not None:
-            algorithm.load_state_dict(state)
-            done = sum(t.status != "PENDING" for t in algorithm.trials)
-            log(f"resuming {self.path}: {done} trial(s) done, {len(algorithm.pending())} to retry")
-        durations: list[float] = []
-        for row in self.trials():
-            if row["status"] == COMPLETE and row["ended"] and row["started"]:
-                durations.append(row["ended"] - row["started"])
-        while not algorithm.done:
-            trials = algorithm.pending() or algorithm.suggest(1)
-            if not trials:
-                raise RuntimeError(f"{algorithm.name} suggested nothing while no trial is out")
-            trial = trials[0]
-            started = time.time()
-            self.record(trial, algorithm.state_dict(), status=RUNNING, started=started)
-            try:
-                metrics = objective(trial)
-            except KeyboardInterrupt:
-                raise
-            except Exception as e:  # pylint: disable=broad-except
-                reason = f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
-                algorithm.report_failure(trial.id, reason)
-                self.record(trial, algorithm.state_dict(), status=FAILED, started=started, ended=time.time(),
-                            error=reason)
-                log(f"trial {trial.id:>4} {trial.arch} FAILED: {reason}")
-                traceback.print_exc(file=sys.stderr)
-                continue
-            ended = time.time()
-            algorithm.report(trial.id, metrics["reward"])
-            self.record(trial, algorithm.state_dict(), status=COMPLETE, metrics=metrics, started=started, ended=ended)
-            durations.append(ended - started)
-            log(self._progress_line(algorithm, trial, durations, expected_trials))
-
-    def _progress_line(self, algorithm, trial, durations, expected_trials) -> str:
-        best = algorithm.best()
-        elapsed = sum(durations)
-        line = (
-            f"trial {trial.id:>4} {trial.arch}  cost {trial.cost:,.0f}  reward {trial.reward:.4f}  "
-            f"best {f'{best.reward:.4f}' if best else '-'}  elapsed {_clock(elapsed)}"
-        )
-        if expected_trials:
-            left = max(0, expected_trials - len(algorithm.trials))
-            line += f"  left <= {_clock(left * elapsed / max(1, len(durations)))}"
-        return line
-
-
-def _clock(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = int(seconds)
-    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None

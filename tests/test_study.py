@@ -1,12 +1,16 @@
 """The study: every trial in SQLite, resumable after any interruption, never mixing searches."""
 
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
+from conftest import REPO
 from layernas_tf.algorithms import LayerNAS
-from layernas_tf.study import Study, StudyMismatch
-from conftest import toy_reward
+from layernas_tf.study import Study, StudyLocked, StudyMismatch
 
 
 def _config(**changes):
@@ -19,65 +23,37 @@ def _search(space):
     return LayerNAS(space, 20, buckets=3)
 
 
-def test_every_trial_is_recorded_with_its_outcome(tmp_path, additive_space):
-    study = Study(str(tmp_path), _config())
-    failing = additive_space.parse("0:3:1:2")
-
-    def objective(trial):
-        if trial.arch == failing:
-            raise MemoryError("out of memory on the device")
-        return {"reward": toy_reward(trial.arch), "madds": 1}
-
-    search = _search(additive_space)
-    lines = []
-    study.optimize(search, objective, log=lines.append, expected_trials=30)
-    rows = study.trials()
-    assert [r["id"] for r in rows] == list(range(len(search.trials)))
-    assert {r["status"] for r in rows} == {"COMPLETE", "FAILED"}
-    failed = [r for r in rows if r["status"] == "FAILED"]
-    assert failed[0]["arch"] == "0:3:1:2" and failed[0]["error"] == "MemoryError: out of memory on the device"
-    assert all(r["ended"] >= r["started"] for r in rows)
-    complete = [r for r in rows if r["status"] == "COMPLETE"]
-    assert all(r["metrics"]["madds"] == 1 and r["reward"] == toy_reward(additive_space.parse(r["arch"]))
-               for r in complete)
-    assert any("FAILED: MemoryError" in line for line in lines)
-    progress = [line for line in lines if "reward" in line]
-    assert len(progress) == len(complete) and "elapsed" in progress[0] and "left <=" in progress[0]
+HOLDER = """
+import sys, time
+from layernas_tf.study import Study
+study = Study(sys.argv[1], {"space": "mbv3_small"})
+print("holding", flush=True)
+time.sleep(600)
+"""
 
 
-class Killed(BaseException):
-    """Stands for the process dying: like KeyboardInterrupt or SIGKILL, no Exception handler sees it."""
-
-
-def test_interrupted_search_resumes_without_retraining_completed_trials(tmp_path, additive_space):
-    trained, kill_at = [], [4]
-
-    def objective(trial):
-        trained.append(str(trial.arch))
-        if len(trained) == kill_at[0]:
-            raise Killed  # the process dies in the middle of trial 3
-        return {"reward": toy_reward(trial.arch)}
-
-    with pytest.raises(Killed):
-        Study(str(tmp_path), _config()).optimize(_search(additive_space), objective, log=lambda _: None)
-    rows = Study(str(tmp_path), _config()).trials()
-    assert [r["status"] for r in rows] == ["COMPLETE"] * 3 + ["RUNNING"]
-
-    first_run = list(trained)
-    trained.clear()
-    kill_at[0] = None
-    lines = []
-    study = Study(str(tmp_path), _config())
-    resumed = _search(additive_space)
-    study.optimize(resumed, objective, log=lines.append)
-    assert lines[0].endswith("3 trial(s) done, 1 to retry")
-    assert trained[0] == first_run[3]  # the interrupted trial is retried first
-    assert not set(first_run[:3]) & set(trained)  # completed trials are never retrained
-    reference = _search(additive_space)
-    Study(str(tmp_path / "fresh"), _config()).optimize(reference, lambda t: {"reward": toy_reward(t.arch)},
-                                                        log=lambda _: None)
-    assert [str(t.arch) for t in resumed.trials] == [str(t.arch) for t in reference.trials]
-    assert all(r["status"] == "COMPLETE" for r in study.trials())
+def test_a_live_search_locks_its_study_until_it_dies(tmp_path):
+    study_dir = tmp_path / "study"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(study_dir)], cwd=REPO, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with pytest.raises(StudyLocked) as e:
+            Study(str(study_dir), {"space": "mbv3_small"})
+        assert f"PID {holder.pid} on {socket.gethostname()}" in str(e.value)
+        before = {p.name: p.stat().st_mtime_ns for p in study_dir.iterdir()}
+        result = subprocess.run([sys.executable, "-m", "layernas_tf.main", "--madds=40M", "--max_trials=1",
+                                 f"--study_dir={study_dir}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 2, result.stderr[-2000:]
+        errors = [line for line in result.stderr.splitlines() if line.startswith("main.py: error:")]
+        assert len(errors) == 1 and f"in use by another search (PID {holder.pid} on" in errors[0]
+        assert {p.name: p.stat().st_mtime_ns for p in study_dir.iterdir()} == before  # nothing written
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    study = Study(str(study_dir), {"space": "mbv3_small"})  # the kernel released the dead holder's lock
+    assert study.trials() == []
+    study.close()
 
 
 def test_a_different_search_in_the_same_directory_is_refused(tmp_path):

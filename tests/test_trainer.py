@@ -29,19 +29,59 @@ def test_reward_is_validation_top1_after_training():
     config = trainer.TrainConfig(epochs=8, learning_rate=0.1, verbose=0)
     model, metrics = trainer.train(_model, _data(), _data(seed=1), config, tf.distribute.get_strategy(),
                                    steps_per_epoch=16)
-    assert set(metrics) == {"reward", "val_loss", "train_loss", "train_top1", "train_seconds"}
+    assert set(metrics) == {"reward", "val_loss", "train_loss", "train_top1", "train_seconds", "epochs_trained",
+                            "first_epoch"}
     assert metrics["reward"] > 0.8
     evaluated = model.evaluate(_data(seed=1), return_dict=True, verbose=0)["top1"]
     assert metrics["reward"] == pytest.approx(evaluated)
 
 
 def test_learning_rate_warms_up_then_decays():
-    model = _model()
-    trainer.compile_model(model, trainer.TrainConfig(epochs=10, learning_rate=0.4, warmup_fraction=0.2), 10)
-    schedule = model.optimizer._learning_rate  # pylint: disable=protected-access
-    rates = [float(schedule(step)) for step in (0, 10, 20, 60, 100)]
+    config = trainer.TrainConfig(epochs=10, learning_rate=0.4, warmup_fraction=0.2)
+    rates = [trainer.learning_rate_at(step, 100, config) for step in (0, 10, 20, 60, 100)]
     assert rates[0] < rates[1] < rates[2] and rates[2] > rates[3] > rates[4]
     assert rates[2] == pytest.approx(0.4) and rates[4] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_optimizer_follows_the_schedule_step_by_step():
+    config = trainer.TrainConfig(epochs=2, learning_rate=0.4, verbose=0)
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(float(self.model.optimizer.learning_rate))
+
+    model = _model()
+    trainer.compile_model(model, config)
+    model.fit(_data(), epochs=2, verbose=0, callbacks=[trainer.LearningRateSchedule(config, 16), Record()])
+    assert seen == pytest.approx([trainer.learning_rate_at(step, 32, config) for step in range(32)])
+
+
+def test_a_killed_training_resumes_from_its_last_finished_epoch(tmp_path):
+    config = trainer.TrainConfig(epochs=4, learning_rate=0.1, verbose=0)
+
+    class Die(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt  # stands for the worker dying after two epochs
+
+    model = _model()
+    trainer.compile_model(model, config)
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), save_freq="epoch")
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(_data(), epochs=4, verbose=0, callbacks=[backup, Die()])
+    _, metrics = trainer.train(_model, _data(), _data(seed=1), config, tf.distribute.get_strategy(),
+                               steps_per_epoch=16, backup_dir=str(tmp_path / "backup"))
+    assert metrics["first_epoch"] == 2 and metrics["epochs_trained"] == 2
+    assert not (tmp_path / "backup").exists()  # removed once training ended
+
+
+def test_the_same_seed_trains_to_the_same_reward():
+    tf.config.experimental.enable_op_determinism()
+    config = trainer.TrainConfig(epochs=2, learning_rate=0.1, verbose=0)
+    runs = [trainer.train(_model, _data(), _data(seed=1), config, tf.distribute.get_strategy(), steps_per_epoch=16,
+                          seed=7)[1] for _ in range(2)]
+    assert runs[0]["reward"] == runs[1]["reward"] and runs[0]["val_loss"] == runs[1]["val_loss"]
 
 
 def test_a_diverging_candidate_fails_with_its_reason():

@@ -1,0 +1,344 @@
+"""Where trials train: in this process, in worker processes on this machine, or on Ray.
+
+Every executor takes a `factory`: a picklable callable that, called once in each
+worker, returns the objective `objective(trial_id, arch) -> metrics`. Workers set
+up once (TensorFlow starts once per worker, not per trial) and only return
+results; the runner in the driver reports them to the algorithm and writes the
+study, so the study stays the single source of truth.
+
+Why Ray actors and not Ray Tune: Tune's `Searcher` would put Tune's trial records,
+checkpoints and resume logic beside the study's, two sources of truth that must
+agree after any crash. Here Ray only places and runs work (each actor asks for
+`cpus_per_trial` CPUs and `gpus_per_trial` GPUs, fractions allowed); what was
+tried, what it scored and what comes next stay in the study database. A lost
+actor or node surfaces as a lost trial, which the runner retries.
+
+    executor.submit(trial_id, arch)   # up to `executor.slots` at a time
+    for result in executor.wait():    # blocks until at least one finishes
+        ...                           # Result(trial_id, metrics, error, lost)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import signal
+import socket
+import traceback
+from multiprocessing import connection
+from typing import Any, Callable, Optional
+
+from layernas_tf.trial import THREADS_ENV
+
+EXECUTORS = ("serial", "local", "ray")
+RAY_INSTALL = "Ray is not installed: pip install -e '.[ray]' (Ray 2.60)"
+
+
+class WorkerSetupError(RuntimeError):
+    """A worker could not start training at all (no data, no shared study directory)."""
+
+
+@dataclasses.dataclass
+class Result:
+    """How a trial ended: `metrics` when it trained, `error` when it raised, `lost` when its worker died."""
+
+    trial_id: int
+    metrics: Optional[dict[str, Any]] = None
+    error: Optional[str] = None
+    lost: bool = False
+
+
+def describe_error(e: BaseException) -> str:
+    return f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+
+
+class Executor:
+    """Runs up to `slots` trials at a time."""
+
+    slots = 1
+
+    def submit(self, trial_id: int, arch: str) -> None:
+        raise NotImplementedError
+
+    def wait(self) -> list[Result]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+class SerialExecutor(Executor):
+    """One trial at a time, in this process."""
+
+    def __init__(self, factory: Callable[[], Callable[[int, str], dict]]):
+        self._factory = factory
+        self._objective = None
+        self._queue: list[tuple[int, str]] = []
+
+    def submit(self, trial_id: int, arch: str) -> None:
+        self._queue.append((trial_id, arch))
+
+    def wait(self) -> list[Result]:
+        trial_id, arch = self._queue.pop(0)
+        if self._objective is None:
+            try:
+                self._objective = self._factory()
+            except Exception as e:  # pylint: disable=broad-except
+                raise WorkerSetupError(describe_error(e)) from e
+        try:
+            return [Result(trial_id, metrics=self._objective(trial_id, arch))]
+        except WorkerSetupError:
+            raise
+        except Exception as e:  # pylint: disable=broad-except
+            traceback.print_exc()
+            return [Result(trial_id, error=describe_error(e))]
+
+    def describe(self) -> str:
+        return "serial executor (one trial at a time, in this process)"
+
+
+def _worker_main(conn, factory, env: dict[str, str]) -> None:
+    """A long-lived local worker: set up once, then train whatever the driver sends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    os.environ.update(env)
+    try:
+        objective = factory()
+    except Exception as e:  # pylint: disable=broad-except
+        conn.send(("setup", None, describe_error(e)))
+        return
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        trial_id, arch = message
+        try:
+            conn.send(("done", trial_id, objective(trial_id, arch)))
+        except Exception as e:  # pylint: disable=broad-except
+            traceback.print_exc()
+            conn.send(("error", trial_id, describe_error(e)))
+
+
+def _exit_reason(code: Optional[int]) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+class LocalExecutor(Executor):
+    """`slots` long-lived worker processes on this machine, each pinned to its own devices.
+
+    Args:
+      gpus: GPU ids to share out (`CUDA_VISIBLE_DEVICES` per worker, `gpus_per_trial`
+        each); empty on a CPU-only machine, where each worker gets an even share of
+        the cores as TensorFlow's thread pools.
+    """
+
+    def __init__(self, factory, slots: int, *, gpus: tuple[int, ...] = (), gpus_per_trial: float = 1,
+                 cpus: Optional[int] = None):
+        if slots < 1:
+            raise ValueError(f"--parallel_trials must be >= 1, got {slots}")
+        self.slots = slots
+        self._factory = factory
+        self._context = multiprocessing.get_context("spawn")
+        self._envs = []
+        per_gpu = max(1, int(gpus_per_trial)) if gpus else 0
+        cpus = cpus or os.cpu_count() or 1
+        for i in range(slots):
+            env = {THREADS_ENV: str(max(1, cpus // slots))}
+            if gpus:
+                share = [gpus[(i * per_gpu + j) % len(gpus)] for j in range(per_gpu)]
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in share)
+            elif "CUDA_VISIBLE_DEVICES" not in os.environ:
+                env["CUDA_VISIBLE_DEVICES"] = ""
+            self._envs.append(env)
+        self._workers: list[Optional[tuple[Any, Any]]] = [None] * slots
+        self._busy: dict[int, int] = {}  # slot -> trial id
+
+    def _start(self, slot: int):
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_worker_main, args=(child, self._factory, self._envs[slot]),
+                                        name=f"layernas-worker-{slot}", daemon=True)
+        process.start()
+        child.close()
+        self._workers[slot] = (process, parent)
+        return self._workers[slot]
+
+    def pids(self) -> list[Optional[int]]:
+        """The worker processes' ids, by slot (None where none runs)."""
+        return [w[0].pid if w else None for w in self._workers]
+
+    def submit(self, trial_id: int, arch: str) -> None:
+        slot = next(s for s in range(self.slots) if s not in self._busy)
+        worker = self._workers[slot]
+        if worker is None or not worker[0].is_alive():
+            worker = self._start(slot)
+        worker[1].send((trial_id, arch))
+        self._busy[slot] = trial_id
+
+    def wait(self) -> list[Result]:
+        if not self._busy:
+            return []
+        handles = {}
+        for slot in self._busy:
+            process, conn = self._workers[slot]
+            handles[conn] = slot
+            handles[process.sentinel] = slot
+        ready = connection.wait(list(handles))
+        results, seen = [], set()
+        for handle in ready:
+            slot = handles[handle]
+            if slot in seen:
+                continue
+            seen.add(slot)
+            results.append(self._collect(slot))
+        return results
+
+    def _collect(self, slot: int) -> Result:
+        process, conn = self._workers[slot]
+        trial_id = self._busy.pop(slot)
+        try:
+            if conn.poll():
+                kind, _, payload = conn.recv()
+                if kind == "done":
+                    return Result(trial_id, metrics=payload)
+                if kind == "error":
+                    return Result(trial_id, error=payload)
+                self.close()
+                raise WorkerSetupError(payload)
+        except (EOFError, OSError):
+            pass
+        process.join(timeout=5)
+        self._workers[slot] = None
+        return Result(trial_id, error=f"worker {process.pid} {_exit_reason(process.exitcode)}", lost=True)
+
+    def close(self) -> None:
+        for slot, worker in enumerate(self._workers):
+            if worker is None:
+                continue
+            process, conn = worker
+            try:
+                conn.send(None)
+            except (OSError, ValueError):
+                pass
+            if slot in self._busy:
+                process.kill()
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            self._workers[slot] = None
+        self._busy.clear()
+
+    def describe(self) -> str:
+        pinned = ", ".join(env.get("CUDA_VISIBLE_DEVICES") or f"{env[THREADS_ENV]} CPU threads" for env in self._envs)
+        return f"local executor ({self.slots} worker processes: {pinned})"
+
+
+class _RayWorker:
+    """A Ray actor holding one objective; what a local worker process is, on a Ray node."""
+
+    def __init__(self, factory, env: dict[str, str]):
+        os.environ.update(env)
+        self._factory = factory
+        self._objective = None
+
+    def run(self, trial_id: int, arch: str):
+        if self._objective is None:
+            try:
+                self._objective = self._factory()
+            except Exception as e:  # pylint: disable=broad-except
+                return ("setup", trial_id, f"on {socket.gethostname()}: {describe_error(e)}")
+        try:
+            return ("done", trial_id, self._objective(trial_id, arch))
+        except Exception as e:  # pylint: disable=broad-except
+            traceback.print_exc()
+            return ("error", trial_id, describe_error(e))
+
+
+def import_ray():
+    try:
+        import ray  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        raise ValueError(RAY_INSTALL) from None
+    return ray
+
+
+class RayExecutor(Executor):
+    """Trials as calls on `slots` Ray actors, on an existing cluster or a local Ray.
+
+    Args:
+      address: `auto`, `HOST:PORT` or `ray://HOST:PORT` of a running cluster; None
+        starts a Ray on this machine for the run.
+    """
+
+    def __init__(self, factory, slots: int, *, address: Optional[str] = None, cpus_per_trial: float = 1,
+                 gpus_per_trial: float = 0):
+        ray = import_ray()
+        if slots < 1:
+            raise ValueError(f"--parallel_trials must be >= 1, got {slots}")
+        self._ray = ray
+        self.slots = slots
+        self._owns_ray = False
+        if not ray.is_initialized():
+            kwargs = {"address": address} if address else {"include_dashboard": False}
+            ray.init(log_to_driver=True, logging_level="ERROR", **kwargs)
+            self._owns_ray = address is None
+        self._actor_class = ray.remote(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial, max_restarts=0)(_RayWorker)
+        self._env = {THREADS_ENV: str(max(1, int(cpus_per_trial)))}
+        if not gpus_per_trial:
+            self._env["CUDA_VISIBLE_DEVICES"] = ""
+        self._factory = factory
+        self._actors: list[Optional[Any]] = [None] * slots
+        self._busy: dict[Any, tuple[int, int]] = {}  # object ref -> (slot, trial id)
+        self._cpus, self._gpus = cpus_per_trial, gpus_per_trial
+
+    def submit(self, trial_id: int, arch: str) -> None:
+        used = {slot for slot, _ in self._busy.values()}
+        slot = next(s for s in range(self.slots) if s not in used)
+        if self._actors[slot] is None:
+            self._actors[slot] = self._actor_class.remote(self._factory, self._env)
+        self._busy[self._actors[slot].run.remote(trial_id, arch)] = (slot, trial_id)
+
+    def wait(self) -> list[Result]:
+        if not self._busy:
+            return []
+        ready, _ = self._ray.wait(list(self._busy), num_returns=1)
+        results = []
+        for ref in ready:
+            slot, trial_id = self._busy.pop(ref)
+            try:
+                kind, _, payload = self._ray.get(ref)
+            except (self._ray.exceptions.RayActorError, self._ray.exceptions.WorkerCrashedError,
+                    self._ray.exceptions.NodeDiedError, self._ray.exceptions.ObjectLostError) as e:
+                self._actors[slot] = None
+                results.append(Result(trial_id, error=f"Ray worker lost: {describe_error(e)}", lost=True))
+                continue
+            if kind == "setup":
+                self.close()
+                raise WorkerSetupError(payload)
+            results.append(Result(trial_id, metrics=payload) if kind == "done" else Result(trial_id, error=payload))
+        return results
+
+    def close(self) -> None:
+        for actor in self._actors:
+            if actor is not None:
+                self._ray.kill(actor)
+        self._actors = [None] * self.slots
+        self._busy.clear()
+        if self._owns_ray:
+            self._ray.shutdown()
+            self._owns_ray = False
+
+    def describe(self) -> str:
+        return (f"Ray executor ({self.slots} actors, {self._cpus:g} CPU and {self._gpus:g} GPU each, "
+                f"cluster {self._ray.get_runtime_context().gcs_address})")

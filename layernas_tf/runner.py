@@ -1,0 +1,127 @@
+"""The trial runner: the ask/tell loop between an algorithm, an executor and the study.
+
+keras-tuner's split: the algorithm decides what to try, the executor trains it, and
+the runner keeps them going. It asks `suggest(n)` for as many trials as there are
+free workers, hands each to the executor, and reports results back in whatever
+order they arrive, writing every step to the study in one transaction with the
+algorithm's state. Only this process writes the study.
+
+A trial whose worker died (SIGKILL, the OOM killer, a lost Ray node) is trained
+again on another worker up to `retries` times, then recorded FAILED; a trial that
+raised is FAILED at once (the same network would fail the same way). Killed at
+any moment, the driver resumes from the study: trials that were out are trained
+again, completed ones never are.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Optional
+
+from layernas_tf.algorithms import Algorithm, Trial
+from layernas_tf.executors import Executor, Result
+from layernas_tf.study import COMPLETE, FAILED, RUNNING, Study
+
+
+def clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Runner:
+    """Runs `algorithm` to its end on `executor`, recording everything in `study`.
+
+    Args:
+      retries: how many times a trial whose worker died is trained again.
+      expected_trials: the most trials the search can take, for the time-left estimate.
+      format_cost: how a cost is shown in progress lines (with its unit and size).
+      on_result: called with (trial, metrics) after a completed trial is recorded.
+    """
+
+    def __init__(self, study: Study, algorithm: Algorithm, executor: Executor, *, retries: int = 1,
+                 expected_trials: Optional[int] = None, log: Callable[[str], None] = print,
+                 format_cost: Callable[[float], str] = lambda c: f"{c:,.0f}",
+                 on_result: Optional[Callable[[Trial, dict[str, Any]], None]] = None):
+        if retries < 0:
+            raise ValueError(f"--trial_retries must be >= 0, got {retries}")
+        self.study, self.algorithm, self.executor = study, algorithm, executor
+        self.retries, self.expected_trials, self.log = retries, expected_trials, log
+        self.format_cost, self.on_result = format_cost, on_result
+        self._out: dict[int, Trial] = {}
+        self._started: dict[int, float] = {}
+        self._attempts: dict[int, int] = {}
+        self._finished_here = 0
+        self._began = time.time()
+
+    def run(self) -> None:
+        algorithm = self.algorithm
+        state = self.study.algorithm_state()
+        if state is not None:
+            algorithm.load_state_dict(state)
+            done = sum(t.status != "PENDING" for t in algorithm.trials)
+            self.log(f"resuming {self.study.path}: {done} trial(s) done, {len(algorithm.pending())} to retry")
+        self._began = time.time()
+        while not algorithm.done:
+            self._fill()
+            if not self._out:
+                raise RuntimeError(f"{algorithm.name} suggested nothing while no trial is out")
+            for result in self.executor.wait():
+                self._handle(result)
+
+    def _fill(self) -> None:
+        free = self.executor.slots - len(self._out)
+        if free <= 0:
+            return
+        todo = [t for t in self.algorithm.pending() if t.id not in self._out][:free]
+        if len(todo) < free:
+            todo += self.algorithm.suggest(free - len(todo))
+        for trial in todo:
+            self._submit(trial)
+
+    def _submit(self, trial: Trial) -> None:
+        started = time.time()
+        self._started.setdefault(trial.id, started)
+        self.study.record(trial, self.algorithm.state_dict(), status=RUNNING, started=self._started[trial.id])
+        self._out[trial.id] = trial
+        self._attempts[trial.id] = self._attempts.get(trial.id, 0) + 1
+        self.executor.submit(trial.id, str(trial.arch))
+
+    def _handle(self, result: Result) -> None:
+        trial = self._out.pop(result.trial_id)
+        started = self._started[trial.id]
+        if result.lost and self._attempts[trial.id] <= self.retries:
+            self.log(f"trial {trial.id:>4} {trial.arch}: {result.error}; training it again "
+                     f"(attempt {self._attempts[trial.id] + 1} of {self.retries + 1})")
+            self._submit(trial)
+            return
+        self._finished_here += 1
+        if result.metrics is None:
+            reason = result.error or "no result"
+            if result.lost:
+                reason += f" ({self._attempts[trial.id]} attempt(s))"
+            self.algorithm.report_failure(trial.id, reason)
+            self.study.record(trial, self.algorithm.state_dict(), status=FAILED, started=started, ended=time.time(),
+                              error=reason)
+            self.log(f"trial {trial.id:>4} {trial.arch} FAILED: {reason}")
+            return
+        self.algorithm.report(trial.id, result.metrics["reward"])
+        self.study.record(trial, self.algorithm.state_dict(), status=COMPLETE, metrics=result.metrics,
+                          started=started, ended=time.time())
+        if self.on_result is not None:
+            self.on_result(trial, result.metrics)
+        self.log(self._progress_line(trial))
+
+    def _progress_line(self, trial: Trial) -> str:
+        algorithm = self.algorithm
+        best = algorithm.best()
+        elapsed = time.time() - self._began
+        over = "" if algorithm.target.feasible(trial.cost) else "  (over budget: not a candidate answer)"
+        line = (f"trial {trial.id:>4} {trial.arch}  {self.format_cost(trial.cost)}  reward {trial.reward:.4f}  "
+                f"best {f'{best.reward:.4f}' if best else '-'}  elapsed {clock(elapsed)}")
+        if self.expected_trials:
+            left = max(0, self.expected_trials - len(algorithm.trials) + len(self._out))
+            line += f"  left <= {clock(left * elapsed / max(1, self._finished_here))}"
+        return line + over

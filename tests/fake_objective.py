@@ -1,0 +1,48 @@
+"""Fake objectives for runner and executor tests: no TensorFlow, picklable for worker processes.
+
+`make(log_path, die_on=..., die_once=..., raise_on=...)` returns a factory; the objective it
+makes appends every architecture it starts to `log_path`, sleeps a little (so parallel
+workers finish out of order), and returns the toy reward of `conftest.toy_reward`.
+"""
+
+import functools
+import os
+import signal
+import time
+import zlib
+
+
+def toy_reward(arch: str) -> float:
+    indices = [int(i) for i in arch.split(":")]
+    noise = zlib.crc32(arch.encode()) % 100 / 100
+    return float(sum((i + 1) * (j % 3 + 1) for j, i in enumerate(indices))) + noise
+
+
+def _objective(trial_id, arch, *, log_path, die_on, die_once, raise_on, delay):
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"{trial_id} {arch} {os.getpid()}\n")
+    time.sleep(delay * (zlib.crc32(arch.encode()) % 5))
+    if arch in raise_on:
+        raise MemoryError("out of memory on the device")
+    marker = f"{log_path}.died-{arch}"
+    if arch in die_on or (arch in die_once and not os.path.exists(marker)):
+        open(marker, "w", encoding="utf-8").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"reward": toy_reward(arch), "worker": os.getpid()}
+
+
+def _factory(**settings):
+    return functools.partial(_objective, **settings)
+
+
+def make(log_path, die_on=(), die_once=(), raise_on=(), delay=0.01):
+    return functools.partial(_factory, log_path=str(log_path), die_on=tuple(die_on), die_once=tuple(die_once),
+                             raise_on=tuple(raise_on), delay=delay)
+
+
+def started(log_path):
+    """(trial id, arch) of every start the objective logged, in order."""
+    if not os.path.exists(log_path):
+        return []
+    with open(log_path, encoding="utf-8") as log:
+        return [(int(line.split()[0]), line.split()[1]) for line in log if line.strip()]

@@ -1,0 +1,148 @@
+"""The trial runner with fake objectives: any finishing order, failures, dead workers, a killed driver."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import fake_objective
+from conftest import REPO
+from layernas_tf.algorithms import LayerNAS, RegularizedEvolution
+from layernas_tf.executors import LocalExecutor, SerialExecutor, WorkerSetupError
+from layernas_tf.runner import Runner
+from layernas_tf.study import Study
+
+SETTINGS = {"space": "additive", "target": [0, 20], "buckets": 3}
+
+
+def _layernas(space):
+    return LayerNAS(space, 20, buckets=3)
+
+
+def _run(tmp_path, space, executor, algorithm=None, retries=1):
+    study = Study(str(tmp_path / "study"), SETTINGS)
+    algorithm = algorithm or _layernas(space)
+    lines = []
+    Runner(study, algorithm, executor, retries=retries, log=lines.append, expected_trials=40).run()
+    rows = study.trials()
+    study.close()
+    return algorithm, rows, lines
+
+
+def _layers(algorithm):
+    return [sorted(entry["kept"]) for entry in algorithm.layer_log]
+
+
+def test_serial_runner_records_every_trial_and_failure(tmp_path, additive_space):
+    log = tmp_path / "log"
+    executor = SerialExecutor(fake_objective.make(log, raise_on=["0:3:1:2"], delay=0))
+    algorithm, rows, lines = _run(tmp_path, additive_space, executor)
+    assert [r["id"] for r in rows] == list(range(len(algorithm.trials)))
+    failed = [r for r in rows if r["status"] == "FAILED"]
+    assert [r["arch"] for r in failed] == ["0:3:1:2"]
+    assert failed[0]["error"] == "MemoryError: out of memory on the device"
+    assert all(r["ended"] >= r["started"] for r in rows)
+    progress = [line for line in lines if "reward" in line]
+    assert len(progress) == len(rows) - 1 and "left <=" in progress[0]
+    assert any("over budget" in line for line in progress)  # the default network (cost 35) exceeds 20
+    assert len(fake_objective.started(log)) == len(rows)
+
+
+def test_parallel_workers_finish_in_any_order_and_layernas_keeps_the_same_candidates(tmp_path, additive_space):
+    serial, serial_rows, _ = _run(tmp_path / "serial", additive_space,
+                                  SerialExecutor(fake_objective.make(tmp_path / "serial.log", delay=0)))
+    executor = LocalExecutor(fake_objective.make(tmp_path / "local.log", delay=0.05), 3)
+    try:
+        parallel, rows, _ = _run(tmp_path / "local", additive_space, executor)
+    finally:
+        executor.close()
+    ended = [r["id"] for r in sorted(rows, key=lambda r: r["ended"])]
+    assert ended != sorted(ended)  # results came back out of order
+    assert len({r["metrics"]["worker"] for r in rows}) == 3
+    assert _layers(parallel) == _layers(serial)
+    assert sorted(r["arch"] for r in rows) == sorted(r["arch"] for r in serial_rows)
+    assert parallel.best().arch == serial.best().arch
+
+
+def test_a_dead_worker_is_replaced_and_its_trial_retried_then_failed(tmp_path, additive_space):
+    log = tmp_path / "log"
+    executor = LocalExecutor(fake_objective.make(log, die_on=["1:0:1:2"], die_once=["0:3:1:2"]), 2)
+    try:
+        algorithm, rows, lines = _run(tmp_path, additive_space, executor, retries=1)
+    finally:
+        executor.close()
+    by_arch = {r["arch"]: r for r in rows}
+    assert by_arch["0:3:1:2"]["status"] == "COMPLETE"  # died once, trained again on a fresh worker
+    assert by_arch["1:0:1:2"]["status"] == "FAILED"
+    assert "killed by SIGKILL (2 attempt(s))" in by_arch["1:0:1:2"]["error"]
+    starts = [arch for _, arch in fake_objective.started(log)]
+    assert starts.count("1:0:1:2") == 2 and starts.count("0:3:1:2") == 2
+    assert sum("training it again (attempt 2 of 2)" in line for line in lines) == 2
+    assert algorithm.done and all(r["status"] in ("COMPLETE", "FAILED") for r in rows)
+
+
+def test_worker_setup_failure_stops_the_run_with_its_reason(tmp_path, additive_space):
+    def broken():
+        raise FileNotFoundError("no such dataset")
+
+    with pytest.raises(WorkerSetupError, match="no such dataset"):
+        _run(tmp_path, additive_space, SerialExecutor(broken))
+
+
+DRIVER = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    import fake_objective
+    from conftest import AdditiveSpace
+    from layernas_tf.algorithms import LayerNAS
+    from layernas_tf.executors import LocalExecutor
+    from layernas_tf.runner import Runner
+    from layernas_tf.study import Study
+
+    if __name__ == "__main__":
+        executor = LocalExecutor(fake_objective.make({log!r}, delay=0.1), 2)
+        study = Study({study!r}, {settings!r})
+        Runner(study, LayerNAS(AdditiveSpace(), 20, buckets=3), executor, log=print).run()
+        executor.close()
+        print("finished")
+""")
+
+
+def test_driver_killed_at_any_moment_resumes_without_retraining(tmp_path):
+    study_dir, log = tmp_path / "study", tmp_path / "log"
+    script = DRIVER.format(tests=os.path.join(REPO, "tests"), log=str(log), study=str(study_dir), settings=SETTINGS)
+    command = [sys.executable, "-c", script]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(fake_objective.started(log)) < 8 and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(os.getpgid(process.pid), 0)  # still alive
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    time.sleep(0.5)  # the orphaned workers see their pipe close and exit
+    with sqlite3.connect(study_dir / "study.db") as db:
+        complete_before = {arch for arch, in db.execute("SELECT arch FROM trials WHERE status = 'COMPLETE'")}
+    assert complete_before
+    starts_before = len(fake_objective.started(log))
+
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "finished" in result.stdout, result.stderr[-2000:]
+    retrained = [arch for _, arch in fake_objective.started(log)[starts_before:]]
+    assert not complete_before & set(retrained)
+    with sqlite3.connect(study_dir / "study.db") as db:
+        assert {s for s, in db.execute("SELECT status FROM trials")} == {"COMPLETE"}
+
+
+def test_runner_drives_every_algorithm(tmp_path, additive_space):
+    executor = LocalExecutor(fake_objective.make(tmp_path / "log"), 2)
+    try:
+        algorithm, rows, _ = _run(tmp_path, additive_space, executor,
+                                  algorithm=RegularizedEvolution(additive_space, 20, max_trials=12))
+    finally:
+        executor.close()
+    assert len(rows) == 12 and algorithm.done and algorithm.best() is not None
