@@ -47,7 +47,25 @@ def profile_madds(model, input_shape=None) -> int:
     if any(d is None for d in shape):
         raise ValueError(f"model input shape {shape} is not fully defined; pass input_shape=(h, w, c)")
     spec = tf.TensorSpec((1, *shape), tf.float32)
-    graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec).graph
+    return _graph_madds(tf.function(lambda x: model(x, training=False)).get_concrete_function(spec).graph)
+
+
+def profile_saved_model(path: str, input_shape) -> int:
+    """Multiply-adds of a SavedModel's `serve` on one image: what was exported, counted.
+
+    The saved function is called through a batch-1 wrapper and frozen, which inlines
+    it, so the profiler sees every convolution with its shapes.
+    """
+    from tensorflow.python.framework import convert_to_constants  # pylint: disable=import-outside-toplevel
+
+    loaded = tf.saved_model.load(path)
+    spec = tf.TensorSpec((1, *input_shape), tf.float32)
+    serve = tf.function(tf.autograph.experimental.do_not_convert(lambda x: loaded.serve(x)))  # pylint: disable=unnecessary-lambda
+    frozen = convert_to_constants.convert_variables_to_constants_v2(serve.get_concrete_function(spec))
+    return _graph_madds(frozen.graph)
+
+
+def _graph_madds(graph) -> int:
     with _quiet():
         options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
         options["output"] = "none"

@@ -15,7 +15,7 @@ from PIL import Image
 from conftest import REPO
 from layernas_tf import main as main_module
 
-SMALL = ["--space=mbv3_small", "--batch_size=64", "--learning_rate=0.02", "--verbose=0"]
+SMALL = ["--space=mbv3_small", "--batch_size=64", "--learning_rate=0.02", "--verbose=0", "--deploy_image_size=32"]
 
 
 def run_main(*args, timeout=900):
@@ -40,12 +40,18 @@ def test_parse_count_accepts_units():
         (["--madds=lots"], ["--madds='lots'", "220M"]),
         (["--madds=220M", "--params=2M"], ["exactly one budget"]),
         ([], ["exactly one budget"]),
-        (["--madds=10K"], ["below the cheapest network of mbv3_small at 32x32", "514,920 (514.9K) madds"]),
-        (["--madds=2M", "--dataset=imagenet2013"], ["unknown dataset 'imagenet2013'", "folder:PATH", "digits"]),
-        (["--madds=2M", "--tflite=fp16"], ["float", "int8"]),
-        (["--madds=2M", "--strategy=horovod"], ["horovod"]),
-        (["--madds=2M", "--batch_size=0"], ["--batch_size"]),
-        (["--madds=2M", "--image_size=16"], ["too small", "32x32"]),
+        (["--madds=10K"], ["below the cheapest network of mbv3_small at 224x224", "10,583,784 (10.58M) madds"]),
+        (["--madds=10K", "--deploy_image_size=32"], ["mbv3_small at 32x32", "514,920 (514.9K) madds"]),
+        (["--madds=40M", "--deploy_image_size=16"], ["too small", "32x32"]),
+        (["--madds=40M", "--executor=serial", "--parallel_trials=2"], ["--executor=local or ray"]),
+        (["--madds=40M", "--executor=threads"], ["serial", "local", "ray"]),
+        (["--madds=40M", "--ray_address=auto"], ["--executor=ray"]),
+        (["--madds=40M", "--trial_retries=-1"], ["--trial_retries"]),
+        (["--madds=40M", "--dataset=imagenet2013"], ["unknown dataset 'imagenet2013'", "folder:PATH", "digits"]),
+        (["--madds=40M", "--tflite=fp16"], ["float", "int8"]),
+        (["--madds=40M", "--strategy=horovod"], ["horovod"]),
+        (["--madds=40M", "--batch_size=0"], ["--batch_size"]),
+        (["--madds=40M", "--image_size=16"], ["too small", "32x32"]),
         (["--params=2M", "--madds_min=1M"], ["--madds_min"]),
     ],
 )
@@ -63,14 +69,14 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, frag
 def test_unwritable_study_dir_and_another_search_are_refused(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = run_main("--madds=2M", f"--study_dir={blocker}/study")
+    result = run_main("--madds=40M", f"--study_dir={blocker}/study")
     assert result.returncode == 2 and "cannot be written" in result.stderr
     assert not (tmp_path / "file" / "study").exists()
 
     from layernas_tf.study import Study  # pylint: disable=import-outside-toplevel
 
     Study(str(tmp_path / "other"), {"space": "mbv2"}).close()
-    result = run_main("--madds=2M", "--max_trials=1", f"--study_dir={tmp_path / 'other'}")
+    result = run_main("--madds=40M", "--max_trials=1", f"--study_dir={tmp_path / 'other'}")
     assert result.returncode == 2 and "holds another search" in result.stderr and "space: saved 'mbv2'" in result.stderr
 
 
@@ -109,9 +115,13 @@ def test_tiny_search_on_an_image_folder_through_litert_check(tmp_path):
     assert (export_dir / "saved_model" / "saved_model.pb").is_file()
     assert "test_top1" in results["final"] and 0 <= results["final"]["val_top1"] <= 1
     assert (study_dir / "search.png").read_bytes()[:4] == b"\x89PNG"
-    trial_logs = sorted(os.listdir(study_dir / "tensorboard"))
-    assert trial_logs == ["trial_0000", "trial_0001", "trial_0002"]
-    assert any(name.startswith("events.") for name in os.listdir(study_dir / "tensorboard" / "trial_0001"))
+    assert sorted(os.listdir(study_dir / "trials")) == ["0000", "0001", "0002"]
+    assert any(name.startswith("events.") for name in os.listdir(study_dir / "trials" / "0001" / "tensorboard"))
+    front = json.loads((study_dir / "front.json").read_text())
+    assert front and front[-1]["trial"] == results["best"]["trial"]
+    for trial in os.listdir(study_dir / "trials"):  # only the front's weights are kept
+        kept = (study_dir / "trials" / trial / "weights.npz").exists()
+        assert kept == (int(trial) in {entry["trial"] for entry in front})
 
 
 @pytest.mark.slow
@@ -142,6 +152,7 @@ def test_killed_mid_trial_then_resumed_trains_nothing_twice(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "1 trial(s) done, 1 to retry" in result.stdout
     trained = [int(line.split()[1]) for line in result.stdout.splitlines() if line.startswith("trial ")]
+    assert "resuming" in result.stdout
     assert trained == [1, 2]  # trial 0 was not trained again; the interrupted trial 1 was
     with sqlite3.connect(study_dir / "study.db") as db:
         assert db.execute("SELECT id, status FROM trials ORDER BY id").fetchall() == [
@@ -173,3 +184,97 @@ def test_a_tfds_dataset_by_name_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert results["dataset"] == "cifar10" and results["cost"] == "params" and results["trials"] == 2
     assert results["final"]["epochs"] == 1
     assert results["best"]["params"] <= 1_000_000 and results["exports"]["tflite"]["verified"]
+
+
+def _study_rows(study_dir):
+    with sqlite3.connect(f"file:{study_dir / 'study.db'}?mode=ro", uri=True) as db:
+        return db.execute("SELECT id, arch, status, reward FROM trials ORDER BY id").fetchall()
+
+
+@pytest.mark.slow
+def test_the_design_cards_command_counts_madds_at_224(tmp_path):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from layernas_tf import cost  # pylint: disable=import-outside-toplevel
+
+    study_dir = tmp_path / "study"
+    result = run_main("--space=mbv3_large", "--madds=220M", "--max_trials=2", "--proxy_epochs=1", "--batch_size=128",
+                      "--verbose=0", f"--study_dir={study_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "MAdds at 224x224 in [0, 220M]" in result.stdout and "every network fits" not in result.stdout
+    results = json.loads((study_dir / "results.json").read_text())
+    assert results["deploy_image_size"] == 224 and results["image_size"] == 32
+    assert results["best"]["madds"] <= 220_000_000
+    saved_model = tf.saved_model.load(results["exports"]["saved_model"]["path"])
+    serve = saved_model.signatures["serving_default"]
+    assert tuple(serve.inputs[0].shape[1:]) == (224, 224, 3)
+    assert cost.profile_saved_model(results["exports"]["saved_model"]["path"], (224, 224, 3)) == results["best"]["madds"]
+
+
+def _spawned_workers(parent_pid):
+    children = subprocess.run(["pgrep", "-P", str(parent_pid)], capture_output=True, text=True).stdout.split()
+    workers = []
+    for pid in children:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            command = f.read()
+        if b"spawn_main" in command and b"resource_tracker" not in command:
+            workers.append(int(pid))
+    return workers
+
+
+@pytest.mark.slow
+def test_local_workers_survive_a_killed_worker_and_train_nothing_twice(tmp_path):
+    study_dir = tmp_path / "study"
+    args = [*SMALL, "--madds=2.1M", "--max_trials=4", "--proxy_epochs=1", "--executor=local", "--parallel_trials=2",
+            f"--study_dir={study_dir}"]
+    process = subprocess.Popen([sys.executable, "-m", "layernas_tf.main", *args], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            try:
+                rows = _study_rows(study_dir)
+            except sqlite3.OperationalError:
+                rows = []
+            if [status for _, _, status, _ in rows].count("RUNNING") == 2 and any(s == "COMPLETE" for _, _, s, _ in rows):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("two trials never ran at once")
+        workers = _spawned_workers(process.pid)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        out, _ = process.communicate(timeout=900)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0, out[-3000:]
+    assert "worker processes" in out and "killed by SIGKILL; training it again (attempt 2 of 2)" in out
+    trained = [line.split()[1] for line in out.splitlines() if line.startswith("trial ") and "reward" in line]
+    assert sorted(trained) == ["0", "1", "2", "3"]  # each trial completed once, the killed one included
+    assert [status for _, _, status, _ in _study_rows(study_dir)] == ["COMPLETE"] * 4
+    assert (study_dir / "results.json").is_file()
+
+
+@pytest.mark.slow
+def test_ray_trains_the_same_architectures_as_the_serial_search(tmp_path):
+    port = 16379 + os.getpid() % 1000
+    ray_tmp = tmp_path / "ray"
+    ray = os.path.join(os.path.dirname(sys.executable), "ray")
+    started = subprocess.run([ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+                              "--num-cpus=2", "--include-dashboard=false", f"--temp-dir={ray_tmp}",
+                              "--disable-usage-stats"], capture_output=True, text=True, timeout=300)
+    assert started.returncode == 0, started.stderr[-3000:]
+    common = ["--space=nats_sss", "--params=200K", "--image_size=16", "--proxy_epochs=1", "--max_trials=12",
+              "--batch_size=64", "--verbose=0"]
+    try:
+        result = run_main(*common, "--executor=ray", f"--ray_address=127.0.0.1:{port}", "--parallel_trials=2",
+                          "--cpus_per_trial=1", f"--study_dir={tmp_path / 'ray_study'}")
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Ray executor (2 actors" in result.stdout
+    serial = run_main(*common, f"--study_dir={tmp_path / 'serial_study'}")
+    assert serial.returncode == 0, serial.stderr[-3000:]
+    ray_rows, serial_rows = _study_rows(tmp_path / "ray_study"), _study_rows(tmp_path / "serial_study")
+    assert ray_rows == serial_rows  # the same networks, trial for trial, to the last digit of the reward
