@@ -28,6 +28,8 @@ setup(
     extras_require={
         # The official NATS-Bench release reader (tested: nats_bench 1.8).
         "nats": ["nats_bench==1.8"],
-        "test": ["pytest>=8,<10", "nats_bench==1.8"],
+        # Trials on a Ray cluster: --executor=ray (tested: ray 2.60.0).
+        "ray": ["ray>=2.60,<2.61"],
+        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "nats_bench==1.8", "ray>=2.60,<2.61"],
     },
 )

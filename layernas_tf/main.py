@@ -2,12 +2,15 @@ r"""Search a MobileNet space with LayerNAS under a cost budget, then export the 
 
     python -m layernas_tf.main --space=mbv3_large --madds=220M --dataset=imagenet2012 --data_dir=gs://...
 
-Every candidate trains a short proxy (`--proxy_epochs`) and is scored on a
-validation split carved out of the training data; every trial is stored in
-`--study_dir`, so running the same command again resumes where it stopped. At the
-end the best feasible architecture is printed, `results.json` and `search.png`
-are written to the study directory, and the model goes to `--export_dir` as a
-SavedModel and a TFLite file checked with LiteRT.
+Main only reads flags into one `SearchConfig`: the runner (`runner.py`) drives
+LayerNAS, an executor (`executors.py`) trains each candidate as a short proxy
+(`trial.py`) scored on a validation split carved out of the training data, and
+the study (`study.py`) stores every trial in `--study_dir`, so running the same
+command again resumes where it stopped. Budgets are counted on the network at its
+deployment size (`--deploy_image_size`). At the end the best feasible architecture
+is printed, `results.json`, `front.json` and `search.png` are written to the study
+directory, and the model goes to `--export_dir` as a SavedModel and a TFLite file
+at the deployment size, checked with LiteRT.
 """
 
 from __future__ import annotations
@@ -277,7 +280,7 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
     steps = data.steps_per_epoch(dataset.sizes["train"], config.batch_size)
     weights = os.path.join(config.trial_dir(best.id), WEIGHTS)
     keras.backend.clear_session()
-    if config.proxy_epochs and _FINAL_EPOCHS.value == 0 and not os.path.exists(weights):
+    if _FINAL_EPOCHS.value == 0 and not os.path.exists(weights):
         _log(f"the weights of trial {best.id} are not in {config.trial_dir(best.id)}; training it again")
     if _FINAL_EPOCHS.value or not os.path.exists(weights):
         epochs = _FINAL_EPOCHS.value or config.proxy_epochs
