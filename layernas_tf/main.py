@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 from absl import flags, logging  # pylint: disable=wrong-import-position
 
 from layernas_tf import cli, executors  # pylint: disable=wrong-import-position
-from layernas_tf.trial import WEIGHTS, SearchConfig, TrialWorker, load_weights  # pylint: disable=wrong-import-position
+from layernas_tf.trial import THREADS_ENV, WEIGHTS, SearchConfig, TrialWorker, load_weights  # pylint: disable=wrong-import-position
 
 _SPACE = flags.DEFINE_string("space", "mbv3_small", "Search space: mbv2, mbv2_140, mbv3_large, mbv3_small, nats_sss.")
 _MADDS = flags.DEFINE_string("madds", None, "MAdds budget of the final model: 220M, 0.22G or 220000000.")
@@ -69,7 +69,8 @@ _EXECUTOR = flags.DEFINE_enum(
 _PARALLEL_TRIALS = flags.DEFINE_integer(
     "parallel_trials", None, "Trials trained at once; default: one per visible GPU, else 1.")
 _GPUS_PER_TRIAL = flags.DEFINE_float("gpus_per_trial", None, "GPUs per trial (Ray: fractions share a GPU).")
-_CPUS_PER_TRIAL = flags.DEFINE_float("cpus_per_trial", None, "CPUs per trial (Ray); default: an even share.")
+_CPUS_PER_TRIAL = flags.DEFINE_float(
+    "cpus_per_trial", None, "CPUs (TensorFlow threads) per trial, serial and Ray; default: an even share.")
 _RAY_ADDRESS = flags.DEFINE_string(
     "ray_address", None, "Ray cluster: auto, HOST:PORT or ray://HOST:PORT; none starts a local Ray.")
 _TRIAL_RETRIES = flags.DEFINE_integer("trial_retries", 1, "Times a trial whose worker died is trained again.")
@@ -192,6 +193,8 @@ def _make_executor(config: SearchConfig):
     kind = _EXECUTOR.value or ("local" if slots > 1 else "serial")
     factory = functools.partial(TrialWorker, config)
     if kind == "serial":
+        if _CPUS_PER_TRIAL.value:
+            os.environ[THREADS_ENV] = str(max(1, int(_CPUS_PER_TRIAL.value)))
         return executors.SerialExecutor(factory)
     if kind == "local":
         return executors.LocalExecutor(factory, slots, gpus=gpus, gpus_per_trial=_GPUS_PER_TRIAL.value or 1)
