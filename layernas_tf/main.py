@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 from absl import flags, logging  # pylint: disable=wrong-import-position
 
 from layernas_tf import cli, executors  # pylint: disable=wrong-import-position
-from layernas_tf.trial import THREADS_ENV, WEIGHTS, SearchConfig, TrialWorker, load_weights  # pylint: disable=wrong-import-position
+from layernas_tf.trial import THREADS_ENV, WEIGHTS, SearchConfig, TrialWorker, load_weights, set_threads  # pylint: disable=wrong-import-position
 
 _SPACE = flags.DEFINE_string("space", "mbv3_small", "Search space: mbv2, mbv2_140, mbv3_large, mbv3_small, nats_sss.")
 _MADDS = flags.DEFINE_string("madds", None, "MAdds budget of the final model: 220M, 0.22G or 220000000.")
@@ -149,8 +149,12 @@ def _check_flags() -> tuple[SearchConfig, Any]:
     if _RAY_ADDRESS.value and _EXECUTOR.value != "ray":
         raise ValueError("--ray_address goes with --executor=ray")
 
+    if _CPUS_PER_TRIAL.value and _EXECUTOR.value in (None, "serial"):
+        # Trials train in this process: its thread pools are set before TensorFlow starts them.
+        os.environ[THREADS_ENV] = str(max(1, int(_CPUS_PER_TRIAL.value)))
     from layernas_tf import data  # pylint: disable=import-outside-toplevel  (imports TensorFlow)
 
+    set_threads()
     dataset = data.load(_DATASET.value, _DATA_DIR.value)
     image_size = _IMAGE_SIZE.value or dataset.default_image_size()
     search_spaces.get(_SPACE.value, input_shape=(image_size, image_size, 3), num_classes=dataset.num_classes)
@@ -193,8 +197,6 @@ def _make_executor(config: SearchConfig):
     kind = _EXECUTOR.value or ("local" if slots > 1 else "serial")
     factory = functools.partial(TrialWorker, config)
     if kind == "serial":
-        if _CPUS_PER_TRIAL.value:
-            os.environ[THREADS_ENV] = str(max(1, int(_CPUS_PER_TRIAL.value)))
         return executors.SerialExecutor(factory)
     if kind == "local":
         return executors.LocalExecutor(factory, slots, gpus=gpus, gpus_per_trial=_GPUS_PER_TRIAL.value or 1)

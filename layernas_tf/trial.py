@@ -97,6 +97,17 @@ class SearchConfig:
         return trial_dir(self.study_dir, trial_id)
 
 
+def set_threads() -> None:
+    """Sizes TensorFlow's thread pools as the executor asked (`THREADS_ENV`), before they start."""
+    threads = int(os.environ.get(THREADS_ENV, "0"))
+    if threads:
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+        if tf.config.threading.get_intra_op_parallelism_threads() != threads:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
 def trial_dir(study_dir: str, trial_id: int) -> str:
     return os.path.join(study_dir, TRIALS_DIR, f"{trial_id:04d}")
 
@@ -147,10 +158,7 @@ class TrialWorker:
                 f"the study directory {config.study_dir} is not visible on this worker's host; "
                 "put --study_dir on storage that the driver and every worker share"
             )
-        threads = int(os.environ.get(THREADS_ENV, "0"))
-        if threads:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        set_threads()
         tf.config.experimental.enable_op_determinism()
         self.strategy = distribute.make_strategy(config.strategy, config.tpu)
         if config.mixed_precision:
