@@ -263,7 +263,6 @@ def main(argv):
 def _finish(config: SearchConfig, space, dataset, search, study) -> None:
     """The answer: its weights from its trial directory, evaluation, front, export, reports."""
     import keras  # pylint: disable=import-outside-toplevel
-    import numpy as np  # pylint: disable=import-outside-toplevel
 
     from layernas_tf import data, distribute, export, front, reports, trainer  # pylint: disable=import-outside-toplevel
 
