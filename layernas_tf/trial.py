@@ -176,6 +176,8 @@ class TrialWorker:
         self._ready = True
 
     def __call__(self, trial_id: int, arch: str) -> dict[str, Any]:
+        import keras  # pylint: disable=import-outside-toplevel
+
         from layernas_tf import data, reports, trainer  # pylint: disable=import-outside-toplevel
 
         if not self._ready:
@@ -185,6 +187,9 @@ class TrialWorker:
         directory = config.trial_dir(trial_id)
         os.makedirs(directory, exist_ok=True)
         seed = trial_seed(config.seed, arch)
+        # The pipeline's random ops take the global seed in force when they are built: set it first,
+        # or a trial would depend on the trial this worker trained before it.
+        keras.utils.set_random_seed(seed)
         train_data = data.batches(self.train_images, batch_size=config.batch_size,
                                   num_classes=self.dataset.num_classes, training=True, flip=self.dataset.flip,
                                   size_hint=self.dataset.sizes["train"], seed=seed)
