@@ -20,9 +20,9 @@ from layernas_tf import main as main_module
 SMALL = ["--space=mbv3_small", "--batch_size=64", "--learning_rate=0.02", "--verbose=0", "--deploy_image_size=32"]
 
 
-def run_main(*args, timeout=900):
+def run_main(*args, timeout=900, env=None):
     return subprocess.run([sys.executable, "-m", "layernas_tf.main", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=env)
 
 
 def test_parse_count_accepts_units():
@@ -260,11 +260,23 @@ def test_local_workers_survive_a_killed_worker_and_train_nothing_twice(tmp_path)
 
 @pytest.mark.slow
 def test_ray_trains_the_same_architectures_as_the_serial_search(tmp_path):
+    port = 26379 + os.getpid() % 1000  # outside the worker port range Ray reserves (10002-19999)
+    ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay under 108 bytes
+    ray = os.path.join(os.path.dirname(sys.executable), "ray")
+    # Without these Ray swaps 127.0.0.1 for the host's address (and then turns on token authentication).
+    local = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_AUTH_MODE="disabled")
+    started = subprocess.run([ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+                              "--num-cpus=2", "--include-dashboard=false", f"--temp-dir={ray_tmp}",
+                              "--disable-usage-stats"], capture_output=True, text=True, timeout=300, env=local)
+    assert started.returncode == 0, started.stderr[-3000:]
     common = ["--space=nats_sss", "--params=600K", "--image_size=16", "--proxy_epochs=1", "--max_trials=12",
               "--batch_size=64", "--verbose=0"]
-    # No --ray_address: the run starts a Ray of its own on this machine and stops it at the end.
-    result = run_main(*common, "--executor=ray", "--parallel_trials=2", "--cpus_per_trial=1",
-                      f"--study_dir={tmp_path / 'ray_study'}")
+    try:
+        result = run_main(*common, "--executor=ray", f"--ray_address=127.0.0.1:{port}", "--parallel_trials=2",
+                          "--cpus_per_trial=1", f"--study_dir={tmp_path / 'ray_study'}", env=local)
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=300, env=local)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Ray executor (2 actors" in result.stdout
     serial = run_main(*common, "--cpus_per_trial=1", f"--study_dir={tmp_path / 'serial_study'}")
