@@ -195,7 +195,7 @@ def _to_rgb(image: tf.Tensor) -> tf.Tensor:
 
 def steps_per_epoch(examples: int, batch_size: int) -> int:
     """Training steps per epoch: whole batches only (see `input_pipeline`), at least one."""
-    return max(1, examples // batch_size) if examples >= batch_size else 1
+    return max(1, examples // batch_size)
 
 
 def resized(split: tf.data.Dataset, *, image_size: int, size_hint: Optional[int] = None) -> tf.data.Dataset:
@@ -256,18 +256,8 @@ def batches(
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(autotune)
 
 
-def input_pipeline(
-    split: tf.data.Dataset,
-    *,
-    image_size: int,
-    batch_size: int,
-    num_classes: int,
-    training: bool,
-    flip: bool = True,
-    size_hint: Optional[int] = None,
-    seed: Optional[int] = None,
-) -> tf.data.Dataset:
-    """`batches` of `resized` images in one call."""
+def input_pipeline(split: tf.data.Dataset, *, image_size: int, size_hint: Optional[int] = None,
+                   **options) -> tf.data.Dataset:
+    """`batches` (with `options`) of `resized` images in one call."""
     images = resized(split, image_size=image_size, size_hint=size_hint)
-    return batches(images, batch_size=batch_size, num_classes=num_classes, training=training, flip=flip,
-                   size_hint=size_hint, seed=seed)
+    return batches(images, size_hint=size_hint, **options)

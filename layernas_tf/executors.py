@@ -71,31 +71,50 @@ class Executor:
         return type(self).__name__
 
 
+class _Host:
+    """What every worker does with a trial: set up on first use, run, word the outcome.
+
+    `run` returns `(kind, trial_id, payload)`: ("done", id, metrics), ("error", id,
+    reason) when the objective raised, or ("setup", id, reason) when the factory did.
+    """
+
+    def __init__(self, factory):
+        self._factory = factory
+        self._objective = None
+
+    def run(self, trial_id: int, arch: str) -> tuple[str, int, Any]:
+        if self._objective is None:
+            try:
+                self._objective = self._factory()
+            except Exception as e:  # pylint: disable=broad-except
+                return ("setup", trial_id, f"on {socket.gethostname()}: {describe_error(e)}")
+        try:
+            return ("done", trial_id, self._objective(trial_id, arch))
+        except Exception as e:  # pylint: disable=broad-except
+            traceback.print_exc()
+            return ("error", trial_id, describe_error(e))
+
+
+def _result(outcome: tuple[str, int, Any]) -> Result:
+    """A worker's outcome as the runner sees it; a setup failure ends the run."""
+    kind, trial_id, payload = outcome
+    if kind == "setup":
+        raise WorkerSetupError(payload)
+    return Result(trial_id, metrics=payload) if kind == "done" else Result(trial_id, error=payload)
+
+
 class SerialExecutor(Executor):
     """One trial at a time, in this process."""
 
     def __init__(self, factory: Callable[[], Callable[[int, str], dict]]):
-        self._factory = factory
-        self._objective = None
+        self._host = _Host(factory)
         self._queue: list[tuple[int, str]] = []
 
     def submit(self, trial_id: int, arch: str) -> None:
         self._queue.append((trial_id, arch))
 
     def wait(self) -> list[Result]:
-        trial_id, arch = self._queue.pop(0)
-        if self._objective is None:
-            try:
-                self._objective = self._factory()
-            except Exception as e:  # pylint: disable=broad-except
-                raise WorkerSetupError(describe_error(e)) from e
-        try:
-            return [Result(trial_id, metrics=self._objective(trial_id, arch))]
-        except WorkerSetupError:
-            raise
-        except Exception as e:  # pylint: disable=broad-except
-            traceback.print_exc()
-            return [Result(trial_id, error=describe_error(e))]
+        return [_result(self._host.run(*self._queue.pop(0)))]
 
     def describe(self) -> str:
         return "serial executor (one trial at a time, in this process)"
@@ -105,11 +124,7 @@ def _worker_main(conn, factory, env: dict[str, str]) -> None:
     """A long-lived local worker: set up once, then train whatever the driver sends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     os.environ.update(env)
-    try:
-        objective = factory()
-    except Exception as e:  # pylint: disable=broad-except
-        conn.send(("setup", None, describe_error(e)))
-        return
+    host = _Host(factory)
     while True:
         try:
             message = conn.recv()
@@ -117,12 +132,7 @@ def _worker_main(conn, factory, env: dict[str, str]) -> None:
             return
         if message is None:
             return
-        trial_id, arch = message
-        try:
-            conn.send(("done", trial_id, objective(trial_id, arch)))
-        except Exception as e:  # pylint: disable=broad-except
-            traceback.print_exc()
-            conn.send(("error", trial_id, describe_error(e)))
+        conn.send(host.run(*message))
 
 
 def _exit_reason(code: Optional[int]) -> str:
@@ -173,10 +183,6 @@ class LocalExecutor(Executor):
         self._workers[slot] = (process, parent)
         return self._workers[slot]
 
-    def pids(self) -> list[Optional[int]]:
-        """The worker processes' ids, by slot (None where none runs)."""
-        return [w[0].pid if w else None for w in self._workers]
-
     def submit(self, trial_id: int, arch: str) -> None:
         slot = next(s for s in range(self.slots) if s not in self._busy)
         worker = self._workers[slot]
@@ -207,16 +213,13 @@ class LocalExecutor(Executor):
         process, conn = self._workers[slot]
         trial_id = self._busy.pop(slot)
         try:
-            if conn.poll():
-                kind, _, payload = conn.recv()
-                if kind == "done":
-                    return Result(trial_id, metrics=payload)
-                if kind == "error":
-                    return Result(trial_id, error=payload)
-                self.close()
-                raise WorkerSetupError(payload)
+            outcome = conn.recv() if conn.poll() else None
         except (EOFError, OSError):
-            pass
+            outcome = None
+        if outcome is not None:
+            if outcome[0] == "setup":
+                self.close()
+            return _result(outcome)
         process.join(timeout=5)
         self._workers[slot] = None
         return Result(trial_id, error=f"worker {process.pid} {_exit_reason(process.exitcode)}", lost=True)
@@ -244,25 +247,12 @@ class LocalExecutor(Executor):
         return f"local executor ({self.slots} worker processes: {pinned})"
 
 
-class _RayWorker:
-    """A Ray actor holding one objective; what a local worker process is, on a Ray node."""
+class _RayWorker(_Host):
+    """A Ray actor: what a local worker process is, on a Ray node."""
 
     def __init__(self, factory, env: dict[str, str]):
         os.environ.update(env)
-        self._factory = factory
-        self._objective = None
-
-    def run(self, trial_id: int, arch: str):
-        if self._objective is None:
-            try:
-                self._objective = self._factory()
-            except Exception as e:  # pylint: disable=broad-except
-                return ("setup", trial_id, f"on {socket.gethostname()}: {describe_error(e)}")
-        try:
-            return ("done", trial_id, self._objective(trial_id, arch))
-        except Exception as e:  # pylint: disable=broad-except
-            traceback.print_exc()
-            return ("error", trial_id, describe_error(e))
+        super().__init__(factory)
 
 
 def import_ray():
@@ -317,16 +307,15 @@ class RayExecutor(Executor):
         for ref in ready:
             slot, trial_id = self._busy.pop(ref)
             try:
-                kind, _, payload = self._ray.get(ref)
+                outcome = self._ray.get(ref)
             except (self._ray.exceptions.RayActorError, self._ray.exceptions.WorkerCrashedError,
                     self._ray.exceptions.NodeDiedError, self._ray.exceptions.ObjectLostError) as e:
                 self._actors[slot] = None
                 results.append(Result(trial_id, error=f"Ray worker lost: {describe_error(e)}", lost=True))
                 continue
-            if kind == "setup":
+            if outcome[0] == "setup":
                 self.close()
-                raise WorkerSetupError(payload)
-            results.append(Result(trial_id, metrics=payload) if kind == "done" else Result(trial_id, error=payload))
+            results.append(_result(outcome))
         return results
 
     def close(self) -> None:

@@ -19,3 +19,9 @@ def pareto_front(points: Iterable[tuple[int, float, float]]) -> list[int]:
             front.append(trial_id)
             best = reward
     return front
+
+
+def of_search(search) -> list[int]:
+    """The front of an ask/tell search's completed feasible trials, cheapest first."""
+    return pareto_front((t.id, t.cost, t.reward) for t in search.trials
+                        if t.status == "COMPLETE" and search.target.feasible(t.cost))

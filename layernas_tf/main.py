@@ -63,7 +63,7 @@ _FINAL_EPOCHS = flags.DEFINE_integer("final_epochs", 0, "Retrain the best model 
 _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "SavedModel and TFLite output; default STUDY_DIR/export.")
 _TFLITE = flags.DEFINE_enum("tflite", "float", ["float", "dynamic", "int8"], "TFLite quantization.")
 _EXECUTOR = flags.DEFINE_enum(
-    "executor", None, ["serial", "local", "ray"],
+    "executor", None, executors.EXECUTORS,
     "Where trials train: serial (in this process), local (--parallel_trials worker processes), ray "
     "(Ray actors). Default: local when --parallel_trials > 1, else serial.")
 _PARALLEL_TRIALS = flags.DEFINE_integer(
@@ -233,11 +233,10 @@ def main(argv):
     def keep_front_weights(trial, metrics):
         """Only the front's weights can be exported later: drop the rest as results come in."""
         del trial, metrics
-        done = [t for t in search.trials if t.status == "COMPLETE"]
-        kept = set(front.pareto_front((t.id, t.cost, t.reward) for t in done if search.target.feasible(t.cost)))
-        for t in done:
+        kept = set(front.of_search(search))
+        for t in search.trials:
             path = os.path.join(config.trial_dir(t.id), WEIGHTS)
-            if t.id not in kept and os.path.exists(path):
+            if t.status == "COMPLETE" and t.id not in kept and os.path.exists(path):  # trials out keep theirs
                 os.remove(path)
 
     runner = Runner(study, search, executor, retries=_TRIAL_RETRIES.value,
@@ -318,8 +317,7 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
     exported["image_size"] = config.deploy_image_size
 
     rows = study.trials()
-    feasible = [r for r in rows if r["status"] == "COMPLETE" and search.target.feasible(r["cost"])]
-    ids = front.pareto_front((r["id"], r["cost"], r["reward"]) for r in feasible)
+    ids = front.of_search(search)
     by_id = {r["id"]: r for r in rows}
     reports.write_json(os.path.join(config.study_dir, "front.json"), [
         {"trial": i, "arch": by_id[i]["arch"], "reward": by_id[i]["reward"],
