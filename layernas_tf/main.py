@@ -275,7 +275,9 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
     _log(f"\nbest architecture{note}: {best.arch}  reward {best.reward:.4f}  {config.cost} {best.cost:,.0f} {at}\n"
          f"{space.describe(best.arch)}")
 
-    pipeline = dict(image_size=config.image_size, batch_size=config.batch_size, num_classes=dataset.num_classes)
+    # A retrained answer trains at the deployment size: that is the network users ship.
+    final_size = config.deploy_image_size if _FINAL_EPOCHS.value else config.image_size
+    pipeline = dict(image_size=final_size, batch_size=config.batch_size, num_classes=dataset.num_classes)
     train_data = data.input_pipeline(dataset.train, training=True, flip=dataset.flip, seed=config.seed,
                                      size_hint=dataset.sizes["train"], **pipeline)
     validation_data = data.input_pipeline(dataset.validation, training=False,
@@ -287,9 +289,9 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
         _log(f"the weights of trial {best.id} are not in {config.trial_dir(best.id)}; training it again")
     if _FINAL_EPOCHS.value or not os.path.exists(weights):
         epochs = _FINAL_EPOCHS.value or config.proxy_epochs
-        _log(f"training {best.arch} for {epochs} epochs")
+        _log(f"training {best.arch} for {epochs} epochs at {final_size}x{final_size}")
         strategy = distribute.make_strategy(config.strategy, config.tpu)
-        model, _ = trainer.train(lambda: space.build(best.arch, input_shape=config.train_shape()), train_data,
+        model, _ = trainer.train(lambda: space.build(best.arch, input_shape=(final_size, final_size, 3)), train_data,
                                  validation_data, trainer.TrainConfig(epochs=epochs, learning_rate=config.learning_rate,
                                                                       verbose=config.verbose),
                                  strategy, steps_per_epoch=steps, seed=config.seed)
@@ -334,7 +336,7 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
         "stopped_early": search.stopped_early,
         "best": {"trial": best.id, "arch": str(best.arch), "reward": best.reward, "madds": space.madds(best.arch),
                  "params": space.params(best.arch), "layers": space.layer_values(best.arch)},
-        "final": {"epochs": _FINAL_EPOCHS.value, **evaluation},
+        "final": {"epochs": _FINAL_EPOCHS.value, "image_size": final_size, **evaluation},
         "exports": exported,
     }
     reports.write_json(os.path.join(config.study_dir, "results.json"), results)
@@ -345,11 +347,15 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
     lite = exported["tflite"]
     _log(f"final model: validation top-1 {evaluation['val_top1']:.4f}"
          + (f", test top-1 {evaluation['test_top1']:.4f}" if "test_top1" in evaluation else "")
-         + f" (at {config.image_size}x{config.image_size})")
+         + f" (at {final_size}x{final_size})")
     _log(f"exported at {config.size_label()}: {exported['saved_model']['path']} and {lite['path']} "
          f"({lite['size_bytes']:,} bytes, {_human(space.madds(best.arch))} MAdds, LiteRT top-1 {lite['val_top1']:.4f}, "
          f"agreement {lite['top1_agreement']:.3f}, max |diff| {lite['max_abs_diff']:.2e}"
          f"{'' if lite['verified'] else ', NOT VERIFIED'})")
+    if final_size != config.deploy_image_size and lite["val_top1"] < evaluation["val_top1"] - 0.1:
+        _log(f"warning: the exported model keeps the proxy's weights, trained at {final_size}x{final_size}; at "
+             f"{config.size_label()} its LiteRT top-1 is {lite['val_top1']:.4f} against {evaluation['val_top1']:.4f}"
+             f" at {final_size}x{final_size}: retrain it at the deployment size with --final_epochs=N")
     _log(f"wrote {config.study_dir}/results.json, front.json ({len(ids)} networks) and search.png; "
          f"tensorboard --logdir={config.study_dir}")
     study.close()
