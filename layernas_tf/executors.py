@@ -72,22 +72,33 @@ class Executor:
 
 
 class _Host:
-    """What every worker does with a trial: set up on first use, run, word the outcome.
+    """What every worker does with a trial: set up once, run, word the outcome.
 
     `run` returns `(kind, trial_id, payload)`: ("done", id, metrics), ("error", id,
-    reason) when the objective raised, or ("setup", id, reason) when the factory did.
+    reason) when the objective raised, or ("setup", id, reason) when setting it up did.
     """
 
     def __init__(self, factory):
         self._factory = factory
         self._objective = None
+        self._setup_error: Optional[str] = None
+
+    def prepare(self) -> None:
+        """Sets the objective up (TensorFlow, the data) before its first trial, if it has a `setup`."""
+        if self._objective is not None or self._setup_error:
+            return
+        try:
+            objective = self._factory()
+            if hasattr(objective, "setup"):
+                objective.setup()
+            self._objective = objective
+        except Exception as e:  # pylint: disable=broad-except
+            self._setup_error = f"on {socket.gethostname()}: {describe_error(e)}"
 
     def run(self, trial_id: int, arch: str) -> tuple[str, int, Any]:
-        if self._objective is None:
-            try:
-                self._objective = self._factory()
-            except Exception as e:  # pylint: disable=broad-except
-                return ("setup", trial_id, f"on {socket.gethostname()}: {describe_error(e)}")
+        self.prepare()
+        if self._setup_error:
+            return ("setup", trial_id, self._setup_error)
         try:
             return ("done", trial_id, self._objective(trial_id, arch))
         except Exception as e:  # pylint: disable=broad-except
@@ -125,6 +136,7 @@ def _worker_main(conn, factory, env: dict[str, str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     os.environ.update(env)
     host = _Host(factory)
+    host.prepare()  # while the driver is still busy with its own start-up
     while True:
         try:
             message = conn.recv()
@@ -173,6 +185,8 @@ class LocalExecutor(Executor):
             self._envs.append(env)
         self._workers: list[Optional[tuple[Any, Any]]] = [None] * slots
         self._busy: dict[int, int] = {}  # slot -> trial id
+        for slot in range(slots):  # all at once: LayerNAS's first layer is one trial, its second many
+            self._start(slot)
 
     def _start(self, slot: int):
         parent, child = self._context.Pipe()
@@ -253,6 +267,7 @@ class _RayWorker(_Host):
     def __init__(self, factory, env: dict[str, str]):
         os.environ.update(env)
         super().__init__(factory)
+        self.prepare()
 
 
 def import_ray():
@@ -288,7 +303,7 @@ class RayExecutor(Executor):
         if not gpus_per_trial:
             self._env["CUDA_VISIBLE_DEVICES"] = ""
         self._factory = factory
-        self._actors: list[Optional[Any]] = [None] * slots
+        self._actors: list[Optional[Any]] = [self._actor_class.remote(factory, self._env) for _ in range(slots)]
         self._busy: dict[Any, tuple[int, int]] = {}  # object ref -> (slot, trial id)
         self._cpus, self._gpus = cpus_per_trial, gpus_per_trial
 

@@ -146,7 +146,10 @@ class TrialWorker:
         self.config = config
         self._ready = False
 
-    def _setup(self) -> None:
+    def setup(self) -> None:
+        """TensorFlow's threads, determinism and strategy, and the data: once per worker."""
+        if self._ready:
+            return
         import keras  # pylint: disable=import-outside-toplevel
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
@@ -180,8 +183,7 @@ class TrialWorker:
 
         from layernas_tf import data, reports, trainer  # pylint: disable=import-outside-toplevel
 
-        if not self._ready:
-            self._setup()
+        self.setup()
         config, space = self.config, self.space
         architecture = space.parse(arch)
         directory = config.trial_dir(trial_id)

@@ -259,6 +259,48 @@ def test_local_workers_survive_a_killed_worker_and_train_nothing_twice(tmp_path)
 
 
 @pytest.mark.slow
+def test_ctrl_c_stops_the_workers_with_one_line_and_the_search_resumes(tmp_path):
+    study_dir = tmp_path / "study"
+    args = [*SMALL, "--madds=2.1M", "--max_trials=4", "--proxy_epochs=1", "--executor=local", "--parallel_trials=2",
+            f"--study_dir={study_dir}"]
+    # A terminal's Ctrl-C signals the whole foreground process group: the driver and its workers.
+    process = subprocess.Popen([sys.executable, "-m", "layernas_tf.main", *args], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            try:
+                statuses = [status for _, _, status, _ in _study_rows(study_dir)]
+            except sqlite3.OperationalError:
+                statuses = []
+            if "COMPLETE" in statuses and "RUNNING" in statuses:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("no trial completed while another ran")
+        workers = _spawned_workers(process.pid)
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    interrupted = [line for line in out.splitlines() if line.startswith("interrupted")]
+    assert len(interrupted) == 1 and "run the same command again to resume" in interrupted[0]
+    assert workers and not any(os.path.exists(f"/proc/{pid}") for pid in workers)
+    kept = {trial for trial, _, status, _ in _study_rows(study_dir) if status == "COMPLETE"}
+    assert kept and f"{len(kept)} completed trial(s) are kept" in interrupted[0]
+
+    result = run_main(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trained = {int(line.split()[1]) for line in result.stdout.splitlines() if line.startswith("trial ")}
+    assert not trained & kept and trained | kept == {0, 1, 2, 3}
+    assert [status for _, _, status, _ in _study_rows(study_dir)] == ["COMPLETE"] * 4
+
+
+@pytest.mark.slow
 def test_ray_trains_the_same_architectures_as_the_serial_search(tmp_path):
     port = 26379 + os.getpid() % 1000  # outside the worker port range Ray reserves (10002-19999)
     ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay under 108 bytes
