@@ -17,6 +17,14 @@ class UsageError(Exception):
     """Bad input from the user; the entry point exits 2 with this one-line message."""
 
 
+def human(count: float) -> str:
+    """A count as people write budgets: 2.09M, 220M, 1.2G."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.4g}{unit}"
+    return f"{count:.0f}"
+
+
 def fail(message: str) -> None:
     """Prints `message` as one line to stderr and exits with status 2."""
     program = sys.argv[0].rsplit("/", 1)[-1] if sys.argv else "layernas_tf"

@@ -28,11 +28,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 from absl import flags, logging  # pylint: disable=wrong-import-position
 
 from layernas_tf import cli, executors  # pylint: disable=wrong-import-position
-from layernas_tf.trial import THREADS_ENV, WEIGHTS, SearchConfig, TrialWorker, load_weights, set_threads  # pylint: disable=wrong-import-position
+from layernas_tf.trial import THREADS_ENV, WEIGHTS, SearchConfig, TrialWorker, set_threads  # pylint: disable=wrong-import-position
 
 _SPACE = flags.DEFINE_string("space", "mbv3_small", "Search space: mbv2, mbv2_140, mbv3_large, mbv3_small, nats_sss.")
 _MADDS = flags.DEFINE_string("madds", None, "MAdds budget of the final model: 220M, 0.22G or 220000000.")
-_PARAMS = flags.DEFINE_string("params", None, "Parameter budget instead of MAdds: 2.5M, 2500000.")
+_PARAMS = flags.DEFINE_string("params", None, "Parameter budget, alone or with --madds: 2.5M, 2500000.")
+_BUCKET_BY = flags.DEFINE_enum(
+    "bucket_by", None, ["madds", "params"],
+    "The cost LayerNAS buckets by when several budgets are given; default: --madds if given, else --params.")
 _MADDS_MIN = flags.DEFINE_string("madds_min", None, "Optional lower MAdds bound of the final model.")
 _DATASET = flags.DEFINE_string(
     "dataset", "digits",
@@ -77,6 +80,7 @@ _TRIAL_RETRIES = flags.DEFINE_integer("trial_retries", 1, "Times a trial whose w
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras progress output inside a trial: 0 none, 1 bar, 2 a line per epoch.")
 
 _UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
+UNITS = {"madds": "MAdds", "params": "parameters"}
 
 
 def parse_count(flag: str, text: str) -> int:
@@ -88,13 +92,6 @@ def parse_count(flag: str, text: str) -> int:
     if value <= 0:
         raise ValueError(f"--{flag} must be positive, got {text!r}")
     return value
-
-
-def _human(count: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.4g}{unit}"
-    return f"{count:.0f}"
 
 
 def _log(message: str) -> None:
@@ -119,15 +116,22 @@ def _check_flags() -> tuple[SearchConfig, Any]:
 
     if _SPACE.value not in search_spaces.names():
         raise ValueError(f"unknown --space={_SPACE.value!r}; valid: {', '.join(search_spaces.names())}")
-    if (_MADDS.value is None) == (_PARAMS.value is None):
-        raise ValueError("give exactly one budget: --madds (e.g. 220M) or --params (e.g. 2.5M)")
+    given = {name: flag.value for name, flag in (("madds", _MADDS), ("params", _PARAMS)) if flag.value is not None}
+    if not given:
+        raise ValueError("give a budget: --madds (e.g. 220M), --params (e.g. 2.5M), or both")
     if _MADDS_MIN.value is not None and _MADDS.value is None:
-        raise ValueError("--madds_min bounds MAdds from below; it goes with --madds, not --params")
-    cost_name = "madds" if _MADDS.value is not None else "params"
-    t_max = parse_count(cost_name, _MADDS.value or _PARAMS.value)
-    t_min = parse_count("madds_min", _MADDS_MIN.value) if _MADDS_MIN.value else 0
-    if t_min > t_max:
-        raise ValueError(f"--madds_min={_MADDS_MIN.value} is above --madds={_MADDS.value}")
+        raise ValueError("--madds_min bounds MAdds from below; it goes with --madds")
+    if _BUCKET_BY.value is not None and _BUCKET_BY.value not in given:
+        raise ValueError(f"--bucket_by={_BUCKET_BY.value} has no budget; give --{_BUCKET_BY.value} or bucket by "
+                         f"one of the budgets given: {', '.join(given)}")
+    ranges = {name: (0, parse_count(name, text)) for name, text in given.items()}
+    if _MADDS_MIN.value:
+        t_min = parse_count("madds_min", _MADDS_MIN.value)
+        if t_min > ranges["madds"][1]:
+            raise ValueError(f"--madds_min={_MADDS_MIN.value} is above --madds={_MADDS.value}")
+        ranges["madds"] = (t_min, ranges["madds"][1])
+    cost_name = _BUCKET_BY.value or next(iter(given))
+    t_min, t_max = ranges[cost_name]
     for flag, value in (("batch_size", _BATCH_SIZE.value), ("proxy_epochs", _PROXY_EPOCHS.value),
                         ("buckets", _BUCKETS.value), ("per_bucket", _PER_BUCKET.value),
                         ("max_trials", _MAX_TRIALS.value), ("parallel_trials", _PARALLEL_TRIALS.value),
@@ -159,29 +163,32 @@ def _check_flags() -> tuple[SearchConfig, Any]:
     image_size = _IMAGE_SIZE.value or dataset.default_image_size()
     search_spaces.get(_SPACE.value, input_shape=(image_size, image_size, 3), num_classes=dataset.num_classes)
     deploy = _DEPLOY_IMAGE_SIZE.value or (image_size if _SPACE.value == "nats_sss" else 224)
-    budget = _human(t_max)
+    budget = cli.human(t_max)
     study_dir = _STUDY_DIR.value or os.path.join("runs", f"{_SPACE.value}_{cost_name}_{budget}")
     config = SearchConfig(
         space=_SPACE.value, cost=cost_name, target=(t_min, t_max), dataset=dataset.name,
         num_classes=dataset.num_classes, image_size=image_size, deploy_image_size=deploy,
+        budgets=tuple((name, *ranges[name]) for name in ranges if name != cost_name),
         batch_size=_BATCH_SIZE.value, proxy_epochs=_PROXY_EPOCHS.value, learning_rate=_LEARNING_RATE.value,
         buckets=_BUCKETS.value, per_bucket=_PER_BUCKET.value, max_trials=_MAX_TRIALS.value, seed=_SEED.value,
         data_dir=_DATA_DIR.value, strategy=_STRATEGY.value, tpu=_TPU.value,
         mixed_precision=_MIXED_PRECISION.value, verbose=_VERBOSE.value, study_dir=study_dir)
     space = config.search_space()
     at = f"at {config.size_label()}"
-    cheapest = space.cost(space.cheapest())
-    if cheapest > t_max:
-        raise ValueError(
-            f"--{cost_name}={_human(t_max)} is below the cheapest network of {_SPACE.value} {at}: "
-            f"{cheapest:,} ({_human(cheapest)}) {cost_name}"
-        )
-    dearest = space.cost(space.dearest())
-    if dearest < t_min:
-        raise ValueError(f"--madds_min={_human(t_min)} is above the dearest network {at}: {dearest:,} MAdds")
-    if dearest <= t_max:
-        _log(f"warning: every network of {_SPACE.value} fits --{cost_name}={_human(t_max)} {at} "
-             f"(the dearest costs {_human(dearest)}); searching anyway")
+    for name, view, low, high in [(cost_name, space, t_min, t_max)] + [(v.cost_name, v, lo, hi)
+                                                                         for v, lo, hi in space.budgets]:
+        cheapest = view.cost(view.cheapest())
+        if cheapest > high:
+            raise ValueError(
+                f"--{name}={cli.human(high)} is below the cheapest network of {_SPACE.value} {at}: "
+                f"{cheapest:,} ({cli.human(cheapest)}) {name}"
+            )
+        dearest = view.cost(view.dearest())
+        if dearest < low:
+            raise ValueError(f"--madds_min={cli.human(low)} is above the dearest network {at}: {dearest:,} MAdds")
+        if dearest <= high:
+            _log(f"warning: every network of {_SPACE.value} fits --{name}={cli.human(high)} {at} "
+                 f"(the dearest costs {cli.human(dearest)}); searching anyway")
 
     existing = study_dir
     while not os.path.exists(existing):
@@ -222,10 +229,12 @@ def main(argv):
         study = Study(config.study_dir, {**config.study_settings(), "algorithm": search.config()})
         executor = _make_executor(config)
     bound = min(config.max_trials or math.inf, LayerNAS.trial_bound(space, config.buckets, config.per_bucket))
-    unit = "MAdds" if config.cost == "madds" else "parameters"
+    unit = UNITS[config.cost]
     at = f"at {config.size_label()}"
+    also = "".join(f" and {UNITS[name]} in [{cli.human(low)}, {cli.human(high)}]" for name, low, high in config.budgets)
     _log(f"LayerNAS on {space.name} ({len(space)} decision points), {unit} {at} in "
-         f"[{_human(config.target[0])}, {_human(config.target[1])}], proxies train on {dataset.name} at "
+         f"[{cli.human(config.target[0])}, {cli.human(config.target[1])}]{also} (buckets by {unit}), "
+         f"proxies train on {dataset.name} at "
          f"{config.image_size}x{config.image_size} ({dataset.sizes['train']} train / "
          f"{dataset.sizes['validation']} validation images), --strategy={config.strategy}, {executor.describe()}; "
          f"at most {bound} trials; study in {config.study_dir}")
@@ -241,7 +250,7 @@ def main(argv):
 
     runner = Runner(study, search, executor, retries=_TRIAL_RETRIES.value,
                     expected_trials=None if bound == math.inf else int(bound), log=_log,
-                    format_cost=lambda c: f"{unit} {_human(c)} {at}", on_result=keep_front_weights)
+                    format_cost=lambda c: f"{unit} {cli.human(c)} {at}", on_result=keep_front_weights)
     try:
         runner.run()
     except KeyboardInterrupt:
@@ -261,9 +270,7 @@ def main(argv):
 
 def _finish(config: SearchConfig, space, dataset, search, study) -> None:
     """The answer: its weights from its trial directory, evaluation, front, export, reports."""
-    import keras  # pylint: disable=import-outside-toplevel
-
-    from layernas_tf import data, distribute, export, front, reports, trainer  # pylint: disable=import-outside-toplevel
+    from layernas_tf import export, front, reports  # pylint: disable=import-outside-toplevel
 
     best = search.best()
     if best is None:
@@ -275,48 +282,9 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
     _log(f"\nbest architecture{note}: {best.arch}  reward {best.reward:.4f}  {config.cost} {best.cost:,.0f} {at}\n"
          f"{space.describe(best.arch)}")
 
-    # A retrained answer trains at the deployment size: that is the network users ship.
-    final_size = config.deploy_image_size if _FINAL_EPOCHS.value else config.image_size
-    pipeline = dict(image_size=final_size, batch_size=config.batch_size, num_classes=dataset.num_classes)
-    train_data = data.input_pipeline(dataset.train, training=True, flip=dataset.flip, seed=config.seed,
-                                     size_hint=dataset.sizes["train"], **pipeline)
-    validation_data = data.input_pipeline(dataset.validation, training=False,
-                                          size_hint=dataset.sizes["validation"], **pipeline)
-    steps = data.steps_per_epoch(dataset.sizes["train"], config.batch_size)
-    weights = os.path.join(config.trial_dir(best.id), WEIGHTS)
-    keras.backend.clear_session()
-    if _FINAL_EPOCHS.value == 0 and not os.path.exists(weights):
-        _log(f"the weights of trial {best.id} are not in {config.trial_dir(best.id)}; training it again")
-    if _FINAL_EPOCHS.value or not os.path.exists(weights):
-        epochs = _FINAL_EPOCHS.value or config.proxy_epochs
-        _log(f"training {best.arch} for {epochs} epochs at {final_size}x{final_size}")
-        strategy = distribute.make_strategy(config.strategy, config.tpu)
-        model, _ = trainer.train(lambda: space.build(best.arch, input_shape=(final_size, final_size, 3)), train_data,
-                                 validation_data, trainer.TrainConfig(epochs=epochs, learning_rate=config.learning_rate,
-                                                                      verbose=config.verbose),
-                                 strategy, steps_per_epoch=steps, seed=config.seed)
-    else:
-        model = space.build(best.arch, input_shape=config.train_shape())
-        load_weights(model, weights)
-        trainer.compile_model(model, trainer.TrainConfig(epochs=1, learning_rate=config.learning_rate))
-    evaluation = {"val_top1": float(model.evaluate(validation_data, return_dict=True, verbose=0)["top1"])}
-    if dataset.test is not None:
-        test_data = data.input_pipeline(dataset.test, training=False, size_hint=dataset.sizes.get("test"),
-                                        **pipeline)
-        evaluation["test_top1"] = float(model.evaluate(test_data, return_dict=True, verbose=0)["top1"])
-
-    # The deployed network: the same weights (the networks are fully convolutional) at the deployment size.
-    deployed = space.build(best.arch, input_shape=config.deploy_shape())
-    deployed.set_weights(model.get_weights())
-    deploy_pipeline = dict(pipeline, image_size=config.deploy_image_size)
-    val_images, val_labels = _arrays(data.input_pipeline(dataset.validation, training=False, **deploy_pipeline),
-                                     limit=1000)
-    representative = data.input_pipeline(dataset.train, training=False, **deploy_pipeline).unbatch().take(100)
     export_dir = _EXPORT_DIR.value or os.path.join(config.study_dir, "export")
-    exported = export.export(deployed, export_dir, tflite=_TFLITE.value, validation=(val_images, val_labels),
-                             representative=(image.numpy() for image, _ in representative),
-                             madds=space.madds(best.arch))
-    exported["image_size"] = config.deploy_image_size
+    delivered = export.export_trial(config, space, dataset, best.id, str(best.arch), export_dir, tflite=_TFLITE.value,
+                                    final_epochs=_FINAL_EPOCHS.value, log=_log)
 
     rows = study.trials()
     ids = front.of_search(search)
@@ -332,44 +300,23 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
         "deploy_image_size": config.deploy_image_size,
         "cost": config.cost,
         "target": list(config.target),
+        "budgets": {config.cost: list(config.target), **{name: [low, high] for name, low, high in config.budgets}},
         "trials": len(search.trials),
         "stopped_early": search.stopped_early,
         "best": {"trial": best.id, "arch": str(best.arch), "reward": best.reward, "madds": space.madds(best.arch),
                  "params": space.params(best.arch), "layers": space.layer_values(best.arch)},
-        "final": {"epochs": _FINAL_EPOCHS.value, "image_size": final_size, **evaluation},
-        "exports": exported,
+        **delivered,
     }
     reports.write_json(os.path.join(config.study_dir, "results.json"), results)
     edges = search.layer_log[-1]["edges"] if search.layer_log else []
     reports.plot_search(os.path.join(config.study_dir, "search.png"), rows, t_min=config.target[0],
-                        t_max=config.target[1], chosen=best.id, bucket_edges=edges,
-                        cost_name=f"{config.cost} at {config.size_label()}")
-    lite = exported["tflite"]
-    _log(f"final model: validation top-1 {evaluation['val_top1']:.4f}"
-         + (f", test top-1 {evaluation['test_top1']:.4f}" if "test_top1" in evaluation else "")
-         + f" (at {final_size}x{final_size})")
-    _log(f"exported at {config.size_label()}: {exported['saved_model']['path']} and {lite['path']} "
-         f"({lite['size_bytes']:,} bytes, {_human(space.madds(best.arch))} MAdds, LiteRT top-1 {lite['val_top1']:.4f}, "
-         f"agreement {lite['top1_agreement']:.3f}, max |diff| {lite['max_abs_diff']:.2e}"
-         f"{'' if lite['verified'] else ', NOT VERIFIED'})")
-    if final_size != config.deploy_image_size and lite["val_top1"] < evaluation["val_top1"] - 0.1:
-        _log(f"warning: the exported model keeps the proxy's weights, trained at {final_size}x{final_size}; at "
-             f"{config.size_label()} its LiteRT top-1 is {lite['val_top1']:.4f} against {evaluation['val_top1']:.4f}"
-             f" at {final_size}x{final_size}: retrain it at the deployment size with --final_epochs=N")
+                        t_max=config.target[1], chosen=best.id, bucket_edges=edges, front=ids,
+                        cost_name=f"{config.cost} at {config.size_label()}",
+                        title=f"LayerNAS on {space.name}: {config.cost} at {config.size_label()} "
+                              f"in [{cli.human(config.target[0])}, {cli.human(config.target[1])}]")
     _log(f"wrote {config.study_dir}/results.json, front.json ({len(ids)} networks) and search.png; "
          f"tensorboard --logdir={config.study_dir}")
     study.close()
-
-
-def _arrays(batches, limit: int):
-    """Up to `limit` examples of a batched dataset as numpy (images, one-hot labels)."""
-    import numpy as np  # pylint: disable=import-outside-toplevel
-
-    images, labels = [], []
-    for x, y in batches.unbatch().take(limit):
-        images.append(x.numpy())
-        labels.append(y.numpy())
-    return np.stack(images), np.stack(labels)
 
 
 if __name__ == "__main__":

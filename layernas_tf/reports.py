@@ -68,21 +68,35 @@ def plot_search(
     t_max: float,
     chosen: Optional[int],
     bucket_edges: Sequence[float] = (),
+    front: Sequence[int] = (),
     cost_name: str = "MAdds",
+    title: str = "",
 ) -> None:
-    """Cost against reward of every completed trial, with the target, buckets and the answer.
+    """Cost against reward of every completed trial: the front, the target, buckets and the answer.
 
     Args:
       trials: rows with `id`, `cost`, `reward` (None for failed trials, which are skipped).
       chosen: id of the answer's trial, marked with a star.
-      bucket_edges: the last layer's cost bucket edges, drawn as thin vertical lines.
+      bucket_edges: the last layer's cost bucket edges, drawn as dotted vertical lines.
+      front: ids of the front's trials, cheapest first, joined by a step line.
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     done = [t for t in trials if t.get("reward") is not None]
-    ax.scatter([t["cost"] for t in done], [t["reward"] for t in done], s=14, alpha=0.7, label="trials")
+    inside = [t for t in done if t_min <= t["cost"] <= t_max]
+    outside = [t for t in done if not t_min <= t["cost"] <= t_max]
+    ax.scatter([t["cost"] for t in inside], [t["reward"] for t in inside], s=14, alpha=0.7, label="trials")
+    if outside:
+        ax.scatter([t["cost"] for t in outside], [t["reward"] for t in outside], s=14, marker="x", color="grey",
+                   alpha=0.7, label="over the budget")
+    by_id = {t["id"]: t for t in done}
+    points = [by_id[i] for i in front if i in by_id]
+    if points:
+        ax.step([t["cost"] for t in points], [t["reward"] for t in points], where="post", color="black",
+                linewidth=1, label="front")
     for i, edge in enumerate(bucket_edges):
-        ax.axvline(edge, color="grey", linewidth=0.5, alpha=0.5, label="last layer's buckets" if i == 0 else None)
+        ax.axvline(edge, color="tab:green", linestyle=(0, (1, 3)), linewidth=0.8,
+                   label="last layer's buckets" if i == 0 else None)
     ax.axvline(t_max, color="red", linestyle="--", linewidth=1, label="target")
     if t_min > 0:
         ax.axvline(t_min, color="red", linestyle=":", linewidth=1)
@@ -92,6 +106,8 @@ def plot_search(
                    zorder=5, label="chosen")
     ax.set_xlabel(cost_name)
     ax.set_ylabel("reward (validation top-1)")
+    if title:
+        ax.set_title(title)
     _save_figure(plt, fig, ax, path)
 
 

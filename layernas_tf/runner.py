@@ -118,7 +118,7 @@ class Runner:
         algorithm = self.algorithm
         best = algorithm.best()
         elapsed = time.time() - self._began
-        over = "" if algorithm.target.feasible(trial.cost) else "  (over budget: not a candidate answer)"
+        over = "" if algorithm.feasible(trial.arch) else "  (over budget: not a candidate answer)"
         line = (f"trial {trial.id:>4} {trial.arch}  {self.format_cost(trial.cost)}  reward {trial.reward:.4f}  "
                 f"best {f'{best.reward:.4f}' if best else '-'}  elapsed {clock(elapsed)}")
         if self.expected_trials:

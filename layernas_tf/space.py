@@ -76,6 +76,9 @@ class SearchSpace:
     """
 
     name = "space"
+    # Budgets besides the searched cost that every answer must also meet, as
+    # (view, t_min, t_max): `view` is this space with the budgeted cost (`WithCost`).
+    budgets: tuple[tuple["SearchSpace", float, float], ...] = ()
 
     def __init__(self, decision_points: Sequence[DecisionPoint]):
         if not decision_points:
@@ -208,6 +211,20 @@ class SearchSpace:
     def dearest_completion_cost(self, arch: Architecture, layer: int) -> float:
         return self.cost(self.completion(arch, layer, dearest=True))
 
+    def within_budgets(self, arch: Architecture) -> bool:
+        """Whether `arch` meets every budget besides the searched cost."""
+        return all(t_min <= view.cost(arch) <= t_max for view, t_min, t_max in self.budgets)
+
+    def budgets_reachable(self, arch: Architecture, layer: int) -> bool:
+        """Whether some completion of `arch` after `layer` can meet each budget besides the searched cost.
+
+        Each budget is checked on its own cheapest and dearest completion, which is
+        exact for costs monotone in each layer's option (see the class docstring).
+        """
+        return all(view.cost(view.completion(arch, layer)) <= t_max
+                   and view.cost(view.completion(arch, layer, dearest=True)) >= t_min
+                   for view, t_min, t_max in self.budgets)
+
     def cheapest(self) -> Architecture:
         """The cheapest network of the space."""
         return self.completion(self.default(), -1)
@@ -218,15 +235,20 @@ class SearchSpace:
 
 
 class WithCost(SearchSpace):
-    """`space` searched under another cost, e.g. parameters instead of MAdds.
+    """`space` searched under another cost, e.g. parameters instead of MAdds, and further budgets.
 
-    Everything but `cost` (building, counting, naming) is the wrapped space's.
+    Everything but `cost` and `budgets` (building, counting, naming) is the wrapped space's.
+
+        madds = WithCost(space, space.madds, "madds")
+        WithCost(space, space.madds, "madds", budgets=[(WithCost(space, space.params, "params"), 0, 2e6)])
     """
 
-    def __init__(self, space: SearchSpace, cost: "Callable[[Architecture], float]", cost_name: str):
+    def __init__(self, space: SearchSpace, cost: "Callable[[Architecture], float]", cost_name: str,
+                 budgets: Sequence[tuple[SearchSpace, float, float]] = ()):
         super().__init__(space.decision_points)
         self.base, self.name, self.cost_name = space, space.name, cost_name
         self._cost_fn = cost
+        self.budgets = tuple(budgets)
 
     def cost(self, arch: Architecture) -> float:
         return self._cost_fn(arch)

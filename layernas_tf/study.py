@@ -73,6 +73,35 @@ def _diff(saved: dict, wanted: dict) -> str:
     return "; ".join(f"{k}: saved {saved.get(k)!r}, now {wanted.get(k)!r}" for k in keys)
 
 
+def read(study_dir: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The settings and trials of a study, read without its lock (a live search may hold it).
+
+    Raises:
+      ValueError: `study_dir` holds no study.
+    """
+    path = os.path.join(study_dir, DB_NAME)
+    if not os.path.isfile(path):
+        raise ValueError(f"--study_dir={study_dir} holds no study (no {DB_NAME}); give the directory a search wrote")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        settings = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+        rows = _trials(db)
+    except (sqlite3.DatabaseError, TypeError) as e:
+        raise ValueError(f"--study_dir={study_dir}: {DB_NAME} cannot be read ({e})") from None
+    finally:
+        db.close()
+    return settings, rows
+
+
+def _trials(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    cursor = db.execute("SELECT id, arch, cost, status, reward, metrics, started, ended, error FROM trials ORDER BY id")
+    columns = [c[0] for c in cursor.description]
+    rows = [dict(zip(columns, row)) for row in cursor.fetchall()]
+    for row in rows:
+        row["metrics"] = json.loads(row["metrics"]) if row["metrics"] else {}
+    return rows
+
+
 class Study:
     """The SQLite store of one search in `study_dir`, created or reopened.
 
@@ -145,14 +174,7 @@ class Study:
 
     def trials(self) -> list[dict[str, Any]]:
         """Every trial recorded, in id order."""
-        cursor = self._db.execute(
-            "SELECT id, arch, cost, status, reward, metrics, started, ended, error FROM trials ORDER BY id"
-        )
-        columns = [c[0] for c in cursor.description]
-        rows = [dict(zip(columns, row)) for row in cursor.fetchall()]
-        for row in rows:
-            row["metrics"] = json.loads(row["metrics"]) if row["metrics"] else {}
-        return rows
+        return _trials(self._db)
 
     def close(self) -> None:
         """Closes the database and releases the lock."""

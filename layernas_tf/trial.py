@@ -31,8 +31,10 @@ class SearchConfig:
     """Everything that defines a search and its training: what `main` reads from its flags.
 
     Attributes:
-      cost: what the budget counts, "madds" or "params", at the deployment size.
-      target: the budget as a (min, max) cost range.
+      cost: what LayerNAS buckets by (`--bucket_by`), "madds" or "params", counted
+        at the deployment size.
+      target: the budget of `cost` as a (min, max) range.
+      budgets: further budgets every answer must meet, as (cost, min, max).
       image_size: the side the proxies train at.
       deploy_image_size: the side the exported network takes and its cost is counted at.
     """
@@ -47,6 +49,7 @@ class SearchConfig:
     batch_size: int
     proxy_epochs: int
     learning_rate: float
+    budgets: tuple[tuple[str, float, float], ...] = ()
     buckets: int = 10
     per_bucket: int = 1
     max_trials: Optional[int] = None
@@ -60,7 +63,7 @@ class SearchConfig:
 
     def study_settings(self) -> dict[str, Any]:
         """What a study directory must match to be resumed: the search, not where it runs."""
-        return {
+        settings = {
             "space": self.space,
             "cost": self.cost,
             "target": list(self.target),
@@ -73,6 +76,9 @@ class SearchConfig:
             "learning_rate": self.learning_rate,
             "seed": self.seed,
         }
+        if self.budgets:  # absent when there is one budget, so studies made before budgets combined still resume
+            settings["budgets"] = [list(b) for b in self.budgets]
+        return settings
 
     def deploy_shape(self) -> tuple[int, int, int]:
         return (self.deploy_image_size, self.deploy_image_size, 3)
@@ -89,9 +95,11 @@ class SearchConfig:
         from layernas_tf.space import WithCost  # pylint: disable=import-outside-toplevel
 
         space = search_spaces.get(self.space, input_shape=self.deploy_shape(), num_classes=self.num_classes)
-        if self.cost == "madds":
+        if self.cost == "madds" and not self.budgets:
             return space
-        return WithCost(space, space.params, self.cost)
+        costs = {"madds": space.madds, "params": space.params}
+        budgets = [(WithCost(space, costs[name], name), t_min, t_max) for name, t_min, t_max in self.budgets]
+        return WithCost(space, costs[self.cost], self.cost, budgets=budgets)
 
     def trial_dir(self, trial_id: int) -> str:
         return trial_dir(self.study_dir, trial_id)

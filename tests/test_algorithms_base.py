@@ -5,6 +5,7 @@ import zlib
 
 import pytest
 
+from conftest import AdditiveSpace, toy_reward
 from layernas_tf import algorithms
 from layernas_tf.algorithms import COMPLETE, FAILED, PENDING, Target
 
@@ -129,11 +130,21 @@ def test_algorithms_import_no_tensorflow():
     assert out.stdout.strip() == "False"
 
 
-def test_would_lead_matches_the_answer_after_reporting(additive_space):
-    algo = algorithms.create("random", additive_space, 20, seed=0)
-    for step in range(30):
-        (trial,) = algo.suggest(1)
-        reward = float(step % 7)
-        expected = algo.would_lead(trial.cost, reward)
-        algo.report(trial.id, reward)
-        assert (algo.best() is not None and algo.best().id == trial.id) == expected
+@pytest.mark.parametrize("name", algorithms.names())
+def test_every_budget_the_space_carries_holds_for_the_answer(name):
+    from layernas_tf.space import WithCost  # pylint: disable=import-outside-toplevel
+
+    base = AdditiveSpace()
+    layer_zero = WithCost(base, lambda arch: base.values(arch)[0] + base.values(arch)[2], "second")
+    space = WithCost(base, base.cost, "first", budgets=[(layer_zero, 0, 3)])
+    algo = algorithms.create(name, space, 30, seed=0, max_trials=40)
+    while not algo.done:
+        for trial in algo.suggest(2):
+            if name == "layernas" and trial.id > 0:  # each child after the default can meet both budgets
+                assert base.values(trial.arch)[0] + min(base.decision_points[2].options) <= 3
+            algo.report(trial.id, toy_reward(trial.arch) + 100 * base.values(trial.arch)[0])
+    best = algo.best()
+    assert best is not None and space.within_budgets(best.arch) and best.cost <= 30
+    assert base.values(best.arch)[0] + base.values(best.arch)[2] <= 3  # though wider first layers pay more
+    allowed = [a for a in space.all_architectures() if space.within_budgets(a) and space.cost(a) <= 30]
+    assert best.arch in allowed

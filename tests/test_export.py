@@ -47,6 +47,10 @@ def test_exports_verify_against_keras(trained, tmp_path, kind):
     else:
         assert lite["top1_agreement"] >= export.INT8_AGREEMENT
     assert sorted(os.listdir(tmp_path)) == sorted(["saved_model", f"model_{kind}.tflite"])  # no temporaries
+    # Each weight stored once, and no optimizer state, though the model was trained and compiled.
+    checkpoint = os.path.join(saved["path"], "variables", "variables")
+    stored = sum(int(np.prod(shape)) for name, shape in tf.train.list_variables(checkpoint) if "ATTRIBUTES" in name)
+    assert stored == model.count_params()
 
 
 def test_int8_file_is_smaller_and_takes_uint8_pixels(trained, tmp_path):

@@ -40,8 +40,10 @@ def test_parse_count_accepts_units():
     [
         (["--space=resnet50", "--madds=220M"], ["resnet50", "mbv2, mbv2_140, mbv3_large, mbv3_small, nats_sss"]),
         (["--madds=lots"], ["--madds='lots'", "220M"]),
-        (["--madds=220M", "--params=2M"], ["exactly one budget"]),
-        ([], ["exactly one budget"]),
+        (["--params=2M", "--bucket_by=madds"], ["--bucket_by=madds has no budget", "one of the budgets given: params"]),
+        (["--madds=40M", "--bucket_by=latency"], ["--bucket_by", "madds|params"]),
+        (["--madds=40M", "--params=10K"], ["--params=10K is below the cheapest network of mbv3_small at 224x224"]),
+        ([], ["give a budget"]),
         (["--madds=10K"], ["below the cheapest network of mbv3_small at 224x224", "10,583,784 (10.58M) madds"]),
         (["--madds=10K", "--deploy_image_size=32"], ["mbv3_small at 32x32", "514,920 (514.9K) madds"]),
         (["--madds=40M", "--deploy_image_size=16"], ["too small", "32x32"]),
@@ -211,6 +213,54 @@ def test_the_design_cards_command_counts_madds_at_224(tmp_path):
     serve = saved_model.signatures["serving_default"]
     assert tuple(serve.inputs[0].shape[1:]) == (224, 224, 3)
     assert cost.profile_saved_model(results["exports"]["saved_model"]["path"], (224, 224, 3)) == results["best"]["madds"]
+
+
+def run_export(*args):
+    return subprocess.run([sys.executable, "-m", "layernas_tf.export", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_export_any_trial_and_the_whole_front_of_a_search(tmp_path):
+    import search_spaces  # pylint: disable=import-outside-toplevel
+
+    study_dir = tmp_path / "study"
+    result = run_main("--space=nats_sss", "--params=600K", "--madds=40M", "--bucket_by=params", "--image_size=16",
+                      "--proxy_epochs=1", "--max_trials=8", "--batch_size=64", "--verbose=0", f"--study_dir={study_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "parameters at 16x16 in [0, 600K] and MAdds in [0, 40M] (buckets by parameters)" in result.stdout
+    results = json.loads((study_dir / "results.json").read_text())
+    assert results["cost"] == "params" and results["budgets"] == {"params": [0, 600000], "madds": [0, 40000000]}
+    assert results["best"]["params"] <= 600_000 and results["best"]["madds"] <= 40_000_000
+    front = json.loads((study_dir / "front.json").read_text())
+    assert all(e["costs"]["params"] <= 600_000 and e["costs"]["madds"] <= 40_000_000 for e in front)
+    assert len(front) >= 2 and [e["costs"]["params"] for e in front] == sorted(e["costs"]["params"] for e in front)
+    space = search_spaces.get("nats_sss", input_shape=(16, 16, 3), num_classes=10)
+
+    exported = run_export(f"--study_dir={study_dir}", "--front")
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    reports = json.loads((study_dir / "exports" / "exports.json").read_text())
+    assert [r["trial"] for r in reports] == [e["trial"] for e in front]
+    for entry in reports:
+        folder = study_dir / "exports" / f"params_{main_module.cli.human(entry['costs']['params'])}_trial_{entry['trial']:04d}"
+        assert entry["exports"]["saved_model"]["path"] == str(folder / "saved_model")
+        assert entry["exports"]["tflite"]["verified"] and (folder / "model_float.tflite").is_file()
+        assert entry["exports"]["saved_model"]["madds"] == space.madds(space.parse(entry["arch"]))
+
+    off_front = next(i for i, _, _, _ in _study_rows(study_dir) if i not in {f["trial"] for f in front})
+    exported = run_export(f"--study_dir={study_dir}", f"--trial={off_front}", "--tflite=dynamic")
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert "training it again" in exported.stdout  # only the front's weights were kept
+    assert (study_dir / "exports" / f"trial_{off_front:04d}" / "model_dynamic.tflite").is_file()
+
+    for args, fragment in ((["--trial=99"], "--trial=99 (no such trial): choose a completed trial"),
+                           (["--trial=0", "--front"], "exactly one of --trial")):
+        refused = run_export(f"--study_dir={study_dir}", f"--export_dir={tmp_path / 'nothing'}", *args)
+        lines = [line for line in refused.stderr.splitlines() if line.startswith("export.py: error:")]
+        assert refused.returncode == 2 and len(lines) == 1 and fragment in lines[0], refused.stderr[-2000:]
+    refused = run_export(f"--study_dir={tmp_path / 'nowhere'}", "--front")
+    assert refused.returncode == 2 and "holds no study" in refused.stderr
+    assert not (tmp_path / "nothing").exists() and not (tmp_path / "nowhere").exists()
 
 
 def _spawned_workers(parent_pid):

@@ -45,3 +45,23 @@ def test_plot_search_marks_the_answer_and_skips_failed_trials(tmp_path):
     reports.plot_search(str(path), trials, t_min=1, t_max=4.5, chosen=1, bucket_edges=[3, 4, 5])
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert os.listdir(tmp_path) == ["search.png"]
+
+
+def test_plot_search_draws_the_front_apart_from_trials_over_the_budget(tmp_path, monkeypatch):
+    drawn = {}
+    save = reports._save_figure  # pylint: disable=protected-access
+
+    def keep(plt, fig, ax, path):
+        drawn["labels"] = ax.get_legend_handles_labels()[1]
+        drawn["front"] = [line.get_xydata().tolist() for line in ax.get_lines() if line.get_label() == "front"]
+        drawn["title"] = ax.get_title()
+        save(plt, fig, ax, path)
+
+    monkeypatch.setattr(reports, "_save_figure", keep)
+    trials = [{"id": 0, "cost": 2, "reward": 0.5}, {"id": 1, "cost": 3, "reward": 0.6},
+              {"id": 2, "cost": 4, "reward": 0.55}, {"id": 3, "cost": 9, "reward": 0.9}]
+    reports.plot_search(str(tmp_path / "search.png"), trials, t_min=0, t_max=5, chosen=1, front=[0, 1],
+                        bucket_edges=[3], title="LayerNAS on s: madds at 32x32 in [0, 5]")
+    assert {"trials", "over the budget", "front", "last layer's buckets", "target", "chosen"} <= set(drawn["labels"])
+    assert drawn["front"] == [[[2.0, 0.5], [3.0, 0.6]]]  # drawn as steps through the front's two trials
+    assert drawn["title"] == "LayerNAS on s: madds at 32x32 in [0, 5]"

@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+import pytest
 
 from layernas_tf.trial import WEIGHTS, SearchConfig, TrialWorker, trial_dir
 
@@ -22,3 +23,11 @@ def test_a_trial_does_not_depend_on_the_trials_before_it(tmp_path):
         assert all(np.array_equal(a[k], b[k]) for k in a.files)
     assert os.listdir(os.path.join(trial_dir(str(tmp_path), 0), "tensorboard"))
     assert not os.path.exists(os.path.join(trial_dir(str(tmp_path), 0), "backup"))  # removed once trained
+
+
+def test_a_worker_that_cannot_see_the_study_directory_says_to_share_it(tmp_path):
+    config = SearchConfig(space="nats_sss", cost="params", target=(0, 600e3), dataset="digits", num_classes=10,
+                          image_size=16, deploy_image_size=16, batch_size=64, proxy_epochs=1, learning_rate=0.05,
+                          verbose=0, study_dir=str(tmp_path / "on_another_host"))
+    with pytest.raises(RuntimeError, match="not visible on this worker's host.*storage that the driver and every"):
+        TrialWorker(config).setup()

@@ -159,7 +159,8 @@ class Algorithm:
         return c
 
     def feasible(self, arch: Architecture) -> bool:
-        return self.target.feasible(self.cost(arch))
+        """Within the target, and within every further budget the space carries (`space.budgets`)."""
+        return self.target.feasible(self.cost(arch)) and self.space.within_budgets(arch)
 
     def random_feasible(self, attempts: int = 10_000) -> Optional[Architecture]:
         """A feasible architecture never tried before, uniform by rejection; None if none is found."""
@@ -237,21 +238,10 @@ class Algorithm:
         """The answer: the best-reward feasible trial so far (cheaper, then earlier, on ties)."""
         best = None
         for t in self.trials:
-            if t.status == COMPLETE and self._ahead(t.cost, t.reward, best):
+            if (t.status == COMPLETE and self.feasible(t.arch)
+                    and (best is None or (t.reward, -t.cost) > (best.reward, -best.cost))):
                 best = t
         return best
-
-    def would_lead(self, cost: float, reward: float) -> bool:
-        """Whether a result with this cost and reward would become the answer.
-
-        Lets a caller keep what belongs to the answer (its weights) before it reports the reward.
-        """
-        return self._ahead(cost, reward, self.best())
-
-    def _ahead(self, cost: float, reward: float, leader: Optional[Trial]) -> bool:
-        if not self.target.feasible(cost):
-            return False
-        return leader is None or (reward, -cost) > (leader.reward, -leader.cost)
 
     # -- persistence -----------------------------------------------------------
 

@@ -103,7 +103,8 @@ class LayerNAS(Algorithm):
     def _searchable(self, child: Architecture, layer: int) -> bool:
         cheapest = self.cost(self.space.completion(child, layer))
         dearest = self.cost(self.space.completion(child, layer, dearest=True))
-        return cheapest <= self.target.t_max and dearest >= self.target.t_min
+        return (cheapest <= self.target.t_max and dearest >= self.target.t_min
+                and self.space.budgets_reachable(child, layer))
 
     def _advance(self) -> None:
         if self._layer is None:
