@@ -1,6 +1,6 @@
 r"""Trials per hour by executor, and the fixed cost of a trial before and after the trial runner.
 
-    python -m benchmarks.parallel [--trials=8] [--workers=2] [--executors=serial,local,ray] [--fixed_cost_archs=2]
+    python -m benchmarks.parallel [--trials=16] [--workers=2] [--executors=serial,local,ray] [--fixed_cost_archs=2]
 
 One fixed small search (LayerNAS on `mbv3_small`, the embedded digits at 32x32, one
 proxy epoch, `--trials` trials) runs under each executor, timed from the start of
@@ -34,7 +34,7 @@ from layernas_tf.runner import Runner
 from layernas_tf.study import Study
 from layernas_tf.trial import SearchConfig, TrialWorker
 
-_TRIALS = flags.DEFINE_integer("trials", 8, "Trials per search.")
+_TRIALS = flags.DEFINE_integer("trials", 16, "Trials per search.")
 _WORKERS = flags.DEFINE_integer("workers", 2, "Workers of the local and Ray executors.")
 _EXECUTORS = flags.DEFINE_list("executors", ["serial", "local", "ray"], "Executors to time.")
 _FIXED_ARCHS = flags.DEFINE_integer("fixed_cost_archs", 2, "Architectures whose fixed cost is measured.")

@@ -67,6 +67,8 @@ class Runner:
         while not algorithm.done:
             self._fill()
             if not self._out:
+                if algorithm.done:
+                    break
                 raise RuntimeError(f"{algorithm.name} suggested nothing while no trial is out")
             for result in self.executor.wait():
                 self._handle(result)
@@ -107,9 +109,11 @@ class Runner:
                               error=reason)
             self.log(f"trial {trial.id:>4} {trial.arch} FAILED: {reason}")
             return
-        self.algorithm.report(trial.id, result.metrics["reward"])
-        self.study.record(trial, self.algorithm.state_dict(), status=COMPLETE, metrics=result.metrics,
-                          started=started, ended=time.time())
+        try:
+            self.algorithm.report(trial.id, result.metrics["reward"])
+        finally:  # a trained result is kept even if the algorithm fails on it: it is never trained again
+            self.study.record(trial, self.algorithm.state_dict(), status=COMPLETE, metrics=result.metrics,
+                              started=started, ended=time.time())
         if self.on_result is not None:
             self.on_result(trial, result.metrics)
         self.log(self._progress_line(trial))

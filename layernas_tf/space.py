@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import math
 import random
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +62,11 @@ class Architecture(tuple):
     def replace(self, layer: int, option: int) -> "Architecture":
         """Returns a copy with `layer` set to `option`."""
         return Architecture(self[:layer] + (option,) + self[layer + 1 :])
+
+
+# Spaces of at most this many networks can be listed whole (NATS-Bench size: 32,768;
+# NAS-Bench-Macro: 6,561); MobileNet spaces hold about 1e30.
+ENUMERABLE = 100_000
 
 
 class SearchSpace:
@@ -214,6 +219,21 @@ class SearchSpace:
     def within_budgets(self, arch: Architecture) -> bool:
         """Whether `arch` meets every budget besides the searched cost."""
         return all(t_min <= view.cost(arch) <= t_max for view, t_min, t_max in self.budgets)
+
+    def feasible_architectures(self, t_min: float, t_max: float) -> Optional[tuple[Architecture, ...]]:
+        """Every network costing [t_min, t_max] that meets the space's budgets, in space order.
+
+        None for spaces of more than ENUMERABLE networks. Listed once per range and
+        kept: baselines fall back on it when rejection sampling stops finding untried
+        networks, and it tells them when none is left.
+        """
+        if self.size > ENUMERABLE:
+            return None
+        listed = self.__dict__.setdefault("_feasible_listings", {})
+        if (t_min, t_max) not in listed:
+            listed[(t_min, t_max)] = tuple(a for a in self.all_architectures()
+                                           if t_min <= self.cost(a) <= t_max and self.within_budgets(a))
+        return listed[(t_min, t_max)]
 
     def budgets_reachable(self, arch: Architecture, layer: int) -> bool:
         """Whether some completion of `arch` after `layer` can meet each budget besides the searched cost.

@@ -4,6 +4,7 @@ import json
 import zlib
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from conftest import AdditiveSpace, toy_reward
 from layernas_tf import algorithms
@@ -148,3 +149,55 @@ def test_every_budget_the_space_carries_holds_for_the_answer(name):
     assert base.values(best.arch)[0] + base.values(best.arch)[2] <= 3  # though wider first layers pay more
     allowed = [a for a in space.all_architectures() if space.within_budgets(a) and space.cost(a) <= 30]
     assert best.arch in allowed
+
+
+def _drive(algo, steps, fails, batch):
+    """Runs `algo` for up to `steps` ask/tell rounds; returns the (id, arch) pairs it suggested."""
+    seen = []
+    for _ in range(steps):
+        if algo.done:
+            break
+        out = algo.suggest(batch)
+        if not out:
+            assert algo.pending(), f"{algo.name} stalled: nothing suggested, nothing out, not done"
+        for trial in out:
+            seen.append((trial.id, str(trial.arch)))
+        for trial in algo.pending():
+            if zlib.crc32(str(trial.arch).encode()) % 7 in fails:
+                algo.report_failure(trial.id, "injected")
+            else:
+                algo.report(trial.id, toy_reward(trial.arch))
+    return seen
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    options=st.lists(st.lists(st.integers(0, 5), min_size=2, max_size=3, unique=True), min_size=1, max_size=4),
+    bounds=st.tuples(st.integers(0, 25), st.integers(1, 25)),
+    name=st.sampled_from(algorithms.names()),
+    fails=st.sets(st.integers(0, 6), max_size=3),
+    batch=st.integers(1, 3),
+    pause=st.integers(0, 12),
+    seed=st.integers(0, 3),
+)
+def test_the_ask_tell_contract_holds_for_every_algorithm_on_any_small_space(options, bounds, name, fails, batch,
+                                                                           pause, seed):
+    space = AdditiveSpace(tuple(tuple(o) for o in options))
+    t_min, t_max = min(bounds), max(bounds)
+    make = lambda: algorithms.create(name, space, (t_min, t_max), seed=seed)  # noqa: E731
+    algo = make()
+    first = _drive(algo, pause, fails, batch)
+    restored = make()
+    restored.load_state_dict(json.loads(json.dumps(algo.state_dict())))
+    steps = 4 * space.size + 50  # more than any search of this space can need: running out means a stall
+    rest, rest_again = _drive(algo, steps, fails, batch), _drive(restored, steps, fails, batch)
+    assert rest == rest_again  # a restored search continues trial for trial
+    assert algo.done, f"{name} did not finish within {steps} rounds"
+    archs = [arch for _, arch in first + rest]
+    assert len(archs) == len(set(archs))  # never the same network twice
+    feasible = {str(a) for a in space.all_architectures() if t_min <= space.cost(a) <= t_max}
+    if name != "layernas":  # the baselines train only feasible networks, and every one of them in the end
+        assert set(archs) <= feasible
+        assert set(archs) == feasible
+    best = algo.best()
+    assert best is None or (str(best.arch) in feasible and best.status == COMPLETE)

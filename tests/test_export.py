@@ -67,3 +67,32 @@ def test_int8_file_is_smaller_and_takes_uint8_pixels(trained, tmp_path):
         export.convert_tflite(str(tmp_path / "sm"), "fp16")
     with pytest.raises(ValueError, match="representative"):
         export.convert_tflite(str(tmp_path / "sm"), "int8", [])
+
+
+def test_a_trial_exports_at_the_deployment_size_and_warns_when_its_weights_do_not_carry(trained, tmp_path):
+    from layernas_tf.trial import WEIGHTS, SearchConfig, save_weights  # pylint: disable=import-outside-toplevel
+
+    model = trained[0]
+    config = SearchConfig(space="nats_sss", cost="madds", target=(0, 1e9), dataset="digits", num_classes=10,
+                          image_size=16, deploy_image_size=64, batch_size=64, proxy_epochs=1, learning_rate=0.05,
+                          verbose=0, study_dir=str(tmp_path))
+    os.makedirs(config.trial_dir(0))
+    save_weights(model, os.path.join(config.trial_dir(0), WEIGHTS))
+    digits, space = data.load("digits"), config.search_space()
+    lines = []
+    kept = export.export_trial(config, space, digits, 0, "1:1:1:1:1", str(tmp_path / "kept"), tflite="float",
+                               log=lines.append)
+    assert kept["final"]["image_size"] == 16 and kept["exports"]["image_size"] == 64
+    assert kept["final"]["val_top1"] == pytest.approx(trained[4]["reward"], abs=1e-6)  # the trial's own weights
+    served = tf.saved_model.load(kept["exports"]["saved_model"]["path"]).signatures["serving_default"]
+    assert tuple(served.inputs[0].shape[1:]) == (64, 64, 3)
+    assert kept["exports"]["tflite"]["val_top1"] < kept["final"]["val_top1"] - 0.1
+    assert any(line.startswith("warning: the exported model keeps the proxy's weights, trained at 16x16")
+               and "--final_epochs=N" in line for line in lines)
+
+    lines.clear()
+    retrained = export.export_trial(config, space, digits, 0, "1:1:1:1:1", str(tmp_path / "retrained"),
+                                    tflite="float", final_epochs=1, log=lines.append)
+    assert retrained["final"]["image_size"] == 64 and retrained["final"]["epochs"] == 1
+    assert "training 1:1:1:1:1 for 1 epochs at 64x64" in lines
+    assert not any(line.startswith("warning:") for line in lines)

@@ -31,3 +31,18 @@ def test_same_seed_same_search(additive_space):
     b = RandomSearch(additive_space, 20, seed=5).suggest(6)
     c = RandomSearch(additive_space, 20, seed=6).suggest(6)
     assert [t.arch for t in a] == [t.arch for t in b] != [t.arch for t in c]
+
+
+def test_a_feasible_set_too_small_for_rejection_is_enumerated_and_done_comes_at_once():
+    from conftest import AdditiveSpace  # pylint: disable=import-outside-toplevel
+
+    space = AdditiveSpace(((0, 1, 2),) * 8)  # 6,561 networks; 9 cost at most 1
+    feasible = {a for a in space.all_architectures() if space.cost(a) <= 1}
+    algo = RandomSearch(space, 1, seed=0)
+    found = set()
+    while len(found) < len(feasible):
+        assert not algo.done
+        (trial,) = algo.suggest(1)
+        found.add(trial.arch)
+        algo.report(trial.id, 0.5)
+    assert found == feasible and algo.done  # without another, empty, suggest() call

@@ -116,6 +116,7 @@ class Algorithm:
         self.trials: list[Trial] = []
         self._costs: dict[Architecture, float] = {}
         self._tried: dict[Architecture, Trial] = {}
+        self._feasible_tried = 0
         self._pending: dict[int, Trial] = {}
 
     # -- what subclasses provide ---------------------------------------------
@@ -163,12 +164,26 @@ class Algorithm:
         return self.target.feasible(self.cost(arch)) and self.space.within_budgets(arch)
 
     def random_feasible(self, attempts: int = 10_000) -> Optional[Architecture]:
-        """A feasible architecture never tried before, uniform by rejection; None if none is found."""
+        """A feasible architecture never tried before, drawn uniformly; None when there is none.
+
+        Rejection sampling; where it fails (few feasible networks left) and the space
+        is small enough to list, a draw from the untried feasible networks. Larger
+        spaces give None after `attempts` rejections.
+        """
+        if self._feasible_left() == 0:
+            return None
         for _ in range(attempts):
             arch = self.space.random(self.rng)
             if arch not in self._tried and self.feasible(arch):
                 return arch
-        return None
+        listed = self.space.feasible_architectures(self.target.t_min, self.target.t_max)
+        left = [a for a in listed or () if a not in self._tried]
+        return self.rng.choice(left) if left else None
+
+    def _feasible_left(self) -> Optional[int]:
+        """Feasible networks not tried yet, where the space is small enough to list; else None."""
+        listed = self.space.feasible_architectures(self.target.t_min, self.target.t_max)
+        return None if listed is None else len(listed) - self._feasible_tried
 
     def tried(self, arch: Architecture) -> Optional[Trial]:
         """The trial that trained `arch`, if any (pending, complete or failed)."""
@@ -206,6 +221,7 @@ class Algorithm:
             trial = Trial(len(self.trials), arch, self.cost(arch))
             self.trials.append(trial)
             self._tried[arch] = trial
+            self._feasible_tried += self.feasible(arch)
             self._pending[trial.id] = trial
             out.append(trial)
         return out
@@ -263,5 +279,6 @@ class Algorithm:
         self.trials = [Trial.from_json(t) for t in state["trials"]]
         self._tried = {t.arch: t for t in self.trials}
         self._costs = {t.arch: t.cost for t in self.trials}
+        self._feasible_tried = sum(self.feasible(t.arch) for t in self.trials)
         self._pending = {t.id: t for t in self.trials if t.status == PENDING}
         self._load_extra_state(state["extra"])

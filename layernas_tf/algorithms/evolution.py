@@ -54,7 +54,7 @@ class RegularizedEvolution(Algorithm):
         }
 
     def _finished(self) -> bool:
-        return self._exhausted
+        return self._exhausted or self._feasible_left() == 0
 
     def _mutate(self, parent: Architecture) -> Architecture:
         layer = self.rng.randrange(len(self.space))

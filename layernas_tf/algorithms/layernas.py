@@ -127,6 +127,9 @@ class LayerNAS(Algorithm):
     def _keep(self) -> list[Architecture]:
         """Bucketizes this layer's searchable children by cost; keeps the k best of each bucket."""
         costs = [self.cost(c) for c in self._children]
+        if not costs:  # no child of this layer can reach the target: the search ends with what it has
+            self.layer_log.append({"layer": self._layer, "searchable": 0, "edges": [], "kept": []})
+            return []
         lowest, highest = min(costs), max(costs)
         index = bucketize(costs, self.buckets, lowest, highest)
         ranked: dict[int, list[tuple[float, float, int]]] = {}

@@ -9,10 +9,11 @@ from layernas_tf.space import Architecture
 
 
 class RandomSearch(Algorithm):
-    """Uniform sampling over feasible, not yet tried architectures (rejection sampling).
+    """Uniform sampling over feasible, not yet tried architectures.
 
-    It ends when `max_trials` is reached, or when rejection sampling finds no new
-    feasible architecture (the feasible set is exhausted or vanishingly small).
+    It ends when `max_trials` is reached or no untried feasible architecture is
+    left (known at once in spaces small enough to list; in larger ones, when
+    rejection sampling stops finding any).
     """
 
     name = "random"
@@ -22,7 +23,7 @@ class RandomSearch(Algorithm):
         self._exhausted = False
 
     def _finished(self) -> bool:
-        return self._exhausted
+        return self._exhausted or self._feasible_left() == 0
 
     def _next(self) -> Optional[Architecture]:
         arch = self.random_feasible()

@@ -67,7 +67,7 @@ class Reinforce(Algorithm):
         }
 
     def _finished(self) -> bool:
-        return self._exhausted
+        return self._exhausted or self._feasible_left() == 0
 
     def _sample(self) -> Architecture:
         indices = []
