@@ -19,7 +19,7 @@ from absl import app, flags
 
 from experiments import comparison
 from layernas_tf import algorithms
-from search_spaces.nats_bench import NATSTable
+from experiments.tables import NATSTable
 
 _DEFAULT_TABLE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data", "nats_sss", "nats_sss_cifar.csv"

@@ -1,6 +1,8 @@
-"""The NATS-Bench comparison as a library: one search, the oracle, many runs, the summary.
+"""The comparison on a tabular benchmark as a library: one search, the oracle, many runs, the summary.
 
-`experiments/nats_bench.py` is its command line; benchmarks and tests call it here.
+`experiments/benchmark.py` is its command line (`experiments/nats_bench.py` the
+NATS-Bench one); benchmarks and tests call it here. Any reader of
+`experiments/tables.py` serves as the benchmark.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ import numpy as np
 from layernas_tf import algorithms, reports
 
 
-def search_once(algorithm, benchmark, time_budget: Optional[float] = None) -> dict[str, Any]:
-    """Runs one search to the end against the benchmark.
+# summary.json gives each algorithm's mean score after every this many trials.
+CHECKPOINT_EVERY = 25
+
+
+def search_once(algorithm, benchmark, time_budget: Optional[float] = None, run: int = 0) -> dict[str, Any]:
+    """Runs one search to the end against the benchmark, as search run `run` (which training it sees).
 
     Returns:
       The answer's architecture, validation and test accuracy, the number of
@@ -30,7 +36,7 @@ def search_once(algorithm, benchmark, time_budget: Optional[float] = None) -> di
         if not trials:
             raise RuntimeError(f"{algorithm.name} suggested nothing with no trial out")
         trial = trials[0]
-        algorithm.report(trial.id, benchmark.reward(trial.arch))
+        algorithm.report(trial.id, benchmark.reward(trial.arch, run))
         if time_budget is not None:
             used += benchmark.train_seconds(trial.arch)
         best = algorithm.best()
@@ -55,17 +61,17 @@ def make(name: str, space, limit: float, seed: int, max_trials: Optional[int], l
 
 
 def oracle(space, benchmark, limit: float) -> dict[str, Any]:
-    """The best-reward feasible network, by exhaustive enumeration."""
+    """The feasible network of the best noiseless reward, by exhaustive enumeration."""
     best = None
     for arch in space.all_architectures():
         cost = space.cost(arch)
         if cost <= limit:
-            key = (benchmark.reward(arch), -cost)
+            key = (benchmark.mean_reward(arch), -cost)
             if best is None or key > best[0]:
                 best = (key, arch)
     arch = best[1]
-    return {"arch": str(arch), "channels": space.channel_string(arch), "valid": best[0][0],
-            "test": benchmark.test_accuracy(arch)}
+    described = space.channel_string(arch) if hasattr(space, "channel_string") else space.describe(arch)
+    return {"arch": str(arch), "channels": described, "valid": best[0][0], "test": benchmark.test_accuracy(arch)}
 
 
 def compare(
@@ -78,6 +84,7 @@ def compare(
         first = make("layernas", space, limit, seed, None, layernas_settings)
         max_trials = search_once(first, benchmark, time_budget)["trials"]
     summary: dict[str, Any] = {
+        "benchmark": benchmark.name,
         "dataset": benchmark.dataset,
         "flops_limit": limit,
         "runs": runs,
@@ -89,7 +96,8 @@ def compare(
     for name in names:
         start = time.perf_counter()
         results = [
-            search_once(make(name, space, limit, seed + r, max_trials, layernas_settings), benchmark, time_budget)
+            search_once(make(name, space, limit, seed + r, max_trials, layernas_settings), benchmark, time_budget,
+                        run=seed + r)
             for r in range(runs)
         ]
         seconds = time.perf_counter() - start
@@ -105,6 +113,8 @@ def compare(
             "test_q25": float(q25),
             "test_q75": float(q75),
             "seconds": seconds,
+            "test_mean_at": {str(n): _mean_or_none([c[n - 1] for c in curves[name]])
+                             for n in range(CHECKPOINT_EVERY, length + 1, CHECKPOINT_EVERY)},
         }
         s = summary["algorithms"][name]
         print(
@@ -115,6 +125,15 @@ def compare(
     return summary, curves
 
 
+def _mean_or_none(values: list[float]) -> Optional[float]:
+    """The mean over runs that have an answer by then; None while none has."""
+    known = [v for v in values if not math.isnan(v)]
+    return float(np.mean(known)) if known else None
+
+
+TITLES = {"nats_sss": "NATS-Bench size space", "nas_bench_macro": "NAS-Bench-Macro"}
+
+
 def summary_markdown(summary: dict[str, Any]) -> str:
     o = summary["oracle"]
     rows = [
@@ -123,10 +142,10 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         for name, s in summary["algorithms"].items()
     ]
     return (
-        f"# NATS-Bench size space, {summary['dataset']}\n\n"
+        f"# {TITLES.get(summary['benchmark'], summary['benchmark'])}, {summary['dataset']}\n\n"
         f"MAdds limit {summary['flops_limit']:,.0f}; {summary['runs']} runs per algorithm, "
         f"{summary['max_trials']} trials each.\n\n"
-        f"Oracle (best validation accuracy among feasible networks, by exhaustive search): "
+        f"Oracle (best noiseless reward among feasible networks, by exhaustive search): "
         f"`{o['arch']}` ({o['channels']}), valid {o['valid']:.2f}, test {o['test']:.2f}.\n\n"
         + reports.markdown_table(
             ["algorithm", "trials", "valid (mean)", "test (mean ± std)", "test 25–75%", "seconds"], rows

@@ -1,7 +1,8 @@
-"""The NATS-Bench size search space (SSS), its exact MAdds, and its reward tables.
+"""The NATS-Bench size search space (SSS), its exact MAdds,.
 
 NATS-Bench (Dong et al., TPAMI 2021) trained every network of this space, so a
-search run against its table measures the search algorithm alone, in seconds.
+search run against its table measures the search algorithm alone, in seconds; the
+tables' readers are benchmark data and live in `experiments/tables.py`.
 The network (xautodl `DynamicShapeTinyNet`) is a 3x3 conv stem to C1, then
 cell(C1->C1), ResNet block stride 2 (C1->C2), cell(C2->C3), ResNet block stride 2
 (C3->C4), cell(C4->C5), BN-ReLU, global average pool and a linear classifier. The
@@ -27,9 +28,6 @@ way NATS-Bench's `flops_m` counts them; they agree exactly for every record.
 
 from __future__ import annotations
 
-import csv
-import math
-import os
 from typing import Optional, Sequence
 
 from layernas_tf.space import Architecture, DecisionPoint, SearchSpace
@@ -201,109 +199,3 @@ class NATSSizeSpace(SearchSpace):
         x = layers.GlobalAveragePooling2D(name="global_average_pooling")(x)
         outputs = layers.Dense(classes, activation="softmax", dtype="float32", name="predictions")(x)
         return keras.Model(inputs, outputs, name=self.name)
-
-
-class NATSTable:
-    """Rewards from the per-architecture CSV table (`nats_sss_cifar.csv` format).
-
-    The reward is `<dataset>_valid_acc90` (validation accuracy); the test column
-    is only ever reported, never searched on.
-    """
-
-    def __init__(self, path: str, dataset: str = "cifar10"):
-        if not os.path.isfile(path):
-            raise ValueError(f"NATS-Bench table {path!r} does not exist (expected the nats_sss_cifar.csv format)")
-        self.path, self.dataset = path, dataset
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            columns = reader.fieldnames or []
-            datasets = [c[: -len("_valid_acc90")] for c in columns if c.endswith("_valid_acc90")]
-            if dataset not in datasets:
-                raise ValueError(
-                    f"table {path!r} has no columns for dataset {dataset!r}; valid: {', '.join(datasets) or 'none'}"
-                )
-            valid_col, test_col = f"{dataset}_valid_acc90", f"{dataset}_test_acc90"
-            self.space = NATSSizeSpace(dataset)
-            size = self.space.size
-            self._valid = [math.nan] * size
-            self._test = [math.nan] * size
-            rows = 0
-            for row in reader:
-                index = int(row["index"])
-                if self.space.channel_string(self.space.from_index(index)) != row["arch"]:
-                    raise ValueError(f"table {path!r}: row {index} names {row['arch']}, not the official network")
-                self._valid[index] = float(row[valid_col])
-                self._test[index] = float(row[test_col])
-                rows += 1
-        if rows != size:
-            raise ValueError(f"table {path!r} has {rows} rows; the size space has {size} networks")
-
-    def reward(self, arch: Architecture) -> float:
-        return self._valid[self.space.index(arch)]
-
-    def test_accuracy(self, arch: Architecture) -> float:
-        return self._test[self.space.index(arch)]
-
-    def train_seconds(self, arch: Architecture) -> Optional[float]:
-        """The table carries no training times."""
-        return None
-
-
-class NATSOfficial:
-    """Rewards from the official NATS-Bench release, through the `nats_bench` package.
-
-    The protocol of the NATS-Bench paper: the reward is the validation accuracy after
-    12 epochs (`hp=12`; CIFAR-10 uses its `cifar10-valid` split), the simulated
-    training time of that run is what a time budget spends, and the reported test
-    accuracy is that of the 90-epoch run.
-    """
-
-    def __init__(self, nats_dir: str, dataset: str = "cifar10"):
-        _check_dataset(dataset)
-        if not os.path.isdir(nats_dir):
-            raise ValueError(f"NATS-Bench release {nats_dir!r} is not a directory (e.g. NATS-sss-v1_0-50262-simple)")
-        try:
-            import nats_bench  # pylint: disable=import-outside-toplevel
-        except ImportError:
-            raise ValueError("--nats_dir needs the nats_bench package: pip install 'layernas_tf[nats]'") from None
-        self.nats_dir, self.dataset = nats_dir, dataset
-        self.space = NATSSizeSpace(dataset)
-        self._api = nats_bench.create(nats_dir, "sss", fast_mode=True, verbose=False)
-        self._valid_name = "cifar10-valid" if dataset == "cifar10" else dataset
-
-    def missing(self) -> list[int]:
-        """Indices of networks the release holds no record of (the test release has 3 of 32,768)."""
-        def present(index):
-            return any(
-                os.path.isfile(os.path.join(self.nats_dir, f"{name}.pickle.pbz2"))
-                for name in (f"{index:06d}", str(index))
-            )
-
-        return [index for index in range(self.space.size) if not present(index)]
-
-    def _info(self, arch: Architecture, dataset: str, hp: str) -> dict:
-        index = self.space.index(arch)
-        try:
-            return self._api.get_more_info(index, dataset, hp=hp, is_random=False)
-        except AssertionError:
-            raise ValueError(
-                f"NATS-Bench release {self.nats_dir!r} holds no record of network {index} "
-                f"({self.space.channel_string(arch)}); point --nats_dir at the full release"
-            ) from None
-
-    def reward(self, arch: Architecture) -> float:
-        return self._info(arch, self._valid_name, "12")["valid-accuracy"]
-
-    def test_accuracy(self, arch: Architecture) -> float:
-        return self._info(arch, self.dataset, "90")["test-accuracy"]
-
-    def train_seconds(self, arch: Architecture) -> float:
-        info = self._info(arch, self._valid_name, "12")
-        return info["train-all-time"] + info["valid-per-time"]
-
-
-def open_benchmark(dataset: str, table: Optional[str] = None, nats_dir: Optional[str] = None):
-    """The reward source a user points at: a CSV table or the official release."""
-    if (table is None) == (nats_dir is None):
-        raise ValueError("give exactly one of --table (CSV) or --nats_dir (official NATS-Bench release)")
-    return NATSTable(table, dataset) if table is not None else NATSOfficial(nats_dir, dataset)

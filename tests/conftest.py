@@ -12,6 +12,7 @@ SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "nats_sss")
 NATS_CSV = os.path.join(SHARED_DATA, "nats_sss_cifar.csv")
 NATS_RECORDS = os.path.join(SHARED_DATA, "official_records.json")
 NATS_OFFICIAL = os.path.join(SHARED_DATA, "official", "NATS-sss-v1_0-50262-simple")
+MACRO_JSON = os.path.join(os.path.dirname(SHARED_DATA), "nas_bench_macro", "nas-bench-macro_cifar10.json")
 
 
 class AdditiveSpace(SearchSpace):
@@ -39,13 +40,13 @@ def additive_space():
 
 @pytest.fixture(scope="session")
 def nats_table_cifar10():
-    from search_spaces.nats_bench import NATSTable
+    from experiments.tables import NATSTable
 
     return NATSTable(NATS_CSV, "cifar10")
 
 
 @pytest.fixture(scope="session")
 def nats_table_cifar100():
-    from search_spaces.nats_bench import NATSTable
+    from experiments.tables import NATSTable
 
     return NATSTable(NATS_CSV, "cifar100")

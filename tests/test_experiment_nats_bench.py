@@ -24,13 +24,16 @@ def test_writes_summary_table_and_curves(tmp_path):
     result = run_cli(f"--table={NATS_CSV}", "--dataset=cifar100", "--runs=3", f"--output_dir={out}")
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary) == {"dataset", "flops_limit", "runs", "max_trials", "oracle", "algorithms"}
+    assert set(summary) == {"benchmark", "dataset", "flops_limit", "runs", "max_trials", "oracle", "algorithms"}
+    assert summary["benchmark"] == "nats_sss"
     assert summary["dataset"] == "cifar100" and summary["runs"] == 3
     assert summary["flops_limit"] == 0.5 * 274_405_732  # the largest network, 100 classes
     assert summary["oracle"]["arch"] == "4:6:5:6:7" and summary["oracle"]["test"] == 70.32
     assert list(summary["algorithms"]) == algorithms.names()
     for stats in summary["algorithms"].values():
-        assert set(stats) == {"trials_mean", "valid_mean", "test_mean", "test_std", "test_q25", "test_q75", "seconds"}
+        assert set(stats) == {"trials_mean", "valid_mean", "test_mean", "test_std", "test_q25", "test_q75", "seconds",
+                              "test_mean_at"}
+        assert list(stats["test_mean_at"]) == [str(n) for n in range(25, summary["max_trials"] + 1, 25)]
         assert stats["trials_mean"] == summary["max_trials"] <= 400
         assert stats["test_q25"] <= stats["test_mean"] <= stats["test_q75"] or stats["test_std"] < 1e-9
     assert summary["algorithms"]["layernas"]["test_mean"] >= 70.3

@@ -1,12 +1,12 @@
-"""The NATS-Bench size space: exact MAdds and parameters, naming, and both reward sources."""
+"""The NATS-Bench size space: exact MAdds and parameters, naming (its tables: tests/test_tables.py)."""
 
 import csv
 import json
 
 import pytest
 
-from conftest import NATS_CSV, NATS_OFFICIAL, NATS_RECORDS
-from search_spaces.nats_bench import NATSOfficial, NATSSizeSpace, NATSTable, open_benchmark
+from conftest import NATS_CSV, NATS_RECORDS
+from search_spaces.nats_bench import NATSSizeSpace
 
 
 def _space_dataset(record_dataset):
@@ -60,54 +60,3 @@ def test_madds_follow_input_size_and_classes():
         space.madds(arch, num_classes=0)
     with pytest.raises(ValueError, match="cifar10, cifar100, ImageNet16-120"):
         NATSSizeSpace("svhn")
-
-
-def test_csv_rewards_are_the_valid_column_and_test_is_separate(nats_table_cifar10, nats_table_cifar100):
-    space = nats_table_cifar10.space
-    arch = space.from_channels("8:8:8:8:16")
-    assert nats_table_cifar10.reward(arch) == 80.056 and nats_table_cifar10.test_accuracy(arch) == 82.56
-    assert nats_table_cifar100.reward(arch) == 42.96 and nats_table_cifar100.test_accuracy(arch) == 43.16
-    assert nats_table_cifar10.train_seconds(arch) is None
-
-
-def test_csv_errors_name_what_is_valid(tmp_path):
-    with pytest.raises(ValueError, match="does not exist"):
-        NATSTable(str(tmp_path / "missing.csv"))
-    with pytest.raises(ValueError, match="valid: cifar10, cifar100"):
-        NATSTable(NATS_CSV, "ImageNet16-120")
-    short = tmp_path / "short.csv"
-    short.write_text("".join(open(NATS_CSV).readlines()[:10]))
-    with pytest.raises(ValueError, match="9 rows"):
-        NATSTable(str(short))
-
-
-def test_official_release_follows_the_nats_bench_protocol():
-    records = json.load(open(NATS_RECORDS))
-    for dataset in ("cifar10", "cifar100", "ImageNet16-120"):
-        bench = NATSOfficial(NATS_OFFICIAL, dataset)
-        valid_split = "cifar10-valid" if dataset == "cifar10" else dataset
-        for index in (0, 11, 284):
-            arch = bench.space.from_index(index)
-            hp12 = next(r for r in records if r["arch_index"] == index and r["hp"] == 12 and r["dataset"] == valid_split)
-            hp90 = next(r for r in records if r["arch_index"] == index and r["hp"] == 90 and r["dataset"] == dataset)
-            assert bench.reward(arch) == pytest.approx(hp12["valid-accuracy"])
-            assert bench.test_accuracy(arch) == pytest.approx(hp90["test-accuracy"])
-            assert bench.train_seconds(arch) > hp12["train-all-time"]  # plus one validation pass
-
-
-def test_official_release_errors_are_clear(tmp_path):
-    bench = NATSOfficial(NATS_OFFICIAL, "cifar10")
-    missing = bench.missing()
-    assert len(missing) == 32768 - 3 and not {0, 11, 284} & set(missing)
-    with pytest.raises(ValueError, match=r"no record of network 12 \(8:8:8:16:40\)"):
-        bench.reward(bench.space.from_index(12))
-    with pytest.raises(ValueError, match="not a directory"):
-        NATSOfficial(str(tmp_path / "nowhere"))
-
-
-def test_open_benchmark_needs_exactly_one_source():
-    with pytest.raises(ValueError, match="exactly one"):
-        open_benchmark("cifar10")
-    with pytest.raises(ValueError, match="exactly one"):
-        open_benchmark("cifar10", table=NATS_CSV, nats_dir=NATS_OFFICIAL)
-    assert isinstance(open_benchmark("cifar100", nats_dir=NATS_OFFICIAL), NATSOfficial)

@@ -1,0 +1,247 @@
+"""Tabular benchmarks: every network of a space trained already, its results looked up.
+
+A benchmark is data about a space, not a space: the NATS-Bench size space's CSV
+table and official release, and NAS-Bench-Macro's JSON. Each reader offers
+
+    space                   the search space (its cost is the benchmark's cost column)
+    reward(arch, run)       what a search sees when it trains `arch` in search run `run`
+    mean_reward(arch)       the reward without training noise (what the oracle maximizes)
+    test_accuracy(arch)     the score that is only reported, never searched on
+    train_seconds(arch)     the simulated training time, or None when the data has none
+    missing()               networks the data holds no record of
+
+so `experiments.comparison` runs every algorithm against any of them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from typing import Optional
+
+from layernas_tf.space import Architecture, DecisionPoint, SearchSpace
+from search_spaces.nats_bench import DATASETS, NATSSizeSpace
+
+BENCHMARKS = ("nats_sss", "nas_bench_macro")
+
+
+def check_dataset(dataset: str) -> None:
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown NATS-Bench dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+
+
+class NATSTable:
+    """Rewards from the per-architecture CSV table (`nats_sss_cifar.csv` format).
+
+    The reward is `<dataset>_valid_acc90` (validation accuracy); the test column
+    is only ever reported, never searched on.
+    """
+
+    name = "nats_sss"
+
+    def __init__(self, path: str, dataset: str = "cifar10"):
+        if not os.path.isfile(path):
+            raise ValueError(f"NATS-Bench table {path!r} does not exist (expected the nats_sss_cifar.csv format)")
+        self.path, self.dataset = path, dataset
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            columns = reader.fieldnames or []
+            datasets = [c[: -len("_valid_acc90")] for c in columns if c.endswith("_valid_acc90")]
+            if dataset not in datasets:
+                raise ValueError(
+                    f"table {path!r} has no columns for dataset {dataset!r}; valid: {', '.join(datasets) or 'none'}"
+                )
+            valid_col, test_col = f"{dataset}_valid_acc90", f"{dataset}_test_acc90"
+            self.space = NATSSizeSpace(dataset)
+            size = self.space.size
+            self._valid = [math.nan] * size
+            self._test = [math.nan] * size
+            rows = 0
+            for row in reader:
+                index = int(row["index"])
+                if self.space.channel_string(self.space.from_index(index)) != row["arch"]:
+                    raise ValueError(f"table {path!r}: row {index} names {row['arch']}, not the official network")
+                self._valid[index] = float(row[valid_col])
+                self._test[index] = float(row[test_col])
+                rows += 1
+        if rows != size:
+            raise ValueError(f"table {path!r} has {rows} rows; the size space has {size} networks")
+
+    def reward(self, arch: Architecture, run: int = 0) -> float:
+        del run  # one training per network: every run sees the same reward
+        return self._valid[self.space.index(arch)]
+
+    mean_reward = reward
+
+    def test_accuracy(self, arch: Architecture) -> float:
+        return self._test[self.space.index(arch)]
+
+    def train_seconds(self, arch: Architecture) -> Optional[float]:
+        """The table carries no training times."""
+        del arch
+        return None
+
+    def missing(self) -> list[int]:
+        return []
+
+
+class NATSOfficial:
+    """Rewards from the official NATS-Bench release, through the `nats_bench` package.
+
+    The protocol of the NATS-Bench paper: the reward is the validation accuracy after
+    12 epochs (`hp=12`; CIFAR-10 uses its `cifar10-valid` split), the simulated
+    training time of that run is what a time budget spends, and the reported test
+    accuracy is that of the 90-epoch run.
+    """
+
+    name = "nats_sss"
+
+    def __init__(self, nats_dir: str, dataset: str = "cifar10"):
+        check_dataset(dataset)
+        if not os.path.isdir(nats_dir):
+            raise ValueError(f"NATS-Bench release {nats_dir!r} is not a directory (e.g. NATS-sss-v1_0-50262-simple)")
+        try:
+            import nats_bench  # pylint: disable=import-outside-toplevel
+        except ImportError:
+            raise ValueError("--nats_dir needs the nats_bench package: pip install 'layernas_tf[nats]'") from None
+        self.nats_dir, self.dataset = nats_dir, dataset
+        self.space = NATSSizeSpace(dataset)
+        self._api = nats_bench.create(nats_dir, "sss", fast_mode=True, verbose=False)
+        self._valid_name = "cifar10-valid" if dataset == "cifar10" else dataset
+
+    def missing(self) -> list[int]:
+        """Indices of networks the release holds no record of (the test release has 3 of 32,768)."""
+        def present(index):
+            return any(
+                os.path.isfile(os.path.join(self.nats_dir, f"{name}.pickle.pbz2"))
+                for name in (f"{index:06d}", str(index))
+            )
+
+        return [index for index in range(self.space.size) if not present(index)]
+
+    def _info(self, arch: Architecture, dataset: str, hp: str) -> dict:
+        index = self.space.index(arch)
+        try:
+            return self._api.get_more_info(index, dataset, hp=hp, is_random=False)
+        except AssertionError:
+            raise ValueError(
+                f"NATS-Bench release {self.nats_dir!r} holds no record of network {index} "
+                f"({self.space.channel_string(arch)}); point --nats_dir at the full release"
+            ) from None
+
+    def reward(self, arch: Architecture, run: int = 0) -> float:
+        del run  # the 12-epoch runs of one seed, as the NATS-Bench paper searched
+        return self._info(arch, self._valid_name, "12")["valid-accuracy"]
+
+    mean_reward = reward
+
+    def test_accuracy(self, arch: Architecture) -> float:
+        return self._info(arch, self.dataset, "90")["test-accuracy"]
+
+    def train_seconds(self, arch: Architecture) -> float:
+        info = self._info(arch, self._valid_name, "12")
+        return info["train-all-time"] + info["valid-per-time"]
+
+
+def open_nats(dataset: str, table: Optional[str] = None, nats_dir: Optional[str] = None):
+    """The NATS-Bench reward source a user points at: a CSV table or the official release."""
+    if (table is None) == (nats_dir is None):
+        raise ValueError("give exactly one of --table (CSV) or --nats_dir (official NATS-Bench release)")
+    return NATSTable(table, dataset) if table is not None else NATSOfficial(nats_dir, dataset)
+
+
+class NASBenchMacroSpace(SearchSpace):
+    """NAS-Bench-Macro's 8 layers, each identity (0), MB3_K3 (1) or MB6_K5 (2): 6,561 networks.
+
+    The cost is the benchmark's `flops` column (multiply-adds at 32x32), so the
+    space lives with its table. The default is MB6_K5 everywhere, the largest
+    network, as LayerNAS starts from.
+    """
+
+    name = "nas_bench_macro"
+
+    def __init__(self, flops: dict[str, int], params: dict[str, int]):
+        options = ("identity", "mb3_k3", "mb6_k5")
+        stages = (2, 3, 3)
+        points = [DecisionPoint(f"stage{s}_layer{i}", options, default=2)
+                  for s, layers in enumerate(stages) for i in range(layers)]
+        super().__init__(points)
+        self._flops, self._params = flops, params
+
+    def key(self, arch: Architecture) -> str:
+        return "".join(str(i) for i in arch)
+
+    def cost(self, arch: Architecture) -> int:
+        return self._flops[self.key(arch)]
+
+    madds = cost
+
+    def params(self, arch: Architecture) -> int:
+        return self._params[self.key(arch)]
+
+
+class NASBenchMacro:
+    """NAS-Bench-Macro's JSON (`nas-bench-macro_cifar10.json`): every network trained three times.
+
+    Its README's noisy protocol: search run `r` sees the accuracy of training
+    `r % 3` as a network's reward (there is no validation column); the answer is
+    scored by the mean of the three.
+    """
+
+    name = "nas_bench_macro"
+    dataset = "cifar10"
+
+    def __init__(self, path: str):
+        try:
+            with open(path) as f:
+                records = json.load(f)
+        except OSError as e:
+            raise ValueError(f"NAS-Bench-Macro table {path!r} cannot be read ({e.strerror})") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"NAS-Bench-Macro table {path!r} is not JSON ({e.msg}, line {e.lineno})") from None
+        try:
+            flops = {key: int(r["flops"]) for key, r in records.items()}
+            params = {key: int(r["params"]) for key, r in records.items()}
+            self._runs = {key: [float(a) for a in r["test_acc"]] for key, r in records.items()}
+            self._mean = {key: float(r["mean_acc"]) for key, r in records.items()}
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"NAS-Bench-Macro table {path!r} is not in the nas-bench-macro_cifar10.json format "
+                             f"(each network needs test_acc, mean_acc, params, flops: {e!r})") from None
+        self.path = path
+        self.space = NASBenchMacroSpace(flops, params)
+        if len(records) != self.space.size:
+            raise ValueError(f"NAS-Bench-Macro table {path!r} has {len(records)} networks; the space has "
+                             f"{self.space.size}")
+
+    def reward(self, arch: Architecture, run: int = 0) -> float:
+        runs = self._runs[self.space.key(arch)]
+        return runs[run % len(runs)]
+
+    def mean_reward(self, arch: Architecture) -> float:
+        return self._mean[self.space.key(arch)]
+
+    test_accuracy = mean_reward
+
+    def train_seconds(self, arch: Architecture) -> Optional[float]:
+        """The table carries no training times."""
+        del arch
+        return None
+
+    def missing(self) -> list[int]:
+        return []
+
+
+def open_benchmark(benchmark: str, *, dataset: str = "cifar10", table: Optional[str] = None,
+                   nats_dir: Optional[str] = None):
+    """The benchmark a user names, read from where they point."""
+    if benchmark == "nats_sss":
+        return open_nats(dataset, table=table, nats_dir=nats_dir)
+    if benchmark == "nas_bench_macro":
+        if table is None or nats_dir is not None:
+            raise ValueError("--benchmark=nas_bench_macro reads --table=PATH (nas-bench-macro_cifar10.json)")
+        if dataset != "cifar10":
+            raise ValueError(f"NAS-Bench-Macro has cifar10 only, not --dataset={dataset}")
+        return NASBenchMacro(table)
+    raise ValueError(f"unknown benchmark {benchmark!r}; valid: {', '.join(BENCHMARKS)}")

@@ -1,0 +1,41 @@
+"""The comparison on any tabular benchmark from the command line: NAS-Bench-Macro's noisy protocol."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import MACRO_JSON, NATS_CSV, REPO
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "experiments.benchmark", *args], cwd=REPO, capture_output=True,
+                          text=True)
+
+
+def test_nas_bench_macro_comparison_scores_answers_by_their_mean_accuracy(tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("--benchmark=nas_bench_macro", f"--table={MACRO_JSON}", "--flops_fraction=0.5", "--runs=3",
+                     f"--output_dir={out}")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["benchmark"] == "nas_bench_macro" and summary["dataset"] == "cifar10"
+    assert round(summary["oracle"]["test"], 2) == 92.31  # the best mean accuracy under half the largest FLOPs
+    assert summary["max_trials"] == 121  # one LayerNAS search (H=10, k=1) on this space
+    for stats in summary["algorithms"].values():
+        assert stats["trials_mean"] == 121 and stats["test_mean"] <= summary["oracle"]["test"]
+        assert list(stats["test_mean_at"]) == ["25", "50", "75", "100"]
+    assert (out / "summary.md").read_text().startswith("# NAS-Bench-Macro, cifar10")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--benchmark=nas_bench_macro", f"--table={NATS_CSV}"], "is not JSON"),
+    (["--benchmark=nas_bench_201", f"--table={MACRO_JSON}"], "nats_sss|nas_bench_macro"),
+    (["--benchmark=nas_bench_macro", f"--table={MACRO_JSON}", "--dataset=cifar100"], "cifar10 only"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, args, fragment):
+    result = run_cli(*args, f"--output_dir={tmp_path / 'out'}")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and fragment in lines[0], result.stderr
+    assert not (tmp_path / "out").exists()
