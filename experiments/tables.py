@@ -161,17 +161,31 @@ class NASBenchMacroSpace(SearchSpace):
     """
 
     name = "nas_bench_macro"
+    STAGES = (2, 3, 3)
 
     def __init__(self, flops: dict[str, int], params: dict[str, int]):
         options = ("identity", "mb3_k3", "mb6_k5")
-        stages = (2, 3, 3)
         points = [DecisionPoint(f"stage{s}_layer{i}", options, default=2)
-                  for s, layers in enumerate(stages) for i in range(layers)]
+                  for s, layers in enumerate(self.STAGES) for i in range(layers)]
         super().__init__(points)
         self._flops, self._params = flops, params
 
     def key(self, arch: Architecture) -> str:
         return "".join(str(i) for i in arch)
+
+    def canonical(self, arch: Architecture) -> Architecture:
+        """Identities among the later layers of a stage moved to its end, as the benchmark's `get_real_arch`.
+
+        An identity there passes its input through, so where it sits does not
+        change the network (the first layer of a stage strides, so it stays put):
+        6,561 strings, 3,969 networks.
+        """
+        out, start = [], 0
+        for layers in self.STAGES:
+            first, rest = arch[start], arch[start + 1:start + layers]
+            out += [first] + [i for i in rest if i != 0] + [i for i in rest if i == 0]
+            start += layers
+        return Architecture(out)
 
     def cost(self, arch: Architecture) -> int:
         return self._flops[self.key(arch)]

@@ -216,12 +216,22 @@ class SearchSpace:
     def dearest_completion_cost(self, arch: Architecture, layer: int) -> float:
         return self.cost(self.completion(arch, layer, dearest=True))
 
+    def canonical(self, arch: Architecture) -> Architecture:
+        """One string for every set of strings that build the same network.
+
+        Algorithms train a network once, whichever of its strings comes up. The
+        default says every string is its own network; a space where choices can
+        stop mattering (a skipped block's kernel, widths that round alike)
+        overrides it.
+        """
+        return arch
+
     def within_budgets(self, arch: Architecture) -> bool:
         """Whether `arch` meets every budget besides the searched cost."""
         return all(t_min <= view.cost(arch) <= t_max for view, t_min, t_max in self.budgets)
 
     def feasible_architectures(self, t_min: float, t_max: float) -> Optional[tuple[Architecture, ...]]:
-        """Every network costing [t_min, t_max] that meets the space's budgets, in space order.
+        """Every network costing [t_min, t_max] that meets the space's budgets, in space order (canonical strings).
 
         None for spaces of more than ENUMERABLE networks. Listed once per range and
         kept: baselines fall back on it when rejection sampling stops finding untried
@@ -232,7 +242,8 @@ class SearchSpace:
         listed = self.__dict__.setdefault("_feasible_listings", {})
         if (t_min, t_max) not in listed:
             listed[(t_min, t_max)] = tuple(a for a in self.all_architectures()
-                                           if t_min <= self.cost(a) <= t_max and self.within_budgets(a))
+                                           if a == self.canonical(a)
+                                           and t_min <= self.cost(a) <= t_max and self.within_budgets(a))
         return listed[(t_min, t_max)]
 
     def budgets_reachable(self, arch: Architecture, layer: int) -> bool:
@@ -272,6 +283,9 @@ class WithCost(SearchSpace):
 
     def cost(self, arch: Architecture) -> float:
         return self._cost_fn(arch)
+
+    def canonical(self, arch: Architecture) -> Architecture:
+        return self.base.canonical(arch)
 
     def __getattr__(self, attribute):
         return getattr(self.base, attribute)

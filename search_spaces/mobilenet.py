@@ -146,6 +146,23 @@ class MobileNetSpace(SearchSpace):
                 channels = width
         return out
 
+    def canonical(self, arch: Architecture) -> Architecture:
+        """A skipped block's kernel, expansion and squeeze-and-excite at their defaults; a stage width
+        at the first multiple that rounds to the same channel count."""
+        out = list(self.validate(arch))
+        for s, stage in enumerate(self.stages):
+            point = self.decision_points[self._stage_points[s]["width"]]
+            filters = self.family.rows[stage[0]].filters
+            width = blocks.make_divisible(filters * point.options[out[self._stage_points[s]["width"]]])
+            out[self._stage_points[s]["width"]] = next(
+                i for i, m in enumerate(point.options) if blocks.make_divisible(filters * m) == width)
+            for b in stage:
+                p = self._block_points[b]
+                if "skip" in p and self._value(arch, p["skip"]):
+                    for name in ("kernel", "expansion", "se"):
+                        out[p[name]] = self.decision_points[p[name]].default
+        return Architecture(out)
+
     # -- validation ---------------------------------------------------------------------
 
     def _check(self, input_shape, num_classes) -> tuple[tuple[int, int, int], int]:

@@ -22,9 +22,11 @@ def test_nas_bench_macro_comparison_scores_answers_by_their_mean_accuracy(tmp_pa
     summary = json.loads((out / "summary.json").read_text())
     assert summary["benchmark"] == "nas_bench_macro" and summary["dataset"] == "cifar10"
     assert round(summary["oracle"]["test"], 2) == 92.31  # the best mean accuracy under half the largest FLOPs
-    assert summary["max_trials"] == 121  # one LayerNAS search (H=10, k=1) on this space
-    for stats in summary["algorithms"].values():
-        assert stats["trials_mean"] == 121 and stats["test_mean"] <= summary["oracle"]["test"]
+    assert summary["max_trials"] == 117  # one LayerNAS search (H=10, k=1): 121 strings, 4 of networks it trained
+    for name, stats in summary["algorithms"].items():
+        # LayerNAS sees other rewards in other runs (another training each), so it may end sooner.
+        assert stats["trials_mean"] == 117 or (name == "layernas" and stats["trials_mean"] < 117)
+        assert stats["test_mean"] <= summary["oracle"]["test"]
         assert list(stats["test_mean_at"]) == ["25", "50", "75", "100"]
     assert (out / "summary.md").read_text().startswith("# NAS-Bench-Macro, cifar10")
 

@@ -97,6 +97,34 @@ def test_skip_width_se_and_activation_change_the_network():
     assert space.cost(default.replace(index["stage0_activation"], 1)) == space.cost(default)
 
 
+@pytest.mark.parametrize("name", ["mbv2", "mbv3_small", "mbv3_large"])
+def test_strings_of_one_network_share_a_canonical_form(name):
+    import random  # pylint: disable=import-outside-toplevel
+
+    space = search_spaces.get(name)
+    rng = random.Random(0)
+    for _ in range(200):
+        arch = space.random(rng)
+        canonical = space.canonical(arch)
+        assert space.bottlenecks(canonical) == space.bottlenecks(arch) and space.canonical(canonical) == canonical
+    index = {p.name: i for i, p in enumerate(space.decision_points)}
+    skip = next(n for n in index if n.endswith("_skip"))
+    block = skip[: -len("_skip")]
+    skipped = space.default().replace(index[skip], 1)
+    other_kernel = skipped.replace(index[f"{block}_kernel"], 2)
+    assert other_kernel != skipped and space.canonical(other_kernel) == space.canonical(skipped)
+    kept = space.default().replace(index[f"{block}_kernel"], 2)  # a kept block's kernel matters
+    assert space.canonical(kept) != space.canonical(space.default())
+    narrow = [(s, m) for s in range(len(space.stages)) for m in range(5)
+              if mobilenet.blocks.make_divisible(space.family.rows[space.stages[s][0]].filters
+                                                 * mobilenet.WIDTHS[m]) ==
+              mobilenet.blocks.make_divisible(space.family.rows[space.stages[s][0]].filters * mobilenet.WIDTHS[m - 1])
+              and m > 0]
+    for s, m in narrow:  # widths that round to the same channel count: one network
+        wide = space.default().replace(index[f"stage{s}_width"], m)
+        assert space.canonical(wide) == space.canonical(space.default().replace(index[f"stage{s}_width"], m - 1))
+
+
 def test_stages_are_runs_of_equal_width():
     rows = [mobilenet.Row(1, f, 3, 1, False, "relu") for f in (16, 24, 24, 40, 24)]
     assert mobilenet.stages_of(rows) == [[0], [1, 2], [3], [4]]

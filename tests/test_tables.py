@@ -89,3 +89,16 @@ def test_nas_bench_macro_errors_name_the_format(tmp_path):
         {"00000000": {"test_acc": [1, 2, 3], "mean_acc": 2, "params": 1, "flops": 1}}))
     with pytest.raises(ValueError, match="has 1 networks; the space has 6561"):
         NASBenchMacro(str(tmp_path / "short.json"))
+
+
+def test_nas_bench_macro_strings_of_one_network_share_its_record_and_train_once():
+    bench = open_benchmark("nas_bench_macro", table=MACRO_JSON)
+    space = bench.space
+    networks = {space.canonical(a) for a in space.all_architectures()}
+    assert len(networks) == 3969  # the README's count of distinct networks
+    records = json.load(open(MACRO_JSON))
+    for arch in space.all_architectures():
+        assert records[space.key(arch)] == records[space.key(space.canonical(arch))]
+    # an identity moved within the later layers of a stage: one network; moved onto a stage's first layer: another
+    assert space.canonical(space.parse("1:2:1:0:2:1:1:1")) == space.canonical(space.parse("1:2:1:2:0:1:1:1"))
+    assert space.canonical(space.parse("1:2:1:0:2:1:1:1")) != space.canonical(space.parse("1:2:0:1:2:1:1:1"))

@@ -174,10 +174,10 @@ class Algorithm:
             return None
         for _ in range(attempts):
             arch = self.space.random(self.rng)
-            if arch not in self._tried and self.feasible(arch):
+            if self.tried(arch) is None and self.feasible(arch):
                 return arch
         listed = self.space.feasible_architectures(self.target.t_min, self.target.t_max)
-        left = [a for a in listed or () if a not in self._tried]
+        left = [a for a in listed or () if self.tried(a) is None]
         return self.rng.choice(left) if left else None
 
     def _feasible_left(self) -> Optional[int]:
@@ -186,8 +186,11 @@ class Algorithm:
         return None if listed is None else len(listed) - self._feasible_tried
 
     def tried(self, arch: Architecture) -> Optional[Trial]:
-        """The trial that trained `arch`, if any (pending, complete or failed)."""
-        return self._tried.get(arch)
+        """The trial that trained `arch`'s network, if any (pending, complete or failed).
+
+        Strings that build the same network (`space.canonical`) share one trial.
+        """
+        return self._tried.get(self.space.canonical(arch))
 
     # -- the ask/tell contract -------------------------------------------------
 
@@ -220,7 +223,7 @@ class Algorithm:
                 break
             trial = Trial(len(self.trials), arch, self.cost(arch))
             self.trials.append(trial)
-            self._tried[arch] = trial
+            self._tried[self.space.canonical(arch)] = trial
             self._feasible_tried += self.feasible(arch)
             self._pending[trial.id] = trial
             out.append(trial)
@@ -277,7 +280,7 @@ class Algorithm:
             raise ValueError(f"saved search has settings {state['config']}, this search has {mine}")
         self.rng.setstate(_rng_state_from_json(state["rng"]))
         self.trials = [Trial.from_json(t) for t in state["trials"]]
-        self._tried = {t.arch: t for t in self.trials}
+        self._tried = {self.space.canonical(t.arch): t for t in self.trials}
         self._costs = {t.arch: t.cost for t in self.trials}
         self._feasible_tried = sum(self.feasible(t.arch) for t in self.trials)
         self._pending = {t.id: t for t in self.trials if t.status == PENDING}

@@ -5,9 +5,10 @@ all-default network. For each layer i the children of the kept candidates take
 every option of layer i; children that can no longer reach the target (their
 cheapest completion costs more than t_max, or their dearest completion less than
 t_min) are dropped before anything trains; the rest train (an architecture
-trained before reuses its reward for free), are split into H equal-width cost
-buckets, and the k best of each bucket become the layer-i candidates. Trials stay
-within 1 + sum_i k * H * |S_i|, polynomial in the number of layers.
+trained before, or another string of the same network, reuses its reward for free),
+are split into H equal-width cost buckets, and the k best of each bucket become
+the layer-i candidates. Trials stay within 1 + sum_i k * H * |S_i|, polynomial in
+the number of layers.
 """
 
 from __future__ import annotations
@@ -97,7 +98,11 @@ class LayerNAS(Algorithm):
 
     def _settle(self) -> None:
         """Moves on to the next layer whenever the current one has nothing left to train."""
-        while not self._is_finished and not self._queue and not self._pending:
+        while not self._is_finished:
+            # Another string of a queued child's network may have gone out since it was queued.
+            self._queue = [c for c in self._queue if self.tried(c) is None]
+            if self._queue or self._pending:
+                return
             self._advance()
 
     def _searchable(self, child: Architecture, layer: int) -> bool:
@@ -133,9 +138,11 @@ class LayerNAS(Algorithm):
         lowest, highest = min(costs), max(costs)
         index = bucketize(costs, self.buckets, lowest, highest)
         ranked: dict[int, list[tuple[float, float, int]]] = {}
+        networks = set()
         for order, (child, b) in enumerate(zip(self._children, index)):
             trial = self.tried(child)
-            if trial is not None and trial.status == COMPLETE:
+            if trial is not None and trial.status == COMPLETE and trial.id not in networks:
+                networks.add(trial.id)  # a network is kept once, under the first of its strings
                 ranked.setdefault(b, []).append((-trial.reward, costs[order], order))
         kept = []
         for b in sorted(ranked):
