@@ -134,19 +134,8 @@ def test_killed_mid_trial_then_resumed_trains_nothing_twice(tmp_path):
     args = [*SMALL, "--madds=2.1M", "--max_trials=3", "--proxy_epochs=1", f"--study_dir={study_dir}"]
     process = subprocess.Popen([sys.executable, "-m", "layernas_tf.main", *args], cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    deadline = time.time() + 600
     try:
-        while time.time() < deadline:
-            try:
-                with sqlite3.connect(f"file:{study_dir / 'study.db'}?mode=ro", uri=True) as db:
-                    rows = db.execute("SELECT id, status FROM trials ORDER BY id").fetchall()
-            except sqlite3.OperationalError:  # not created yet (or its tables not yet)
-                rows = []
-            if rows == [(0, "COMPLETE"), (1, "RUNNING")]:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("trial 1 never started")
+        _wait_for(study_dir, lambda statuses: statuses == ["COMPLETE", "RUNNING"], "trial 1 never started")
         time.sleep(2)  # well inside trial 1's training
         process.send_signal(signal.SIGKILL)
     finally:
@@ -193,6 +182,20 @@ def test_a_tfds_dataset_by_name_runs_end_to_end(tmp_path, monkeypatch, capsys):
 def _study_rows(study_dir):
     with sqlite3.connect(f"file:{study_dir / 'study.db'}?mode=ro", uri=True) as db:
         return db.execute("SELECT id, arch, status, reward FROM trials ORDER BY id").fetchall()
+
+
+def _wait_for(study_dir, ready, what, timeout=600):
+    """Polls the study's trial statuses, in id order, until `ready(statuses)`; fails with `what` if never."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            statuses = [status for _, _, status, _ in _study_rows(study_dir)]
+        except sqlite3.OperationalError:  # not created yet (or its tables not yet)
+            statuses = []
+        if ready(statuses):
+            return
+        time.sleep(0.2)
+    pytest.fail(what)
 
 
 @pytest.mark.slow
@@ -282,17 +285,8 @@ def test_local_workers_survive_a_killed_worker_and_train_nothing_twice(tmp_path)
     process = subprocess.Popen([sys.executable, "-m", "layernas_tf.main", *args], cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     try:
-        deadline = time.time() + 600
-        while time.time() < deadline:
-            try:
-                rows = _study_rows(study_dir)
-            except sqlite3.OperationalError:
-                rows = []
-            if [status for _, _, status, _ in rows].count("RUNNING") == 2 and any(s == "COMPLETE" for _, _, s, _ in rows):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("two trials never ran at once")
+        _wait_for(study_dir, lambda statuses: statuses.count("RUNNING") == 2 and "COMPLETE" in statuses,
+                  "two trials never ran at once")
         workers = _spawned_workers(process.pid)
         assert len(workers) == 2
         os.kill(workers[0], signal.SIGKILL)
@@ -317,17 +311,8 @@ def test_ctrl_c_stops_the_workers_with_one_line_and_the_search_resumes(tmp_path)
     process = subprocess.Popen([sys.executable, "-m", "layernas_tf.main", *args], cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.time() + 600
-        while time.time() < deadline:
-            try:
-                statuses = [status for _, _, status, _ in _study_rows(study_dir)]
-            except sqlite3.OperationalError:
-                statuses = []
-            if "COMPLETE" in statuses and "RUNNING" in statuses:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("no trial completed while another ran")
+        _wait_for(study_dir, lambda statuses: "COMPLETE" in statuses and "RUNNING" in statuses,
+                  "no trial completed while another ran")
         workers = _spawned_workers(process.pid)
         os.killpg(process.pid, signal.SIGINT)
         out, err = process.communicate(timeout=120)
