@@ -268,7 +268,8 @@ def _main(argv) -> None:
         config = SearchConfig(**{k: v for k, v in settings.items() if k in fields},
                               study_dir=values.study_dir, data_dir=values.data_dir, verbose=0)
         config = dataclasses.replace(config, target=tuple(config.target),
-                                     budgets=tuple(tuple(b) for b in config.budgets))
+                                     budgets=tuple(tuple(b) for b in config.budgets),
+                                     decisions=tuple(config.decisions))
         space = config.search_space()
         completed = {r["id"]: r for r in rows if r["status"] == "COMPLETE"}
         if values.front:

@@ -37,6 +37,10 @@ _BUCKET_BY = flags.DEFINE_enum(
     "bucket_by", None, ["madds", "params"],
     "The cost LayerNAS buckets by when several budgets are given; default: --madds if given, else --params.")
 _MADDS_MIN = flags.DEFINE_string("madds_min", None, "Optional lower MAdds bound of the final model.")
+_DECISIONS = flags.DEFINE_list(
+    "decisions", None,
+    "Search only these kinds of decision points (MobileNet spaces: width, kernel, expansion, se, skip, "
+    "activation); the others keep the reference network's values. Default: all.")
 _DATASET = flags.DEFINE_string(
     "dataset", "digits",
     "A tfds name (imagenet2012, cifar10, cifar100, imagenet_resized/32x32), folder:PATH "
@@ -169,6 +173,7 @@ def _check_flags() -> tuple[SearchConfig, Any]:
         space=_SPACE.value, cost=cost_name, target=(t_min, t_max), dataset=dataset.name,
         num_classes=dataset.num_classes, image_size=image_size, deploy_image_size=deploy,
         budgets=tuple((name, *ranges[name]) for name in ranges if name != cost_name),
+        decisions=tuple(_DECISIONS.value or ()),
         batch_size=_BATCH_SIZE.value, proxy_epochs=_PROXY_EPOCHS.value, learning_rate=_LEARNING_RATE.value,
         buckets=_BUCKETS.value, per_bucket=_PER_BUCKET.value, max_trials=_MAX_TRIALS.value, seed=_SEED.value,
         data_dir=_DATA_DIR.value, strategy=_STRATEGY.value, tpu=_TPU.value,
@@ -232,7 +237,9 @@ def main(argv):
     unit = UNITS[config.cost]
     at = f"at {config.size_label()}"
     also = "".join(f" and {UNITS[name]} in [{cli.human(low)}, {cli.human(high)}]" for name, low, high in config.budgets)
-    _log(f"LayerNAS on {space.name} ({len(space)} decision points), {unit} {at} in "
+    chosen = f"{len(space)} decision points" if not config.decisions else (
+        f"{len(space)} decision points of kind {', '.join(config.decisions)}, the others at the reference's values")
+    _log(f"LayerNAS on {space.name} ({chosen}; {float(space.size):.3g} networks), {unit} {at} in "
          f"[{cli.human(config.target[0])}, {cli.human(config.target[1])}]{also} (buckets by {unit}), "
          f"proxies train on {dataset.name} at "
          f"{config.image_size}x{config.image_size} ({dataset.sizes['train']} train / "

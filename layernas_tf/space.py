@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import math
 import random
+import re
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 
@@ -286,6 +287,62 @@ class WithCost(SearchSpace):
 
     def canonical(self, arch: Architecture) -> Architecture:
         return self.base.canonical(arch)
+
+    def __getattr__(self, attribute):
+        return getattr(self.base, attribute)
+
+
+def decision_kind(name: str) -> str:
+    """What a decision point decides, from its name: `stage2_width` -> width, `channels_3` -> channels."""
+    return re.sub(r"^(stage|block)\d+_|_\d+$", "", name)
+
+
+class Subspace(SearchSpace):
+    """The decision points of `space` whose kind is in `kinds`; the others keep their default.
+
+    A width-only search of a MobileNet (`kinds=("width",)`) is the channel search on
+    its own. Architectures are strings over the chosen points; everything that
+    builds or counts a network fills the other points in with their defaults.
+
+    Raises:
+      ValueError: a kind the space does not have, naming the valid ones.
+    """
+
+    def __init__(self, space: SearchSpace, kinds: Sequence[str]):
+        valid = sorted({decision_kind(p.name) for p in space.decision_points})
+        unknown = [k for k in kinds if k not in valid]
+        if unknown or not kinds:
+            raise ValueError(f"--decisions={','.join(kinds)}: {space.name} has no decision points of kind "
+                             f"{', '.join(unknown) or '(none given)'}; valid: {', '.join(valid)}")
+        self.base, self.name, self.kinds = space, space.name, tuple(kinds)
+        self._positions = [i for i, p in enumerate(space.decision_points) if decision_kind(p.name) in kinds]
+        super().__init__([space.decision_points[i] for i in self._positions])
+
+    def full(self, arch: Architecture) -> Architecture:
+        """The whole space's architecture: `arch` at the chosen points, defaults elsewhere."""
+        out = list(self.base.default())
+        for position, index in zip(self._positions, self.validate(arch)):
+            out[position] = index
+        return Architecture(out)
+
+    def cost(self, arch: Architecture) -> float:
+        return self.base.cost(self.full(arch))
+
+    def madds(self, arch: Architecture, **kwargs) -> int:
+        return self.base.madds(self.full(arch), **kwargs)
+
+    def params(self, arch: Architecture, **kwargs) -> int:
+        return self.base.params(self.full(arch), **kwargs)
+
+    def build(self, arch: Architecture, **kwargs):
+        return self.base.build(self.full(arch), **kwargs)
+
+    def canonical(self, arch: Architecture) -> Architecture:
+        whole = self.base.canonical(self.full(arch))
+        return Architecture(whole[i] for i in self._positions)
+
+    def describe(self, arch: Architecture) -> str:
+        return self.base.describe(self.full(arch))
 
     def __getattr__(self, attribute):
         return getattr(self.base, attribute)

@@ -35,6 +35,7 @@ class SearchConfig:
         at the deployment size.
       target: the budget of `cost` as a (min, max) range.
       budgets: further budgets every answer must meet, as (cost, min, max).
+      decisions: the kinds of decision points searched (`--decisions`); empty: all.
       image_size: the side the proxies train at.
       deploy_image_size: the side the exported network takes and its cost is counted at.
     """
@@ -50,6 +51,7 @@ class SearchConfig:
     proxy_epochs: int
     learning_rate: float
     budgets: tuple[tuple[str, float, float], ...] = ()
+    decisions: tuple[str, ...] = ()
     buckets: int = 10
     per_bucket: int = 1
     max_trials: Optional[int] = None
@@ -76,8 +78,11 @@ class SearchConfig:
             "learning_rate": self.learning_rate,
             "seed": self.seed,
         }
-        if self.budgets:  # absent when there is one budget, so studies made before budgets combined still resume
+        # Absent unless used, so that studies made before these settings existed still resume.
+        if self.budgets:
             settings["budgets"] = [list(b) for b in self.budgets]
+        if self.decisions:
+            settings["decisions"] = list(self.decisions)
         return settings
 
     def deploy_shape(self) -> tuple[int, int, int]:
@@ -92,9 +97,11 @@ class SearchConfig:
     def search_space(self):
         """The space, its cost counted at the deployment shape with the dataset's classes."""
         import search_spaces  # pylint: disable=import-outside-toplevel
-        from layernas_tf.space import WithCost  # pylint: disable=import-outside-toplevel
+        from layernas_tf.space import Subspace, WithCost  # pylint: disable=import-outside-toplevel
 
         space = search_spaces.get(self.space, input_shape=self.deploy_shape(), num_classes=self.num_classes)
+        if self.decisions:
+            space = Subspace(space, self.decisions)
         if self.cost == "madds" and not self.budgets:
             return space
         costs = {"madds": space.madds, "params": space.params}

@@ -44,6 +44,7 @@ def test_parse_count_accepts_units():
         (["--madds=40M", "--bucket_by=latency"], ["--bucket_by", "madds|params"]),
         (["--madds=40M", "--params=10K"], ["--params=10K is below the cheapest network of mbv3_small at 224x224"]),
         ([], ["give a budget"]),
+        (["--madds=40M", "--decisions=width,depth"], ["kind depth", "valid: activation, expansion, kernel, se, skip"]),
         (["--madds=10K"], ["below the cheapest network of mbv3_small at 224x224", "10,583,784 (10.58M) madds"]),
         (["--madds=10K", "--deploy_image_size=32"], ["mbv3_small at 32x32", "514,920 (514.9K) madds"]),
         (["--madds=40M", "--deploy_image_size=16"], ["too small", "32x32"]),
@@ -281,7 +282,7 @@ def _spawned_workers(parent_pid):
 def test_local_workers_survive_a_killed_worker_and_train_nothing_twice(tmp_path):
     study_dir = tmp_path / "study"
     args = [*SMALL, "--madds=2.1M", "--max_trials=4", "--proxy_epochs=1", "--executor=local", "--parallel_trials=2",
-            f"--study_dir={study_dir}"]
+            "--decisions=width", f"--study_dir={study_dir}"]
     process = subprocess.Popen([sys.executable, "-m", "layernas_tf.main", *args], cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     try:
@@ -296,6 +297,8 @@ def test_local_workers_survive_a_killed_worker_and_train_nothing_twice(tmp_path)
         process.wait()
     assert process.returncode == 0, out[-3000:]
     assert "worker processes" in out and "killed by SIGKILL; training it again (attempt 2 of 2)" in out
+    assert "(5 decision points of kind width, the others at the reference's values; 3.12e+03 networks)" in out
+    assert all(len(arch.split(":")) == 5 for _, arch, _, _ in _study_rows(study_dir))  # width strings only
     trained = [line.split()[1] for line in out.splitlines() if line.startswith("trial ") and "reward" in line]
     assert sorted(trained) == ["0", "1", "2", "3"]  # each trial completed once, the killed one included
     assert [status for _, _, status, _ in _study_rows(study_dir)] == ["COMPLETE"] * 4

@@ -80,3 +80,26 @@ def test_decision_point_needs_two_options_and_a_valid_default():
         DecisionPoint("x", (1,))
     with pytest.raises(ValueError, match="default 3"):
         DecisionPoint("x", (1, 2), default=3)
+
+
+def test_a_subspace_searches_some_kinds_and_keeps_the_others_at_their_defaults():
+    import search_spaces  # pylint: disable=import-outside-toplevel
+    from layernas_tf.algorithms import LayerNAS  # pylint: disable=import-outside-toplevel
+    from layernas_tf.space import Subspace, decision_kind  # pylint: disable=import-outside-toplevel
+
+    assert [decision_kind(n) for n in ("stage2_width", "block7_se", "channels_3", "stage0_activation")] == [
+        "width", "se", "channels", "activation"]
+    whole = search_spaces.get("mbv3_small", input_shape=(32, 32, 3), num_classes=10)
+    widths = Subspace(whole, ["width"])
+    assert [p.name for p in widths.decision_points] == [p.name for p in whole.decision_points
+                                                        if p.name.endswith("_width")]
+    assert widths.size == 5 ** len(widths) and LayerNAS.trial_bound(widths) == 1 + 10 * 5 * len(widths)
+    assert widths.full(widths.default()) == whole.default()
+    narrow = widths.default().replace(0, 0)
+    assert widths.full(narrow) == whole.default().replace(0, 0)
+    assert widths.cost(narrow) == whole.cost(whole.default().replace(0, 0)) < widths.cost(widths.default())
+    assert widths.madds(narrow, input_shape=(64, 64, 3)) == whole.madds(widths.full(narrow), input_shape=(64, 64, 3))
+    assert widths.canonical(widths.default()) == widths.canonical(widths.default().replace(0, 1))  # 0.75x == 1x here
+    assert widths.parse(str(narrow)) == narrow
+    with pytest.raises(ValueError, match="kind depth; valid: activation, expansion, kernel, se, skip, width"):
+        Subspace(whole, ["width", "depth"])
