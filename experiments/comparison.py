@@ -49,6 +49,7 @@ def search_once(algorithm, benchmark, time_budget: Optional[float] = None, run: 
         "valid": math.nan if best is None else best.reward,
         "test": best_test,
         "trials": len(algorithm.trials),
+        "saved": getattr(algorithm, "trials_saved", 0),
         "curve": curve,
     }
 
@@ -70,7 +71,8 @@ def oracle(space, benchmark, limit: float) -> dict[str, Any]:
             if best is None or key > best[0]:
                 best = (key, arch)
     arch = best[1]
-    described = space.channel_string(arch) if hasattr(space, "channel_string") else space.describe(arch)
+    described = (space.channel_string(arch) if hasattr(space, "channel_string")
+                 else ", ".join(str(v) for v in space.values(arch)))
     return {"arch": str(arch), "channels": described, "valid": best[0][0], "test": benchmark.test_accuracy(arch)}
 
 
@@ -107,6 +109,7 @@ def compare(
         q25, q75 = np.percentile(test, [25, 75])
         summary["algorithms"][name] = {
             "trials_mean": float(np.mean([r["trials"] for r in results])),
+            "trials_saved_mean": float(np.mean([r["saved"] for r in results])),
             "valid_mean": float(np.mean([r["valid"] for r in results])),
             "test_mean": float(np.mean(test)),
             "test_std": float(np.std(test)),
@@ -137,7 +140,7 @@ TITLES = {"nats_sss": "NATS-Bench size space", "nas_bench_macro": "NAS-Bench-Mac
 def summary_markdown(summary: dict[str, Any]) -> str:
     o = summary["oracle"]
     rows = [
-        [name, f"{s['trials_mean']:.0f}", f"{s['valid_mean']:.2f}", f"{s['test_mean']:.2f} ± {s['test_std']:.2f}",
+        [name, f"{s['trials_mean']:.0f}", f"{s['trials_saved_mean']:.1f}", f"{s['valid_mean']:.2f}", f"{s['test_mean']:.2f} ± {s['test_std']:.2f}",
          f"{s['test_q25']:.2f} – {s['test_q75']:.2f}", f"{s['seconds']:.1f}"]
         for name, s in summary["algorithms"].items()
     ]
@@ -148,6 +151,6 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"Oracle (best noiseless reward among feasible networks, by exhaustive search): "
         f"`{o['arch']}` ({o['channels']}), valid {o['valid']:.2f}, test {o['test']:.2f}.\n\n"
         + reports.markdown_table(
-            ["algorithm", "trials", "valid (mean)", "test (mean ± std)", "test 25–75%", "seconds"], rows
+            ["algorithm", "trials", "saved", "valid (mean)", "test (mean ± std)", "test 25–75%", "seconds"], rows
         )
     )

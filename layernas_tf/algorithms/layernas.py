@@ -62,6 +62,8 @@ class LayerNAS(Algorithm):
         self._queue: list[Architecture] = []
         self._is_finished = False
         self.layer_log: list[dict[str, Any]] = []
+        # Children whose network was trained under another string: each a trial the search did not spend.
+        self.trials_saved = 0
         self._settle()
 
     @staticmethod
@@ -100,7 +102,9 @@ class LayerNAS(Algorithm):
         """Moves on to the next layer whenever the current one has nothing left to train."""
         while not self._is_finished:
             # Another string of a queued child's network may have gone out since it was queued.
+            queued = len(self._queue)
             self._queue = [c for c in self._queue if self.tried(c) is None]
+            self.trials_saved += queued - len(self._queue)
             if self._queue or self._pending:
                 return
             self._advance()
@@ -127,6 +131,8 @@ class LayerNAS(Algorithm):
                     children.setdefault(parent.replace(layer, option), None)
             self._children = [c for c in children if self._searchable(c, layer)]
             self._layer = layer
+            self.trials_saved += sum(1 for c in self._children
+                                     if self.tried(c) is not None and self.tried(c).arch != c)
         self._queue = [c for c in self._children if self.tried(c) is None]
 
     def _keep(self) -> list[Architecture]:
@@ -167,6 +173,7 @@ class LayerNAS(Algorithm):
             "queue": [str(c) for c in self._queue],
             "finished": self._is_finished,
             "layer_log": self.layer_log,
+            "trials_saved": self.trials_saved,
         }
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
@@ -177,3 +184,4 @@ class LayerNAS(Algorithm):
         self._queue = [parse(c) for c in state["queue"]]
         self._is_finished = state["finished"]
         self.layer_log = list(state["layer_log"])
+        self.trials_saved = state.get("trials_saved", 0)  # absent from states saved before it was counted
