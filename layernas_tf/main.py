@@ -1,4 +1,4 @@
-r"""Search a MobileNet space with LayerNAS under a cost budget, then export the best model.
+r"""Search a MobileNet space with LayerNAS (or a baseline) under a cost budget, then export the best model.
 
     python -m layernas_tf.main --space=mbv3_large --madds=220M --dataset=imagenet2012 --data_dir=gs://...
 
@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 
 from absl import flags, logging  # pylint: disable=wrong-import-position
 
-from layernas_tf import cli, executors  # pylint: disable=wrong-import-position
+from layernas_tf import algorithms, cli, executors  # pylint: disable=wrong-import-position
 from layernas_tf.trial import THREADS_ENV, WEIGHTS, SearchConfig, TrialWorker, set_threads  # pylint: disable=wrong-import-position
 
 _SPACE = flags.DEFINE_string("space", "mbv3_small", "Search space: mbv2, mbv2_140, mbv3_large, mbv3_small, nats_sss.")
@@ -55,6 +55,9 @@ _DEPLOY_IMAGE_SIZE = flags.DEFINE_integer(
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Global batch size, split across replicas.")
 _PROXY_EPOCHS = flags.DEFINE_integer("proxy_epochs", 5, "Epochs each candidate trains before it is scored.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 0.05, "Peak learning rate (SGD, cosine decay after warm-up).")
+_ALGORITHM = flags.DEFINE_enum(
+    "algorithm", algorithms.DEFAULT, algorithms.names(),
+    "The search: layernas, or a baseline (random, evolution, reinforce), which needs --max_trials.")
 _BUCKETS = flags.DEFINE_integer("buckets", 10, "LayerNAS: H, cost buckets per layer.")
 _PER_BUCKET = flags.DEFINE_integer("per_bucket", 1, "LayerNAS: k, candidates kept per bucket.")
 _MAX_TRIALS = flags.DEFINE_integer("max_trials", None, "Stop after this many trials (default: LayerNAS's own end).")
@@ -144,6 +147,9 @@ def _check_flags() -> tuple[SearchConfig, Any]:
             raise ValueError(f"--{flag} must be a positive integer, got {value}")
     if _FINAL_EPOCHS.value < 0 or not _LEARNING_RATE.value > 0:
         raise ValueError("--final_epochs must be >= 0 and --learning_rate > 0")
+    if _ALGORITHM.value != "layernas" and _MAX_TRIALS.value is None:
+        raise ValueError(f"--algorithm={_ALGORITHM.value} has no natural end on a space this large: give --max_trials "
+                         "(LayerNAS alone ends by itself)")
     if _TRIAL_RETRIES.value < 0:
         raise ValueError(f"--trial_retries must be >= 0, got {_TRIAL_RETRIES.value}")
     for flag, value in (("gpus_per_trial", _GPUS_PER_TRIAL.value), ("cpus_per_trial", _CPUS_PER_TRIAL.value)):
@@ -228,19 +234,24 @@ def main(argv):
     from layernas_tf.runner import Runner  # pylint: disable=import-outside-toplevel
     from layernas_tf.study import Study  # pylint: disable=import-outside-toplevel
 
-    search = LayerNAS(space, config.target, buckets=config.buckets, per_bucket=config.per_bucket,
-                      max_trials=config.max_trials, seed=config.seed)
+    settings: dict[str, Any] = {"max_trials": config.max_trials, "seed": config.seed}
+    if _ALGORITHM.value == "layernas":
+        settings.update(buckets=config.buckets, per_bucket=config.per_bucket)
+    search = algorithms.create(_ALGORITHM.value, space, config.target, **settings)
     with cli.bad_input():
         study = Study(config.study_dir, {**config.study_settings(), "algorithm": search.config()})
         executor = _make_executor(config)
-    bound = min(config.max_trials or math.inf, LayerNAS.trial_bound(space, config.buckets, config.per_bucket))
+    bound = min(config.max_trials or math.inf, LayerNAS.trial_bound(space, config.buckets, config.per_bucket)
+                if _ALGORITHM.value == "layernas" else math.inf)
+    title = algorithms.TITLES[_ALGORITHM.value]
     unit = UNITS[config.cost]
     at = f"at {config.size_label()}"
     also = "".join(f" and {UNITS[name]} in [{cli.human(low)}, {cli.human(high)}]" for name, low, high in config.budgets)
     chosen = f"{len(space)} decision points" if not config.decisions else (
         f"{len(space)} decision points of kind {', '.join(config.decisions)}, the others at the reference's values")
-    _log(f"LayerNAS on {space.name} ({chosen}; {float(space.size):.3g} networks), {unit} {at} in "
-         f"[{cli.human(config.target[0])}, {cli.human(config.target[1])}]{also} (buckets by {unit}), "
+    _log(f"{title} on {space.name} ({chosen}; {float(space.size):.3g} networks), {unit} {at} in "
+         f"[{cli.human(config.target[0])}, {cli.human(config.target[1])}]{also}"
+         f"{f' (buckets by {unit})' if search.name == 'layernas' else ''}, "
          f"proxies train on {dataset.name} at "
          f"{config.image_size}x{config.image_size} ({dataset.sizes['train']} train / "
          f"{dataset.sizes['validation']} validation images), --strategy={config.strategy}, {executor.describe()}; "
@@ -301,6 +312,7 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
          "costs": {"madds": by_id[i]["metrics"].get("madds"), "params": by_id[i]["metrics"].get("params")},
          "image_size": config.deploy_image_size} for i in ids])
     results = {
+        "algorithm": search.name,
         "space": space.name,
         "dataset": dataset.name,
         "image_size": config.image_size,
@@ -315,11 +327,12 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
         **delivered,
     }
     reports.write_json(os.path.join(config.study_dir, "results.json"), results)
-    edges = search.layer_log[-1]["edges"] if search.layer_log else []
+    layer_log = getattr(search, "layer_log", [])  # LayerNAS's layers; a baseline has none
+    edges = layer_log[-1]["edges"] if layer_log else []
     reports.plot_search(os.path.join(config.study_dir, "search.png"), rows, t_min=config.target[0],
                         t_max=config.target[1], chosen=best.id, bucket_edges=edges, front=ids,
                         cost_name=f"{config.cost} at {config.size_label()}",
-                        title=f"LayerNAS on {space.name}: {config.cost} at {config.size_label()} "
+                        title=f"{algorithms.TITLES[search.name]} on {space.name}: {config.cost} at {config.size_label()} "
                               f"in [{cli.human(config.target[0])}, {cli.human(config.target[1])}]")
     _log(f"wrote {config.study_dir}/results.json, front.json ({len(ids)} networks) and search.png; "
          f"tensorboard --logdir={config.study_dir}")

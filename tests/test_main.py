@@ -44,6 +44,8 @@ def test_parse_count_accepts_units():
         (["--madds=40M", "--bucket_by=latency"], ["--bucket_by", "madds|params"]),
         (["--madds=40M", "--params=10K"], ["--params=10K is below the cheapest network of mbv3_small at 224x224"]),
         ([], ["give a budget"]),
+        (["--madds=40M", "--algorithm=random"], ["--algorithm=random", "--max_trials"]),
+        (["--madds=40M", "--algorithm=bohb"], ["layernas|random|evolution|reinforce"]),
         (["--madds=40M", "--decisions=width,depth"], ["kind depth", "valid: activation, expansion, kernel, se, skip"]),
         (["--madds=10K"], ["below the cheapest network of mbv3_small at 224x224", "10,583,784 (10.58M) madds"]),
         (["--madds=10K", "--deploy_image_size=32"], ["mbv3_small at 32x32", "514,920 (514.9K) madds"]),
@@ -163,6 +165,7 @@ def test_a_tfds_dataset_by_name_runs_end_to_end(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(data, "_reachable", lambda host, timeout=3.0: True)
     argv = ["main", "--space=nats_sss", "--params=1M", "--dataset=cifar10", "--image_size=16", "--max_trials=2",
+            "--algorithm=evolution",
             "--proxy_epochs=1", "--final_epochs=1", "--batch_size=16", "--verbose=0",
             f"--study_dir={tmp_path / 'study'}"]
     flags.FLAGS(argv)
@@ -173,9 +176,11 @@ def test_a_tfds_dataset_by_name_runs_end_to_end(tmp_path, monkeypatch, capsys):
         flags.FLAGS.unparse_flags()
     out = capsys.readouterr().out
     assert "warning: every network of nats_sss fits --params=1M" in out  # and it searched anyway
+    assert "regularized evolution on nats_sss" in out and "(buckets by" not in out
     assert "for 1 epochs" in out  # the answer retrained (--final_epochs)
     results = json.loads((tmp_path / "study" / "results.json").read_text())
     assert results["dataset"] == "cifar10" and results["cost"] == "params" and results["trials"] == 2
+    assert results["algorithm"] == "evolution"
     assert results["final"]["epochs"] == 1
     assert results["best"]["params"] <= 1_000_000 and results["exports"]["tflite"]["verified"]
 

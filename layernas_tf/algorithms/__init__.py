@@ -11,6 +11,11 @@ from layernas_tf.algorithms.random_search import RandomSearch
 from layernas_tf.algorithms.reinforce import Reinforce
 
 ALGORITHMS = {cls.name: cls for cls in (LayerNAS, RandomSearch, RegularizedEvolution, Reinforce)}
+# Names as people write them, for headers and plots.
+TITLES = {"layernas": "LayerNAS", "random": "random search", "evolution": "regularized evolution",
+          "reinforce": "REINFORCE"}
+# What `main` searches with unless `--algorithm` says otherwise: LayerNAS as the paper describes it.
+DEFAULT = "layernas"
 
 
 def names() -> list[str]:
@@ -25,6 +30,6 @@ def create(name: str, space, target, **settings) -> Algorithm:
 
 
 __all__ = [
-    "ALGORITHMS", "COMPLETE", "FAILED", "PENDING", "Algorithm", "LayerNAS", "RandomSearch",
+    "ALGORITHMS", "COMPLETE", "DEFAULT", "FAILED", "PENDING", "TITLES", "Algorithm", "LayerNAS", "RandomSearch",
     "RegularizedEvolution", "Reinforce", "Target", "Trial", "create", "names",
 ]
