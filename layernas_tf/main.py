@@ -30,7 +30,8 @@ from absl import flags, logging  # pylint: disable=wrong-import-position
 from layernas_tf import algorithms, cli, executors  # pylint: disable=wrong-import-position
 from layernas_tf.trial import THREADS_ENV, WEIGHTS, SearchConfig, TrialWorker, set_threads  # pylint: disable=wrong-import-position
 
-_SPACE = flags.DEFINE_string("space", "mbv3_small", "Search space: mbv2, mbv2_140, mbv3_large, mbv3_small, nats_sss.")
+_SPACE = flags.DEFINE_string(
+    "space", "mbv3_small", "Search space: mbv2, mbv2_140, mbv3_large, mbv3_small, nats_sss, zoph_le.")
 _MADDS = flags.DEFINE_string("madds", None, "MAdds budget of the final model: 220M, 0.22G or 220000000.")
 _PARAMS = flags.DEFINE_string("params", None, "Parameter budget, alone or with --madds: 2.5M, 2500000.")
 _BUCKET_BY = flags.DEFINE_enum(
@@ -51,7 +52,7 @@ _IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Side the proxies train a
 _DEPLOY_IMAGE_SIZE = flags.DEFINE_integer(
     "deploy_image_size", None,
     "Side of the deployed network: budgets are counted and the model exported at this size "
-    "(default 224 for the MobileNet spaces; nats_sss: the training size).")
+    "(default 224 for the MobileNet spaces; nats_sss, zoph_le: the training size).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Global batch size, split across replicas.")
 _PROXY_EPOCHS = flags.DEFINE_integer("proxy_epochs", 5, "Epochs each candidate trains before it is scored.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 0.05, "Peak learning rate (SGD, cosine decay after warm-up).")
@@ -172,7 +173,7 @@ def _check_flags() -> tuple[SearchConfig, Any]:
     dataset = data.load(_DATASET.value, _DATA_DIR.value)
     image_size = _IMAGE_SIZE.value or dataset.default_image_size()
     search_spaces.get(_SPACE.value, input_shape=(image_size, image_size, 3), num_classes=dataset.num_classes)
-    deploy = _DEPLOY_IMAGE_SIZE.value or (image_size if _SPACE.value == "nats_sss" else 224)
+    deploy = _DEPLOY_IMAGE_SIZE.value or (image_size if _SPACE.value in ("nats_sss", "zoph_le") else 224)
     budget = cli.human(t_max)
     study_dir = _STUDY_DIR.value or os.path.join("runs", f"{_SPACE.value}_{cost_name}_{budget}")
     config = SearchConfig(

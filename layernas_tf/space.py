@@ -293,8 +293,9 @@ class WithCost(SearchSpace):
 
 
 def decision_kind(name: str) -> str:
-    """What a decision point decides, from its name: `stage2_width` -> width, `channels_3` -> channels."""
-    return re.sub(r"^(stage|block)\d+_|_\d+$", "", name)
+    """What a decision point decides, from its name: `stage2_width` -> width, `channels_3` -> channels,
+    `layer4_skip_2` -> skip."""
+    return re.sub(r"^(stage|block|layer)\d+_|_\d+$", "", name)
 
 
 class Subspace(SearchSpace):

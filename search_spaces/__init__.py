@@ -16,6 +16,7 @@ _REGISTRY = {
     "mbv3_large": ("search_spaces.mobilenet_v3", "mbv3_large"),
     "mbv3_small": ("search_spaces.mobilenet_v3", "mbv3_small"),
     "nats_sss": ("search_spaces.nats_bench", "NATSSizeSpace"),
+    "zoph_le": ("search_spaces.zoph_le", "ZophLeSpace"),
 }
 
 

@@ -38,7 +38,7 @@ def test_parse_count_accepts_units():
 @pytest.mark.parametrize(
     "args, fragments",
     [
-        (["--space=resnet50", "--madds=220M"], ["resnet50", "mbv2, mbv2_140, mbv3_large, mbv3_small, nats_sss"]),
+        (["--space=resnet50", "--madds=220M"], ["resnet50", "mbv2, mbv2_140, mbv3_large, mbv3_small, nats_sss, zoph_le"]),
         (["--madds=lots"], ["--madds='lots'", "220M"]),
         (["--params=2M", "--bucket_by=madds"], ["--bucket_by=madds has no budget", "one of the budgets given: params"]),
         (["--madds=40M", "--bucket_by=latency"], ["--bucket_by", "madds|params"]),
@@ -222,6 +222,18 @@ def test_the_design_cards_command_counts_madds_at_224(tmp_path):
     serve = saved_model.signatures["serving_default"]
     assert tuple(serve.inputs[0].shape[1:]) == (224, 224, 3)
     assert cost.profile_saved_model(results["exports"]["saved_model"]["path"], (224, 224, 3)) == results["best"]["madds"]
+
+
+@pytest.mark.slow
+def test_zoph_le_searches_and_exports_from_main_like_any_space(tmp_path):
+    study_dir = tmp_path / "study"
+    result = run_main("--space=zoph_le", "--madds=300M", "--max_trials=1", "--proxy_epochs=1", "--batch_size=64",
+                      "--verbose=0", f"--study_dir={study_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "LayerNAS on zoph_le (45 decision points" in result.stdout and "at 32x32 in [0, 300M]" in result.stdout
+    results = json.loads((study_dir / "results.json").read_text())
+    assert results["deploy_image_size"] == 32 and results["best"]["madds"] == 298_598_880
+    assert results["exports"]["tflite"]["verified"]  # every layer converts and LiteRT agrees with Keras
 
 
 def run_export(*args):
