@@ -1,4 +1,4 @@
-"""Keras building blocks shared by the MobileNet spaces, each beside its exact cost.
+"""Keras building blocks shared by the spaces, each beside its exact cost.
 
 Every block has a Keras builder and a counter of its multiply-adds and parameters.
 The two sit side by side because the analytic counter must give exactly what graph
@@ -18,6 +18,8 @@ import dataclasses
 import math
 
 from keras import layers
+
+from layernas_tf.space import Architecture, SearchSpace
 
 BN_EPSILON = 1e-3
 # keras.applications uses 0.999; moving statistics that slow stay unsettled after a
@@ -58,6 +60,43 @@ class Counter:
     def dense(self, c_in: int, c_out: int):
         self.madds += c_in * c_out
         self.params += c_in * c_out + c_out
+
+
+class CountedSpace(SearchSpace):
+    """A space that counts its networks layer by layer into a `Counter` (`_count`); MAdds is its cost.
+
+    Subclasses set `input_shape` and `num_classes` (what a count or a build uses unless
+    given others) and may tighten `_check`.
+    """
+
+    input_shape: tuple[int, int, int]
+    num_classes: int
+
+    def _count(self, arch: Architecture, input_shape, num_classes) -> Counter:
+        raise NotImplementedError
+
+    def _check(self, input_shape, num_classes) -> tuple[tuple[int, int, int], int]:
+        shape = tuple(input_shape)
+        if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
+            raise ValueError(f"input_shape must be (height, width, channels) of positive ints, got {shape}")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+        return shape, num_classes
+
+    def _resolve(self, input_shape, num_classes) -> tuple[tuple[int, int, int], int]:
+        return self._check(self.input_shape if input_shape is None else input_shape,
+                           self.num_classes if num_classes is None else num_classes)
+
+    def madds(self, arch: Architecture, input_shape=None, num_classes: int | None = None) -> int:
+        """Multiply-adds of Conv2D, DepthwiseConv2D and MatMul for one image (what graph profiling counts)."""
+        return self._count(arch, input_shape, num_classes).madds
+
+    def params(self, arch: Architecture, input_shape=None, num_classes: int | None = None) -> int:
+        """All weights, BatchNorm moving statistics included (`keras.Model.count_params`)."""
+        return self._count(arch, input_shape, num_classes).params
+
+    def cost(self, arch: Architecture) -> int:
+        return self.madds(arch)
 
 
 def activation(name: str, layer_name: str) -> layers.Layer:

@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 import keras
 from keras import layers
 
-from layernas_tf.space import Architecture, DecisionPoint, SearchSpace
+from layernas_tf.space import Architecture, DecisionPoint
 from search_spaces import blocks
 
 KERNELS = (3, 5, 7)
@@ -80,7 +80,7 @@ def stages_of(rows: Sequence[Row]) -> list[list[int]]:
     return stages
 
 
-class MobileNetSpace(SearchSpace):
+class MobileNetSpace(blocks.CountedSpace):
     """A MobileNet family's search space; the cost is MAdds at the space's input size."""
 
     def __init__(self, family: Family, input_shape=(224, 224, 3), num_classes: int = 1000):
@@ -166,23 +166,13 @@ class MobileNetSpace(SearchSpace):
     # -- validation ---------------------------------------------------------------------
 
     def _check(self, input_shape, num_classes) -> tuple[tuple[int, int, int], int]:
-        shape = tuple(input_shape)
-        if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
-            raise ValueError(f"input_shape must be (height, width, channels) of positive ints, got {shape}")
+        shape, classes = super()._check(input_shape, num_classes)
         if min(shape[:2]) < TOTAL_STRIDE:
             raise ValueError(
                 f"input {shape[0]}x{shape[1]} is too small for {self.name}: its strides need at least "
                 f"{TOTAL_STRIDE}x{TOTAL_STRIDE} (e.g. 32x32 or 224x224)"
             )
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-        return shape, num_classes
-
-    def _resolve(self, input_shape, num_classes):
-        return self._check(
-            self.input_shape if input_shape is None else input_shape,
-            self.num_classes if num_classes is None else num_classes,
-        )
+        return shape, classes
 
     # -- cost ---------------------------------------------------------------------------
 
@@ -204,17 +194,6 @@ class MobileNetSpace(SearchSpace):
             counter.conv(1, 1, 1, last, family.head_filters, bias=True)
             counter.conv(1, 1, 1, family.head_filters, classes, bias=True)
         return counter
-
-    def madds(self, arch: Architecture, input_shape=None, num_classes: Optional[int] = None) -> int:
-        """Multiply-adds of Conv2D, DepthwiseConv2D and MatMul for one image."""
-        return self._count(arch, input_shape, num_classes).madds
-
-    def params(self, arch: Architecture, input_shape=None, num_classes: Optional[int] = None) -> int:
-        """All weights, BatchNorm moving statistics included (`keras.Model.count_params`)."""
-        return self._count(arch, input_shape, num_classes).params
-
-    def cost(self, arch: Architecture) -> int:
-        return self.madds(arch)
 
     # -- Keras ---------------------------------------------------------------------------
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from layernas_tf.space import Architecture, DecisionPoint, SearchSpace
-from search_spaces.blocks import Counter, same_padding_size
+from layernas_tf.space import Architecture, DecisionPoint
+from search_spaces.blocks import CountedSpace, Counter, same_padding_size
 
 FILTER_SIZES = (1, 3, 5, 7)
 FILTERS = (24, 36, 48, 64)
@@ -35,7 +35,7 @@ STRIDES = (1, 2, 3)
 BN_MOMENTUM = 0.99
 
 
-class ZophLeSpace(SearchSpace):
+class ZophLeSpace(CountedSpace):
     """The Zoph & Le layer space; the cost is MAdds at the space's input size."""
 
     name = "zoph_le"
@@ -60,15 +60,6 @@ class ZophLeSpace(SearchSpace):
         super().__init__(points)
         self.input_shape, self.num_classes = self._check(input_shape, num_classes)
 
-    @staticmethod
-    def _check(input_shape, num_classes) -> tuple[tuple[int, int, int], int]:
-        shape = tuple(input_shape)
-        if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
-            raise ValueError(f"input_shape must be (height, width, channels) of positive ints, got {shape}")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-        return shape, num_classes
-
     def layers(self, arch: Architecture) -> list[dict]:
         """Each layer resolved: kernel (height, width), filters, stride, and the earlier layers it takes."""
         values = dict(zip((p.name for p in self.decision_points), self.values(arch)))
@@ -88,7 +79,7 @@ class ZophLeSpace(SearchSpace):
         return [i for i in range(len(layers)) if i not in taken]
 
     def _count(self, arch: Architecture, input_shape, num_classes) -> Counter:
-        (h, w, c), classes = self._check(input_shape or self.input_shape, num_classes or self.num_classes)
+        (h, w, c), classes = self._resolve(input_shape, num_classes)
         counter, layers = Counter(), self.layers(arch)
         for layer in layers:
             c_in = sum(layers[j]["filters"] for j in layer["inputs"]) or c
@@ -99,23 +90,12 @@ class ZophLeSpace(SearchSpace):
         counter.dense(sum(layers[i]["filters"] for i in self._outputs(layers)), classes)
         return counter
 
-    def madds(self, arch: Architecture, input_shape=None, num_classes: Optional[int] = None) -> int:
-        """Multiply-adds of convolutions and the classifier (what graph profiling counts)."""
-        return self._count(arch, input_shape, num_classes).madds
-
-    def params(self, arch: Architecture, input_shape=None, num_classes: Optional[int] = None) -> int:
-        """Every weight, batch-normalization statistics included (Keras' `count_params`)."""
-        return self._count(arch, input_shape, num_classes).params
-
-    def cost(self, arch: Architecture) -> int:
-        return self.madds(arch)
-
     def build(self, arch: Architecture, input_shape=None, num_classes: Optional[int] = None):
         """The Keras model of `arch`; it takes RGB pixels in [0, 255] and outputs class probabilities."""
         import keras  # pylint: disable=import-outside-toplevel
         from keras import layers as kl  # pylint: disable=import-outside-toplevel
 
-        (h, w, c), classes = self._check(input_shape or self.input_shape, num_classes or self.num_classes)
+        (h, w, c), classes = self._resolve(input_shape, num_classes)
         layers = self.layers(arch)
         inputs = keras.Input(shape=(h, w, c), name="image")
         image = kl.Rescaling(1.0 / 127.5, offset=-1.0, name="rescaling")(inputs)
