@@ -22,14 +22,9 @@ import os
 from typing import Optional
 
 from layernas_tf.space import Architecture, DecisionPoint, SearchSpace
-from search_spaces.nats_bench import DATASETS, NATSSizeSpace
+from search_spaces.nats_bench import NATSSizeSpace, check_dataset
 
 BENCHMARKS = ("nats_sss", "nas_bench_macro")
-
-
-def check_dataset(dataset: str) -> None:
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown NATS-Bench dataset {dataset!r}; valid: {', '.join(DATASETS)}")
 
 
 class NATSTable:

@@ -40,7 +40,7 @@ BN_MOMENTUM = 0.9
 DATASETS = {"cifar10": (32, 10), "cifar100": (32, 100), "ImageNet16-120": (16, 120)}
 
 
-def _check_dataset(dataset: str) -> None:
+def check_dataset(dataset: str) -> None:
     if dataset not in DATASETS:
         raise ValueError(f"unknown NATS-Bench dataset {dataset!r}; valid: {', '.join(DATASETS)}")
 
@@ -52,7 +52,7 @@ class NATSSizeSpace(SearchSpace):
 
     def __init__(self, dataset: str = "cifar10", input_shape=None, num_classes: Optional[int] = None):
         """`input_shape` and `num_classes` override the dataset's for `cost` and `build`."""
-        _check_dataset(dataset)
+        check_dataset(dataset)
         self.dataset = dataset
         super().__init__(
             [DecisionPoint(f"channels_{i + 1}", CHANNELS, default=len(CHANNELS) - 1) for i in range(NUM_LAYERS)]

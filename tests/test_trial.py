@@ -8,10 +8,14 @@ import pytest
 from layernas_tf.trial import WEIGHTS, SearchConfig, TrialWorker, trial_dir
 
 
+def _config(study_dir):
+    return SearchConfig(space="nats_sss", cost="params", target=(0, 600e3), dataset="digits", num_classes=10,
+                        image_size=16, deploy_image_size=16, batch_size=64, proxy_epochs=1, learning_rate=0.05,
+                        verbose=0, study_dir=str(study_dir))
+
+
 def test_a_trial_does_not_depend_on_the_trials_before_it(tmp_path):
-    config = SearchConfig(space="nats_sss", cost="params", target=(0, 600e3), dataset="digits", num_classes=10,
-                          image_size=16, deploy_image_size=16, batch_size=64, proxy_epochs=1, learning_rate=0.05,
-                          verbose=0, study_dir=str(tmp_path))
+    config = _config(tmp_path)
     worker = TrialWorker(config)
     first = worker(0, "1:7:7:7:7")
     worker(1, "0:3:7:2:7")
@@ -26,8 +30,5 @@ def test_a_trial_does_not_depend_on_the_trials_before_it(tmp_path):
 
 
 def test_a_worker_that_cannot_see_the_study_directory_says_to_share_it(tmp_path):
-    config = SearchConfig(space="nats_sss", cost="params", target=(0, 600e3), dataset="digits", num_classes=10,
-                          image_size=16, deploy_image_size=16, batch_size=64, proxy_epochs=1, learning_rate=0.05,
-                          verbose=0, study_dir=str(tmp_path / "on_another_host"))
     with pytest.raises(RuntimeError, match="not visible on this worker's host.*storage that the driver and every"):
-        TrialWorker(config).setup()
+        TrialWorker(_config(tmp_path / "on_another_host")).setup()
