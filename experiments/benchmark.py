@@ -49,6 +49,9 @@ _TIME_BUDGET = flags.DEFINE_float(
 _ALGORITHMS = flags.DEFINE_list("algorithms", algorithms.names(), f"Any of {', '.join(algorithms.names())}.")
 _BUCKETS = flags.DEFINE_integer("buckets", 10, "LayerNAS: H, cost buckets per layer.")
 _PER_BUCKET = flags.DEFINE_integer("per_bucket", 1, "LayerNAS: k, candidates kept per bucket.")
+_CONTROLLER_BATCH = flags.DEFINE_integer(
+    "controller_batch", 1, "RNN controller: networks per policy update (Zoph & Le's m); 1 compares at equal trials."
+)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the first run.")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where the summary and plot go; default runs/<benchmark>.")
 
@@ -60,7 +63,8 @@ def main(argv):
             if name not in algorithms.names():
                 raise ValueError(f"unknown algorithm {name!r} in --algorithms; valid: {', '.join(algorithms.names())}")
         for flag, value in (("runs", _RUNS.value), ("max_trials", _MAX_TRIALS.value),
-                            ("buckets", _BUCKETS.value), ("per_bucket", _PER_BUCKET.value)):
+                            ("buckets", _BUCKETS.value), ("per_bucket", _PER_BUCKET.value),
+                            ("controller_batch", _CONTROLLER_BATCH.value)):
             if value is not None and value < 1:
                 raise ValueError(f"--{flag} must be a positive integer, got {value}")
         if not _FLOPS_FRACTION.value > 0:
@@ -98,7 +102,7 @@ def main(argv):
     summary, curves = compare(
         benchmark, limit=limit, names=_ALGORITHMS.value, runs=_RUNS.value,
         max_trials=_MAX_TRIALS.value, seed=_SEED.value, time_budget=_TIME_BUDGET.value,
-        buckets=_BUCKETS.value, per_bucket=_PER_BUCKET.value,
+        buckets=_BUCKETS.value, per_bucket=_PER_BUCKET.value, controller_batch=_CONTROLLER_BATCH.value,
     )
     reports.write_json(os.path.join(output_dir, "summary.json"), summary)
     reports.write_atomic(os.path.join(output_dir, "summary.md"), summary_markdown(summary))

@@ -54,11 +54,9 @@ def search_once(algorithm, benchmark, time_budget: Optional[float] = None, run: 
     }
 
 
-def make(name: str, space, limit: float, seed: int, max_trials: Optional[int], layernas_settings: dict):
-    settings: dict[str, Any] = {"max_trials": max_trials, "seed": seed}
-    if name == "layernas":
-        settings.update(layernas_settings)
-    return algorithms.create(name, space, limit, **settings)
+def make(name: str, space, limit: float, seed: int, max_trials: Optional[int], own_settings: dict):
+    """Algorithm `name`, with its entry of `own_settings` (settings only it takes) if any."""
+    return algorithms.create(name, space, limit, max_trials=max_trials, seed=seed, **own_settings.get(name, {}))
 
 
 def oracle(space, benchmark, limit: float) -> dict[str, Any]:
@@ -77,13 +75,15 @@ def oracle(space, benchmark, limit: float) -> dict[str, Any]:
 
 
 def compare(
-    benchmark, *, limit, names, runs, max_trials=None, seed=0, time_budget=None, buckets=10, per_bucket=1
+    benchmark, *, limit, names, runs, max_trials=None, seed=0, time_budget=None, buckets=10, per_bucket=1,
+    controller_batch=1,
 ) -> tuple[dict[str, Any], dict[str, list[list[float]]]]:
     """Runs every algorithm `runs` times; returns the summary and the per-run curves."""
     space = benchmark.space
-    layernas_settings = {"buckets": buckets, "per_bucket": per_bucket}
+    own_settings = {"layernas": {"buckets": buckets, "per_bucket": per_bucket},
+                    "controller": {"batch": controller_batch}}
     if max_trials is None:
-        first = make("layernas", space, limit, seed, None, layernas_settings)
+        first = make("layernas", space, limit, seed, None, own_settings)
         max_trials = search_once(first, benchmark, time_budget)["trials"]
     summary: dict[str, Any] = {
         "benchmark": benchmark.name,
@@ -98,7 +98,7 @@ def compare(
     for name in names:
         start = time.perf_counter()
         results = [
-            search_once(make(name, space, limit, seed + r, max_trials, layernas_settings), benchmark, time_budget,
+            search_once(make(name, space, limit, seed + r, max_trials, own_settings), benchmark, time_budget,
                         run=seed + r)
             for r in range(runs)
         ]

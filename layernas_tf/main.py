@@ -61,6 +61,9 @@ _ALGORITHM = flags.DEFINE_enum(
     "The search: layernas, or a baseline (random, evolution, reinforce), which needs --max_trials.")
 _BUCKETS = flags.DEFINE_integer("buckets", 10, "LayerNAS: H, cost buckets per layer.")
 _PER_BUCKET = flags.DEFINE_integer("per_bucket", 1, "LayerNAS: k, candidates kept per bucket.")
+_CONTROLLER_BATCH = flags.DEFINE_integer(
+    "controller_batch", 1, "--algorithm=controller: networks per policy update (Zoph & Le's m)."
+)
 _MAX_TRIALS = flags.DEFINE_integer("max_trials", None, "Stop after this many trials (default: LayerNAS's own end).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the search and of training.")
 _STRATEGY = flags.DEFINE_enum(
@@ -142,6 +145,7 @@ def _check_flags() -> tuple[SearchConfig, Any]:
     t_min, t_max = ranges[cost_name]
     for flag, value in (("batch_size", _BATCH_SIZE.value), ("proxy_epochs", _PROXY_EPOCHS.value),
                         ("buckets", _BUCKETS.value), ("per_bucket", _PER_BUCKET.value),
+                        ("controller_batch", _CONTROLLER_BATCH.value),
                         ("max_trials", _MAX_TRIALS.value), ("parallel_trials", _PARALLEL_TRIALS.value),
                         ("deploy_image_size", _DEPLOY_IMAGE_SIZE.value)):
         if value is not None and value < 1:
@@ -238,6 +242,8 @@ def main(argv):
     settings: dict[str, Any] = {"max_trials": config.max_trials, "seed": config.seed}
     if _ALGORITHM.value == "layernas":
         settings.update(buckets=config.buckets, per_bucket=config.per_bucket)
+    elif _ALGORITHM.value == "controller":
+        settings.update(batch=_CONTROLLER_BATCH.value)
     search = algorithms.create(_ALGORITHM.value, space, config.target, **settings)
     with cli.bad_input():
         study = Study(config.study_dir, {**config.study_settings(), "algorithm": search.config()})

@@ -109,8 +109,8 @@ def test_misuse_is_refused_with_a_clear_error(name, additive_space):
 
 
 def test_create_names_the_valid_algorithms(additive_space):
-    assert algorithms.names() == ["layernas", "random", "evolution", "reinforce"]
-    with pytest.raises(ValueError, match="layernas, random, evolution, reinforce"):
+    assert algorithms.names() == ["layernas", "random", "evolution", "reinforce", "controller"]
+    with pytest.raises(ValueError, match="layernas, random, evolution, reinforce, controller"):
         algorithms.create("bayesian", additive_space, 10)
 
 

@@ -165,7 +165,7 @@ def test_a_tfds_dataset_by_name_runs_end_to_end(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(data, "_reachable", lambda host, timeout=3.0: True)
     argv = ["main", "--space=nats_sss", "--params=1M", "--dataset=cifar10", "--image_size=16", "--max_trials=2",
-            "--algorithm=evolution",
+            "--algorithm=controller", "--controller_batch=2",
             "--proxy_epochs=1", "--final_epochs=1", "--batch_size=16", "--verbose=0",
             f"--study_dir={tmp_path / 'study'}"]
     flags.FLAGS(argv)
@@ -176,11 +176,11 @@ def test_a_tfds_dataset_by_name_runs_end_to_end(tmp_path, monkeypatch, capsys):
         flags.FLAGS.unparse_flags()
     out = capsys.readouterr().out
     assert "warning: every network of nats_sss fits --params=1M" in out  # and it searched anyway
-    assert "regularized evolution on nats_sss" in out and "(buckets by" not in out
+    assert "RNN controller on nats_sss" in out and "(buckets by" not in out
     assert "for 1 epochs" in out  # the answer retrained (--final_epochs)
     results = json.loads((tmp_path / "study" / "results.json").read_text())
     assert results["dataset"] == "cifar10" and results["cost"] == "params" and results["trials"] == 2
-    assert results["algorithm"] == "evolution"
+    assert results["algorithm"] == "controller"
     assert results["final"]["epochs"] == 1
     assert results["best"]["params"] <= 1_000_000 and results["exports"]["tflite"]["verified"]
 

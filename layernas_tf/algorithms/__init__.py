@@ -1,19 +1,22 @@
 """Search algorithms behind one ask/tell contract; pure Python, no TensorFlow.
 
+The RNN controller alone imports Keras, when one is made (`controller.py`).
+
 `create(name, space, target, **settings)` builds one by name, which is how the
 command-line tools pick them.
 """
 
 from layernas_tf.algorithms.base import COMPLETE, FAILED, PENDING, Algorithm, Target, Trial
+from layernas_tf.algorithms.controller import Controller
 from layernas_tf.algorithms.evolution import RegularizedEvolution
 from layernas_tf.algorithms.layernas import LayerNAS
 from layernas_tf.algorithms.random_search import RandomSearch
 from layernas_tf.algorithms.reinforce import Reinforce
 
-ALGORITHMS = {cls.name: cls for cls in (LayerNAS, RandomSearch, RegularizedEvolution, Reinforce)}
+ALGORITHMS = {cls.name: cls for cls in (LayerNAS, RandomSearch, RegularizedEvolution, Reinforce, Controller)}
 # Names as people write them, for headers and plots.
 TITLES = {"layernas": "LayerNAS", "random": "random search", "evolution": "regularized evolution",
-          "reinforce": "REINFORCE"}
+          "reinforce": "REINFORCE", "controller": "RNN controller"}
 # What `main` searches with unless `--algorithm` says otherwise: LayerNAS as the paper describes it.
 DEFAULT = "layernas"
 
@@ -30,6 +33,6 @@ def create(name: str, space, target, **settings) -> Algorithm:
 
 
 __all__ = [
-    "ALGORITHMS", "COMPLETE", "DEFAULT", "FAILED", "PENDING", "TITLES", "Algorithm", "LayerNAS", "RandomSearch",
+    "ALGORITHMS", "COMPLETE", "Controller", "DEFAULT", "FAILED", "PENDING", "TITLES", "Algorithm", "LayerNAS", "RandomSearch",
     "RegularizedEvolution", "Reinforce", "Target", "Trial", "create", "names",
 ]
