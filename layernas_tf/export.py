@@ -269,7 +269,8 @@ def _main(argv) -> None:
                               study_dir=values.study_dir, data_dir=values.data_dir, verbose=0)
         config = dataclasses.replace(config, target=tuple(config.target),
                                      budgets=tuple(tuple(b) for b in config.budgets),
-                                     decisions=tuple(config.decisions))
+                                     decisions=tuple(config.decisions),
+                                     space_options=tuple(tuple(o) for o in config.space_options))
         space = config.search_space()
         completed = {r["id"]: r for r in rows if r["status"] == "COMPLETE"}
         if values.front:

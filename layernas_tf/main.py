@@ -31,7 +31,10 @@ from layernas_tf import algorithms, cli, executors  # pylint: disable=wrong-impo
 from layernas_tf.trial import THREADS_ENV, WEIGHTS, SearchConfig, TrialWorker, set_threads  # pylint: disable=wrong-import-position
 
 _SPACE = flags.DEFINE_string(
-    "space", "mbv3_small", "Search space: mbv2, mbv2_140, mbv3_large, mbv3_small, nats_sss, zoph_le.")
+    "space", "mbv3_small", "Search space: mbv2, mbv2_140, mbv3_large, mbv3_small, nasnet, nats_sss, zoph_le.")
+_NASNET_CELLS = flags.DEFINE_integer("nasnet_cells", None, "--space=nasnet: N, normal cells per stage (default 4).")
+_NASNET_FILTERS = flags.DEFINE_integer(
+    "nasnet_filters", None, "--space=nasnet: penultimate filters, a multiple of 96 (default 1056: NASNetMobile).")
 _MADDS = flags.DEFINE_string("madds", None, "MAdds budget of the final model: 220M, 0.22G or 220000000.")
 _PARAMS = flags.DEFINE_string("params", None, "Parameter budget, alone or with --madds: 2.5M, 2500000.")
 _BUCKET_BY = flags.DEFINE_enum(
@@ -52,7 +55,7 @@ _IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Side the proxies train a
 _DEPLOY_IMAGE_SIZE = flags.DEFINE_integer(
     "deploy_image_size", None,
     "Side of the deployed network: budgets are counted and the model exported at this size "
-    "(default 224 for the MobileNet spaces; nats_sss, zoph_le: the training size).")
+    "(default 224 for the MobileNet and NASNet spaces; nats_sss, zoph_le: the training size).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Global batch size, split across replicas.")
 _PROXY_EPOCHS = flags.DEFINE_integer("proxy_epochs", 5, "Epochs each candidate trains before it is scored.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 0.05, "Peak learning rate (SGD, cosine decay after warm-up).")
@@ -168,6 +171,12 @@ def _check_flags() -> tuple[SearchConfig, Any]:
     if _RAY_ADDRESS.value and _EXECUTOR.value != "ray":
         raise ValueError("--ray_address goes with --executor=ray")
 
+    space_options = tuple((name, flag.value) for name, flag in (("cells", _NASNET_CELLS),
+                                                                 ("penultimate_filters", _NASNET_FILTERS))
+                          if flag.value is not None)
+    if space_options and _SPACE.value != "nasnet":
+        raise ValueError(f"--nasnet_cells and --nasnet_filters size --space=nasnet, not --space={_SPACE.value}")
+
     if _CPUS_PER_TRIAL.value and _EXECUTOR.value in (None, "serial"):
         # Trials train in this process: its thread pools are set before TensorFlow starts them.
         os.environ[THREADS_ENV] = str(max(1, int(_CPUS_PER_TRIAL.value)))
@@ -176,7 +185,8 @@ def _check_flags() -> tuple[SearchConfig, Any]:
     set_threads()
     dataset = data.load(_DATASET.value, _DATA_DIR.value)
     image_size = _IMAGE_SIZE.value or dataset.default_image_size()
-    search_spaces.get(_SPACE.value, input_shape=(image_size, image_size, 3), num_classes=dataset.num_classes)
+    search_spaces.get(_SPACE.value, input_shape=(image_size, image_size, 3), num_classes=dataset.num_classes,
+                      **dict(space_options))
     deploy = _DEPLOY_IMAGE_SIZE.value or (image_size if _SPACE.value in ("nats_sss", "zoph_le") else 224)
     budget = cli.human(t_max)
     study_dir = _STUDY_DIR.value or os.path.join("runs", f"{_SPACE.value}_{cost_name}_{budget}")
@@ -184,7 +194,7 @@ def _check_flags() -> tuple[SearchConfig, Any]:
         space=_SPACE.value, cost=cost_name, target=(t_min, t_max), dataset=dataset.name,
         num_classes=dataset.num_classes, image_size=image_size, deploy_image_size=deploy,
         budgets=tuple((name, *ranges[name]) for name in ranges if name != cost_name),
-        decisions=tuple(_DECISIONS.value or ()),
+        decisions=tuple(_DECISIONS.value or ()), space_options=space_options,
         batch_size=_BATCH_SIZE.value, proxy_epochs=_PROXY_EPOCHS.value, learning_rate=_LEARNING_RATE.value,
         buckets=_BUCKETS.value, per_bucket=_PER_BUCKET.value, max_trials=_MAX_TRIALS.value, seed=_SEED.value,
         data_dir=_DATA_DIR.value, strategy=_STRATEGY.value, tpu=_TPU.value,

@@ -36,6 +36,8 @@ class SearchConfig:
       target: the budget of `cost` as a (min, max) range.
       budgets: further budgets every answer must meet, as (cost, min, max).
       decisions: the kinds of decision points searched (`--decisions`); empty: all.
+      space_options: arguments of the space besides its input and classes, as
+        (name, value) pairs (NASNet's `cells` and `penultimate_filters`).
       image_size: the side the proxies train at.
       deploy_image_size: the side the exported network takes and its cost is counted at.
     """
@@ -52,6 +54,7 @@ class SearchConfig:
     learning_rate: float
     budgets: tuple[tuple[str, float, float], ...] = ()
     decisions: tuple[str, ...] = ()
+    space_options: tuple[tuple[str, Any], ...] = ()
     buckets: int = 10
     per_bucket: int = 1
     max_trials: Optional[int] = None
@@ -83,6 +86,8 @@ class SearchConfig:
             settings["budgets"] = [list(b) for b in self.budgets]
         if self.decisions:
             settings["decisions"] = list(self.decisions)
+        if self.space_options:
+            settings["space_options"] = [list(o) for o in self.space_options]
         return settings
 
     def deploy_shape(self) -> tuple[int, int, int]:
@@ -99,7 +104,8 @@ class SearchConfig:
         import search_spaces  # pylint: disable=import-outside-toplevel
         from layernas_tf.space import Subspace, WithCost  # pylint: disable=import-outside-toplevel
 
-        space = search_spaces.get(self.space, input_shape=self.deploy_shape(), num_classes=self.num_classes)
+        space = search_spaces.get(self.space, input_shape=self.deploy_shape(), num_classes=self.num_classes,
+                                  **dict(self.space_options))
         if self.decisions:
             space = Subspace(space, self.decisions)
         if self.cost == "madds" and not self.budgets:

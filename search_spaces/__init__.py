@@ -15,6 +15,7 @@ _REGISTRY = {
     "mbv2_140": ("search_spaces.mobilenet_v2", "mbv2_140"),
     "mbv3_large": ("search_spaces.mobilenet_v3", "mbv3_large"),
     "mbv3_small": ("search_spaces.mobilenet_v3", "mbv3_small"),
+    "nasnet": ("search_spaces.nasnet", "NASNetSpace"),
     "nats_sss": ("search_spaces.nats_bench", "NATSSizeSpace"),
     "zoph_le": ("search_spaces.zoph_le", "ZophLeSpace"),
 }

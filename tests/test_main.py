@@ -38,7 +38,7 @@ def test_parse_count_accepts_units():
 @pytest.mark.parametrize(
     "args, fragments",
     [
-        (["--space=resnet50", "--madds=220M"], ["resnet50", "mbv2, mbv2_140, mbv3_large, mbv3_small, nats_sss, zoph_le"]),
+        (["--space=resnet50", "--madds=220M"], ["resnet50", "mbv2, mbv2_140, mbv3_large, mbv3_small, nasnet, nats_sss, zoph_le"]),
         (["--madds=lots"], ["--madds='lots'", "220M"]),
         (["--params=2M", "--bucket_by=madds"], ["--bucket_by=madds has no budget", "one of the budgets given: params"]),
         (["--madds=40M", "--bucket_by=latency"], ["--bucket_by", "madds|params"]),
@@ -57,6 +57,8 @@ def test_parse_count_accepts_units():
         (["--madds=40M", "--dataset=imagenet2013"], ["unknown dataset 'imagenet2013'", "folder:PATH", "digits"]),
         (["--madds=40M", "--tflite=fp16"], ["float", "int8"]),
         (["--madds=40M", "--strategy=horovod"], ["horovod"]),
+        (["--madds=40M", "--nasnet_cells=2"], ["--nasnet_cells and --nasnet_filters size --space=nasnet"]),
+        (["--space=nasnet", "--madds=600M", "--nasnet_filters=1000"], ["multiple of 96", "1056"]),
         (["--madds=40M", "--batch_size=0"], ["--batch_size"]),
         (["--madds=40M", "--image_size=16"], ["too small", "32x32"]),
         (["--params=2M", "--madds_min=1M"], ["--madds_min"]),
@@ -234,6 +236,21 @@ def test_zoph_le_searches_and_exports_from_main_like_any_space(tmp_path):
     results = json.loads((study_dir / "results.json").read_text())
     assert results["deploy_image_size"] == 32 and results["best"]["madds"] == 298_598_880
     assert results["exports"]["tflite"]["verified"]  # every layer converts and LiteRT agrees with Keras
+
+
+@pytest.mark.slow
+def test_nasnet_searches_its_cells_and_exports_from_main(tmp_path):
+    from layernas_tf import cost  # pylint: disable=import-outside-toplevel
+
+    study_dir = tmp_path / "study"
+    result = run_main("--space=nasnet", "--nasnet_cells=1", "--nasnet_filters=96", "--madds=600K",
+                      "--deploy_image_size=32", "--decisions=normal_operation", "--max_trials=1", "--proxy_epochs=1",
+                      "--batch_size=64", "--verbose=0", f"--study_dir={study_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "LayerNAS on nasnet (10 decision points of kind normal_operation" in result.stdout
+    results = json.loads((study_dir / "results.json").read_text())
+    assert results["best"]["madds"] <= 600_000 and results["exports"]["tflite"]["verified"]
+    assert cost.profile_saved_model(results["exports"]["saved_model"]["path"], (32, 32, 3)) == results["best"]["madds"]
 
 
 def run_export(*args):
