@@ -19,6 +19,7 @@ import math
 import time
 from typing import Any, Callable, Optional
 
+from layernas_tf import cli
 from layernas_tf.algorithms import Algorithm, Trial
 from layernas_tf.executors import Executor, Result
 from layernas_tf.study import COMPLETE, FAILED, RUNNING, Study
@@ -55,6 +56,7 @@ class Runner:
         self._attempts: dict[int, int] = {}
         self._finished_here = 0
         self._began = time.time()
+        self._layers_shown = len(getattr(algorithm, "layer_log", ()))
 
     def run(self) -> None:
         algorithm = self.algorithm
@@ -108,6 +110,7 @@ class Runner:
             self.study.record(trial, self.algorithm.state_dict(), status=FAILED, started=started, ended=time.time(),
                               error=reason)
             self.log(f"trial {trial.id:>4} {trial.arch} FAILED: {reason}")
+            self._show_layers()
             return
         try:
             self.algorithm.report(trial.id, result.metrics["reward"])
@@ -117,6 +120,29 @@ class Runner:
         if self.on_result is not None:
             self.on_result(trial, result.metrics)
         self.log(self._progress_line(trial))
+        self._show_layers()
+
+    def _show_layers(self) -> None:
+        """One line per layer the algorithm closed since the last result (LayerNAS's `layer_log`)."""
+        layers = getattr(self.algorithm, "layer_log", None)
+        if layers is None:
+            return
+        for entry in layers[self._layers_shown:]:
+            self.log(self._layer_line(entry))
+        self._layers_shown = len(layers)
+
+    def _layer_line(self, entry: dict[str, Any]) -> str:
+        algorithm = self.algorithm
+        layer = entry["layer"]
+        head = f"layer {layer + 1}/{len(algorithm.space)} {algorithm.space.decision_points[layer].name} closed: "
+        if not entry["searchable"]:
+            return head + "no child can still meet the budget; the search ends with what it trained"
+        kept = [algorithm.tried(algorithm.space.parse(a)) for a in entry["kept"]]
+        edges = entry["edges"]
+        return (head + f"{entry['searchable']} searchable children, {len(edges) - 1} buckets from "
+                f"{self.format_cost(edges[0])} to {self.format_cost(edges[-1])} (edges "
+                f"{' '.join(cli.human(e) for e in edges)}), kept {len(kept)}: "
+                + ", ".join(f"trial {t.id} ({t.reward:.4f})" for t in kept))
 
     def _progress_line(self, trial: Trial) -> str:
         algorithm = self.algorithm

@@ -51,6 +51,15 @@ def test_serial_runner_records_every_trial_and_failure(tmp_path, additive_space)
     assert len(progress) == len(rows) - 1 and "left <=" in progress[0]
     assert any("over budget" in line for line in progress)  # the default network (cost 35) exceeds 20
     assert len(fake_objective.started(log)) == len(rows)
+    closed = [line for line in lines if line.startswith("layer ")]
+    assert len(closed) == len(additive_space) == len(algorithm.layer_log)
+    first = algorithm.layer_log[0]
+    kept = [algorithm.tried(additive_space.parse(a)) for a in first["kept"]]
+    assert closed[0].startswith(f"layer 1/4 layer_0 closed: {first['searchable']} searchable children, 3 buckets")
+    assert closed[0].endswith(", ".join(f"trial {t.id} ({t.reward:.4f})" for t in kept))
+    # Each layer's line comes right after the result that closed it, before the next layer's trials.
+    assert lines.index(closed[0]) < next(i for i, line in enumerate(lines)
+                                         if line.startswith("trial") and algorithm.trials[int(line.split()[1])].arch[1] != 3)
 
 
 def test_parallel_workers_finish_in_any_order_and_layernas_keeps_the_same_candidates(tmp_path, additive_space):
