@@ -68,10 +68,10 @@ def _covering(space):
 
 
 @pytest.mark.parametrize("shape", [(32, 32, 3), pytest.param((224, 224, 3), marks=pytest.mark.slow)])
-def test_analytic_cost_equals_profiling_for_random_and_covering_cells(shape):
+def test_analytic_cost_equals_profiling_for_nasnet_a_random_and_covering_cells(shape):
     space = search_spaces.get("nasnet", **SMALL)
     rng = random.Random(0)
-    for arch in _covering(space) + [space.random(rng) for _ in range(2)]:
+    for arch in [space.default()] + _covering(space) + [space.random(rng) for _ in range(2)]:
         model = space.build(arch, input_shape=shape, num_classes=10)
         assert cost.profile_madds(model) == space.madds(arch, shape, 10), (str(arch), shape)
         assert model.count_params() == space.params(arch, shape, 10)

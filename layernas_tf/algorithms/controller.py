@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from layernas_tf.algorithms.base import COMPLETE, Algorithm
+from layernas_tf.algorithms.reinforce import PolicySearch
 from layernas_tf.space import Architecture
 
 _MASKED = -1e9  # added to the logit of an option the policy may not take
@@ -22,7 +22,7 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-class Controller(Algorithm):
+class Controller(PolicySearch):
     """A recurrent policy over the decision points, in space order, trained on the rewards.
 
     A Keras LSTM (`layers` x `units`) reads at each step the embedding of the
@@ -52,6 +52,7 @@ class Controller(Algorithm):
     """
 
     name = "controller"
+    learn_known_once = True
 
     def __init__(
         self,
@@ -67,7 +68,7 @@ class Controller(Algorithm):
         max_trials: Optional[int] = None,
         seed: int = 0,
     ):
-        super().__init__(space, target, max_trials=max_trials, seed=seed)
+        super().__init__(space, target, sample_attempts=sample_attempts, max_trials=max_trials, seed=seed)
         for name, value in (("units", units), ("layers", layers), ("batch", batch),
                             ("sample_attempts", sample_attempts)):
             if value < 1:
@@ -76,7 +77,7 @@ class Controller(Algorithm):
             raise ValueError(f"controller: need learning_rate > 0 and 0 <= baseline_decay < 1, "
                              f"got {learning_rate} and {baseline_decay}")
         self.units, self.layers, self.learning_rate = units, layers, learning_rate
-        self.baseline_decay, self.batch, self.sample_attempts = baseline_decay, batch, sample_attempts
+        self.baseline_decay, self.batch = baseline_decay, batch
         self._sizes = [len(p) for p in space.decision_points]
         self._offsets = [1 + sum(self._sizes[:i]) for i in range(len(self._sizes))]  # token 0 starts
         self._model = self._build()
@@ -85,7 +86,6 @@ class Controller(Algorithm):
         self._buffer: list[tuple[Architecture, float]] = []  # rewards waiting for the next update
         self._baseline = [0.0, 0.0]  # numerator, denominator of the bias-corrected moving average
         self.updates = 0
-        self._exhausted = False
 
     def config(self):
         return {
@@ -229,26 +229,8 @@ class Controller(Algorithm):
 
     # -- the ask/tell hooks ----------------------------------------------------------
 
-    def _finished(self) -> bool:
-        return self._exhausted or self._feasible_left() == 0
-
-    def _next(self) -> Optional[Architecture]:
-        learned = set()
-        for attempt in range(self.sample_attempts):
-            arch = self._policy(None, temperature=2.0 ** (attempt // _DRAWS_PER_TEMPERATURE))[0]
-            known = self.tried(arch)
-            if known is None:
-                if self.feasible(arch):
-                    return arch
-            elif known.status == COMPLETE and known.id not in learned:
-                learned.add(known.id)
-                self._learn(arch, known.reward)
-        arch = self.random_feasible()
-        self._exhausted = arch is None
-        return arch
-
-    def _on_report(self, trial) -> None:
-        self._learn(trial.arch, trial.reward)
+    def _draw(self, attempt: int) -> Architecture:
+        return self._policy(None, temperature=2.0 ** (attempt // _DRAWS_PER_TEMPERATURE))[0]
 
     def _extra_state(self):
         optimizer = self._model.optimizer

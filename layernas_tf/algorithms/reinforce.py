@@ -18,7 +18,53 @@ def softmax(logits: list[float]) -> list[float]:
     return [e / total for e in exps]
 
 
-class Reinforce(Algorithm):
+class PolicySearch(Algorithm):
+    """An algorithm that draws from a policy it learns from rewards: REINFORCE and the RNN controller.
+
+    Each trial is the first draw that is feasible and not trained yet; a draw of a
+    network trained before teaches the policy its known reward at no trial's cost
+    (at every draw, or once per trial asked for with `learn_known_once`). After
+    `sample_attempts` draws a uniform feasible draw is the fallback, and the
+    search ends when there is none.
+    """
+
+    learn_known_once = False
+
+    def __init__(self, space, target, *, sample_attempts: int, max_trials: Optional[int], seed: int):
+        super().__init__(space, target, max_trials=max_trials, seed=seed)
+        self.sample_attempts = sample_attempts
+        self._exhausted = False
+
+    def _draw(self, attempt: int) -> Architecture:
+        """One architecture from the policy; `attempt` counts the draws made for this trial."""
+        raise NotImplementedError
+
+    def _learn(self, arch: Architecture, reward: float) -> None:
+        raise NotImplementedError
+
+    def _finished(self) -> bool:
+        return self._exhausted or self._feasible_left() == 0
+
+    def _next(self) -> Optional[Architecture]:
+        learned = set()
+        for attempt in range(self.sample_attempts):
+            arch = self._draw(attempt)
+            known = self.tried(arch)
+            if known is None:
+                if self.feasible(arch):
+                    return arch
+            elif known.status == COMPLETE and not (self.learn_known_once and known.id in learned):
+                learned.add(known.id)
+                self._learn(arch, known.reward)
+        arch = self.random_feasible()
+        self._exhausted = arch is None
+        return arch
+
+    def _on_report(self, trial) -> None:
+        self._learn(trial.arch, trial.reward)
+
+
+class Reinforce(PolicySearch):
     """Policy gradient over independent per-layer softmax distributions.
 
     Each reward updates the logits with Adam on -log p(arch) * (reward - baseline),
@@ -46,17 +92,15 @@ class Reinforce(Algorithm):
         seed: int = 0,
         sample_attempts: int = 100,
     ):
-        super().__init__(space, target, max_trials=max_trials, seed=seed)
+        super().__init__(space, target, sample_attempts=sample_attempts, max_trials=max_trials, seed=seed)
         self.learning_rate = learning_rate
         self.momentum = momentum
-        self.sample_attempts = sample_attempts
         sizes = [len(p) for p in space.decision_points]
         self.logits = [[0.0] * n for n in sizes]
         self._m = [[0.0] * n for n in sizes]
         self._v = [[0.0] * n for n in sizes]
         self._steps = 0
         self._baseline = [0.0, 0.0]  # numerator, denominator of the moving average
-        self._exhausted = False
 
     def config(self):
         return {
@@ -66,10 +110,7 @@ class Reinforce(Algorithm):
             "sample_attempts": self.sample_attempts,
         }
 
-    def _finished(self) -> bool:
-        return self._exhausted or self._feasible_left() == 0
-
-    def _sample(self) -> Architecture:
+    def _draw(self, attempt: int) -> Architecture:
         indices = []
         for logits in self.logits:
             u, acc = self.rng.random(), 0.0
@@ -100,22 +141,6 @@ class Reinforce(Algorithm):
                 v = self._v[layer][i] = _BETA2 * self._v[layer][i] + (1 - _BETA2) * grad * grad
                 step = self.learning_rate * (m / correction1) / (math.sqrt(v / correction2) + _EPSILON)
                 self.logits[layer][i] -= step
-
-    def _next(self) -> Optional[Architecture]:
-        for _ in range(self.sample_attempts):
-            arch = self._sample()
-            known = self.tried(arch)
-            if known is None:
-                if self.feasible(arch):
-                    return arch
-            elif known.status == COMPLETE:
-                self._learn(arch, known.reward)
-        arch = self.random_feasible()
-        self._exhausted = arch is None
-        return arch
-
-    def _on_report(self, trial) -> None:
-        self._learn(trial.arch, trial.reward)
 
     def _extra_state(self):
         return {
