@@ -30,6 +30,6 @@ setup(
         "nats": ["nats_bench==1.8"],
         # Trials on a Ray cluster: --executor=ray (tested: ray 2.60.0).
         "ray": ["ray>=2.60,<2.61"],
-        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "nats_bench==1.8", "ray>=2.60,<2.61"],
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.8,<4", "hypothesis>=6.100,<7", "nats_bench==1.8", "ray>=2.60,<2.61"],
     },
 )
