@@ -163,6 +163,16 @@ class Algorithm:
         """Within the target, and within every further budget the space carries (`space.budgets`)."""
         return self.target.feasible(self.cost(arch)) and self.space.within_budgets(arch)
 
+    def reachable(self, arch: Architecture, layer: int) -> bool:
+        """Whether some completion of `arch` after `layer` can be feasible.
+
+        Its cheapest completion is within t_max, its dearest at least t_min, and
+        every further budget of the space can still be met (`space.budgets_reachable`).
+        """
+        return (self.cost(self.space.completion(arch, layer)) <= self.target.t_max
+                and self.cost(self.space.completion(arch, layer, dearest=True)) >= self.target.t_min
+                and self.space.budgets_reachable(arch, layer))
+
     def random_feasible(self, attempts: int = 10_000) -> Optional[Architecture]:
         """A feasible architecture never tried before, drawn uniformly; None when there is none.
 

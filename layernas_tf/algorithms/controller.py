@@ -142,9 +142,7 @@ class Controller(PolicySearch):
         out = self._masks[key] = []
         for option in range(self._sizes[step]):
             arch = Architecture(prefix + [option] + rest)
-            out.append(self.space.cheapest_completion_cost(arch, step) <= self.target.t_max
-                       and (self.target.t_min <= 0 or self.space.dearest_completion_cost(arch, step) >= self.target.t_min)
-                       and self.space.budgets_reachable(arch, step))
+            out.append(self.reachable(arch, step))
         return out
 
     def _policy(self, arch: Optional[Architecture], temperature: float = 1.0):

@@ -109,12 +109,6 @@ class LayerNAS(Algorithm):
                 return
             self._advance()
 
-    def _searchable(self, child: Architecture, layer: int) -> bool:
-        cheapest = self.cost(self.space.completion(child, layer))
-        dearest = self.cost(self.space.completion(child, layer, dearest=True))
-        return (cheapest <= self.target.t_max and dearest >= self.target.t_min
-                and self.space.budgets_reachable(child, layer))
-
     def _advance(self) -> None:
         if self._layer is None:
             self._layer = -1
@@ -129,7 +123,7 @@ class LayerNAS(Algorithm):
             for parent in self._candidates:
                 for option in range(len(self.space.decision_points[layer])):
                     children.setdefault(parent.replace(layer, option), None)
-            self._children = [c for c in children if self._searchable(c, layer)]
+            self._children = [c for c in children if self.reachable(c, layer)]
             self._layer = layer
             self.trials_saved += sum(1 for c in self._children
                                      if self.tried(c) is not None and self.tried(c).arch != c)
