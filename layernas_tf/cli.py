@@ -22,7 +22,12 @@ def human(count: float) -> str:
     for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if count >= scale:
             return f"{count / scale:.4g}{unit}"
-    return f"{count:.0f}"
+    return f"{count:.4g}"
+
+
+def show(cost: str, value: float) -> str:
+    """A cost as its budget is written: counts as `human` does, latency in ms (12.5ms)."""
+    return f"{value:.4g}ms" if cost == "latency" else human(value)
 
 
 def fail(message: str) -> None:

@@ -291,7 +291,7 @@ def _main(argv) -> None:
     reports_by_trial = []
     for trial_id in chosen:
         row = completed[trial_id]
-        name = (f"{config.cost}_{cli.human(row['cost'])}_trial_{trial_id:04d}" if values.front
+        name = (f"{config.cost}_{cli.show(config.cost, row['cost'])}_trial_{trial_id:04d}" if values.front
                 else f"trial_{trial_id:04d}")
         delivered = export_trial(config, space, dataset, trial_id, row["arch"], os.path.join(root, name),
                                  tflite=values.tflite, final_epochs=values.final_epochs)

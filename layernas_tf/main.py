@@ -37,9 +37,13 @@ _NASNET_FILTERS = flags.DEFINE_integer(
     "nasnet_filters", None, "--space=nasnet: penultimate filters, a multiple of 96 (default 1056: NASNetMobile).")
 _MADDS = flags.DEFINE_string("madds", None, "MAdds budget of the final model: 220M, 0.22G or 220000000.")
 _PARAMS = flags.DEFINE_string("params", None, "Parameter budget, alone or with --madds: 2.5M, 2500000.")
+_LATENCY = flags.DEFINE_string(
+    "latency", None, "On-device latency budget, predicted from --latency_profile: 12ms, 0.012s or 12 (ms).")
+_LATENCY_PROFILE = flags.DEFINE_string(
+    "latency_profile", None, "The device's latency profile (python -m layernas_tf.latency) --latency is counted on.")
 _BUCKET_BY = flags.DEFINE_enum(
-    "bucket_by", None, ["madds", "params"],
-    "The cost LayerNAS buckets by when several budgets are given; default: --madds if given, else --params.")
+    "bucket_by", None, ["madds", "params", "latency"],
+    "The cost LayerNAS buckets by when several budgets are given; default: the first of --madds, --params, --latency.")
 _MADDS_MIN = flags.DEFINE_string("madds_min", None, "Optional lower MAdds bound of the final model.")
 _DECISIONS = flags.DEFINE_list(
     "decisions", None,
@@ -94,7 +98,7 @@ _TRIAL_RETRIES = flags.DEFINE_integer("trial_retries", 1, "Times a trial whose w
 _VERBOSE = flags.DEFINE_integer("verbose", 1, "Keras progress output inside a trial: 0 none, 1 bar, 2 a line per epoch.")
 
 _UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
-UNITS = {"madds": "MAdds", "params": "parameters"}
+UNITS = {"madds": "MAdds", "params": "parameters", "latency": "latency"}
 
 
 def parse_count(flag: str, text: str) -> int:
@@ -105,6 +109,15 @@ def parse_count(flag: str, text: str) -> int:
     value = int(round(float(match.group(1)) * _UNITS[match.group(2).upper()]))
     if value <= 0:
         raise ValueError(f"--{flag} must be positive, got {text!r}")
+    return value
+
+
+def parse_latency(text: str) -> float:
+    """Parses `12ms`, `0.012s`, `12` (ms) into milliseconds."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|us)?\s*", text or "")
+    value = float(match.group(1)) * {"ms": 1, None: 1, "s": 1000, "us": 1e-3}[match.group(2)] if match else 0
+    if not value > 0:
+        raise ValueError(f"--latency={text!r} is not a positive latency: use e.g. 12ms, 0.012s or 12")
     return value
 
 
@@ -130,15 +143,24 @@ def _check_flags() -> tuple[SearchConfig, Any]:
 
     if _SPACE.value not in search_spaces.names():
         raise ValueError(f"unknown --space={_SPACE.value!r}; valid: {', '.join(search_spaces.names())}")
-    given = {name: flag.value for name, flag in (("madds", _MADDS), ("params", _PARAMS)) if flag.value is not None}
+    given = {name: flag.value for name, flag in (("madds", _MADDS), ("params", _PARAMS), ("latency", _LATENCY))
+             if flag.value is not None}
     if not given:
-        raise ValueError("give a budget: --madds (e.g. 220M), --params (e.g. 2.5M), or both")
+        raise ValueError("give a budget: --madds (e.g. 220M), --params (e.g. 2.5M), --latency (e.g. 12ms, with "
+                         "--latency_profile), or several")
+    if (_LATENCY.value is None) != (_LATENCY_PROFILE.value is None):
+        raise ValueError("--latency and --latency_profile go together: the budget, and the device profile "
+                         "(python -m layernas_tf.latency) it is predicted from")
+    if _LATENCY.value is not None and _TFLITE.value != "float":
+        raise ValueError(f"--latency: profiles time float TFLite models, so the answer is exported as one; "
+                         f"drop --tflite={_TFLITE.value} or use --tflite=float")
     if _MADDS_MIN.value is not None and _MADDS.value is None:
         raise ValueError("--madds_min bounds MAdds from below; it goes with --madds")
     if _BUCKET_BY.value is not None and _BUCKET_BY.value not in given:
         raise ValueError(f"--bucket_by={_BUCKET_BY.value} has no budget; give --{_BUCKET_BY.value} or bucket by "
                          f"one of the budgets given: {', '.join(given)}")
-    ranges = {name: (0, parse_count(name, text)) for name, text in given.items()}
+    ranges = {name: (0, parse_latency(text) if name == "latency" else parse_count(name, text))
+              for name, text in given.items()}
     if _MADDS_MIN.value:
         t_min = parse_count("madds_min", _MADDS_MIN.value)
         if t_min > ranges["madds"][1]:
@@ -188,7 +210,7 @@ def _check_flags() -> tuple[SearchConfig, Any]:
     search_spaces.get(_SPACE.value, input_shape=(image_size, image_size, 3), num_classes=dataset.num_classes,
                       **dict(space_options))
     deploy = _DEPLOY_IMAGE_SIZE.value or (image_size if _SPACE.value in ("nats_sss", "zoph_le") else 224)
-    budget = cli.human(t_max)
+    budget = cli.show(cost_name, t_max)
     study_dir = _STUDY_DIR.value or os.path.join("runs", f"{_SPACE.value}_{cost_name}_{budget}")
     config = SearchConfig(
         space=_SPACE.value, cost=cost_name, target=(t_min, t_max), dataset=dataset.name,
@@ -198,7 +220,8 @@ def _check_flags() -> tuple[SearchConfig, Any]:
         batch_size=_BATCH_SIZE.value, proxy_epochs=_PROXY_EPOCHS.value, learning_rate=_LEARNING_RATE.value,
         buckets=_BUCKETS.value, per_bucket=_PER_BUCKET.value, max_trials=_MAX_TRIALS.value, seed=_SEED.value,
         data_dir=_DATA_DIR.value, strategy=_STRATEGY.value, tpu=_TPU.value,
-        mixed_precision=_MIXED_PRECISION.value, verbose=_VERBOSE.value, study_dir=study_dir)
+        mixed_precision=_MIXED_PRECISION.value, verbose=_VERBOSE.value, study_dir=study_dir,
+        latency_profile=_LATENCY_PROFILE.value)
     space = config.search_space()
     at = f"at {config.size_label()}"
     for name, view, low, high in [(cost_name, space, t_min, t_max)] + [(v.cost_name, v, lo, hi)
@@ -206,15 +229,15 @@ def _check_flags() -> tuple[SearchConfig, Any]:
         cheapest = view.cost(view.cheapest())
         if cheapest > high:
             raise ValueError(
-                f"--{name}={cli.human(high)} is below the cheapest network of {_SPACE.value} {at}: "
-                f"{cheapest:,} ({cli.human(cheapest)}) {name}"
+                f"--{name}={cli.show(name, high)} is below the cheapest network of {_SPACE.value} {at}: "
+                + (f"{cheapest:.4g} ms" if name == "latency" else f"{cheapest:,} ({cli.human(cheapest)}) {name}")
             )
         dearest = view.cost(view.dearest())
         if dearest < low:
             raise ValueError(f"--madds_min={cli.human(low)} is above the dearest network {at}: {dearest:,} MAdds")
         if dearest <= high:
-            _log(f"warning: every network of {_SPACE.value} fits --{name}={cli.human(high)} {at} "
-                 f"(the dearest costs {cli.human(dearest)}); searching anyway")
+            _log(f"warning: every network of {_SPACE.value} fits --{name}={cli.show(name, high)} {at} "
+                 f"(the dearest costs {cli.show(name, dearest)}); searching anyway")
 
     existing = study_dir
     while not os.path.exists(existing):
@@ -263,11 +286,12 @@ def main(argv):
     title = algorithms.TITLES[_ALGORITHM.value]
     unit = UNITS[config.cost]
     at = f"at {config.size_label()}"
-    also = "".join(f" and {UNITS[name]} in [{cli.human(low)}, {cli.human(high)}]" for name, low, high in config.budgets)
+    also = "".join(f" and {UNITS[name]} in [{cli.show(name, low)}, {cli.show(name, high)}]"
+                   for name, low, high in config.budgets)
     chosen = f"{len(space)} decision points" if not config.decisions else (
         f"{len(space)} decision points of kind {', '.join(config.decisions)}, the others at the reference's values")
     _log(f"{title} on {space.name} ({chosen}; {float(space.size):.3g} networks), {unit} {at} in "
-         f"[{cli.human(config.target[0])}, {cli.human(config.target[1])}]{also}"
+         f"[{cli.show(config.cost, config.target[0])}, {cli.show(config.cost, config.target[1])}]{also}"
          f"{f' (buckets by {unit})' if search.name == 'layernas' else ''}, "
          f"proxies train on {dataset.name} at "
          f"{config.image_size}x{config.image_size} ({dataset.sizes['train']} train / "
@@ -285,7 +309,7 @@ def main(argv):
 
     runner = Runner(study, search, executor, retries=_TRIAL_RETRIES.value,
                     expected_trials=None if bound == math.inf else int(bound), log=_log,
-                    format_cost=lambda c: f"{unit} {cli.human(c)} {at}", on_result=keep_front_weights)
+                    format_cost=lambda c: f"{unit} {cli.show(config.cost, c)} {at}", on_result=keep_front_weights)
     try:
         runner.run()
     except KeyboardInterrupt:
@@ -314,7 +338,7 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
         sys.exit(1)
     at = f"at {config.size_label()}"
     note = " (stopped early at --max_trials)" if search.stopped_early else ""
-    _log(f"\nbest architecture{note}: {best.arch}  reward {best.reward:.4f}  {config.cost} {best.cost:,.0f} {at}\n"
+    _log(f"\nbest architecture{note}: {best.arch}  reward {best.reward:.4f}  {UNITS[config.cost]} {cli.show(config.cost, best.cost)} {at}\n"
          f"{space.describe(best.arch)}")
 
     export_dir = _EXPORT_DIR.value or os.path.join(config.study_dir, "export")
@@ -324,9 +348,14 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
     rows = study.trials()
     ids = front.of_search(search)
     by_id = {r["id"]: r for r in rows}
+    latency = config.latency_predictor() if config.latency_profile else None
+
+    def costs(row) -> dict[str, float]:
+        found = {"madds": row["metrics"].get("madds"), "params": row["metrics"].get("params")}
+        return {**found, "latency_ms": latency(space.parse(row["arch"]))} if latency else found
+
     reports.write_json(os.path.join(config.study_dir, "front.json"), [
-        {"trial": i, "arch": by_id[i]["arch"], "reward": by_id[i]["reward"],
-         "costs": {"madds": by_id[i]["metrics"].get("madds"), "params": by_id[i]["metrics"].get("params")},
+        {"trial": i, "arch": by_id[i]["arch"], "reward": by_id[i]["reward"], "costs": costs(by_id[i]),
          "image_size": config.deploy_image_size} for i in ids])
     results = {
         "algorithm": search.name,
@@ -343,6 +372,15 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
                  "params": space.params(best.arch), "layers": space.layer_values(best.arch)},
         **delivered,
     }
+    if latency:
+        from layernas_tf.latency import Timer  # pylint: disable=import-outside-toplevel
+
+        with open(delivered["exports"]["tflite"]["path"], "rb") as f:
+            results["measured_latency_ms"] = Timer(threads=latency.profile.threads).time_model(f.read())
+        results["predicted_latency_ms"] = latency(best.arch)
+        _log(f"latency of the exported model on this host: {results['measured_latency_ms']:.3f} ms measured with "
+             f"LiteRT, {results['predicted_latency_ms']:.3f} ms predicted by the profile "
+             f"({latency.profile.device}, {latency.profile.threads} thread(s))")
     reports.write_json(os.path.join(config.study_dir, "results.json"), results)
     layer_log = getattr(search, "layer_log", [])  # LayerNAS's layers; a baseline has none
     edges = layer_log[-1]["edges"] if layer_log else []
@@ -350,7 +388,7 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
                         t_max=config.target[1], chosen=best.id, bucket_edges=edges, front=ids,
                         cost_name=f"{config.cost} at {config.size_label()}",
                         title=f"{algorithms.TITLES[search.name]} on {space.name}: {config.cost} at {config.size_label()} "
-                              f"in [{cli.human(config.target[0])}, {cli.human(config.target[1])}]")
+                              f"in [{cli.show(config.cost, config.target[0])}, {cli.show(config.cost, config.target[1])}]")
     _log(f"wrote {config.study_dir}/results.json, front.json ({len(ids)} networks) and search.png; "
          f"tensorboard --logdir={config.study_dir}")
     study.close()

@@ -305,6 +305,9 @@ class Subspace(SearchSpace):
     its own. Architectures are strings over the chosen points; everything that
     builds or counts a network fills the other points in with their defaults.
 
+    Attributes:
+      positions: the indices, in the whole space, of the points searched.
+
     Raises:
       ValueError: a kind the space does not have, naming the valid ones.
     """
@@ -316,13 +319,13 @@ class Subspace(SearchSpace):
             raise ValueError(f"--decisions={','.join(kinds)}: {space.name} has no decision points of kind "
                              f"{', '.join(unknown) or '(none given)'}; valid: {', '.join(valid)}")
         self.base, self.name, self.kinds = space, space.name, tuple(kinds)
-        self._positions = [i for i, p in enumerate(space.decision_points) if decision_kind(p.name) in kinds]
-        super().__init__([space.decision_points[i] for i in self._positions])
+        self.positions = [i for i, p in enumerate(space.decision_points) if decision_kind(p.name) in kinds]
+        super().__init__([space.decision_points[i] for i in self.positions])
 
     def full(self, arch: Architecture) -> Architecture:
         """The whole space's architecture: `arch` at the chosen points, defaults elsewhere."""
         out = list(self.base.default())
-        for position, index in zip(self._positions, self.validate(arch)):
+        for position, index in zip(self.positions, self.validate(arch)):
             out[position] = index
         return Architecture(out)
 
@@ -340,7 +343,7 @@ class Subspace(SearchSpace):
 
     def canonical(self, arch: Architecture) -> Architecture:
         whole = self.base.canonical(self.full(arch))
-        return Architecture(whole[i] for i in self._positions)
+        return Architecture(whole[i] for i in self.positions)
 
     def describe(self, arch: Architecture) -> str:
         return self.base.describe(self.full(arch))

@@ -40,6 +40,7 @@ class SearchConfig:
         (name, value) pairs (NASNet's `cells` and `penultimate_filters`).
       image_size: the side the proxies train at.
       deploy_image_size: the side the exported network takes and its cost is counted at.
+      latency_profile: the device profile latency budgets are predicted from (`--latency_profile`).
     """
 
     space: str
@@ -65,6 +66,7 @@ class SearchConfig:
     mixed_precision: bool = False
     verbose: int = 1
     study_dir: str = "runs/study"
+    latency_profile: Optional[str] = None
 
     def study_settings(self) -> dict[str, Any]:
         """What a study directory must match to be resumed: the search, not where it runs."""
@@ -88,6 +90,8 @@ class SearchConfig:
             settings["decisions"] = list(self.decisions)
         if self.space_options:
             settings["space_options"] = [list(o) for o in self.space_options]
+        if self.latency_profile:
+            settings["latency_profile"] = self.latency_profile
         return settings
 
     def deploy_shape(self) -> tuple[int, int, int]:
@@ -111,8 +115,28 @@ class SearchConfig:
         if self.cost == "madds" and not self.budgets:
             return space
         costs = {"madds": space.madds, "params": space.params}
+        if "latency" in (self.cost, *(name for name, _, _ in self.budgets)):
+            costs["latency"] = self.latency_predictor(space)
         budgets = [(WithCost(space, costs[name], name), t_min, t_max) for name, t_min, t_max in self.budgets]
         return WithCost(space, costs[self.cost], self.cost, budgets=budgets)
+
+    def latency_predictor(self, space=None):
+        """Predicts a network's latency in ms from `latency_profile`.
+
+        Raises:
+          ValueError: the profile cannot be read or was made for another space, size,
+            number of classes or set of decisions.
+        """
+        from layernas_tf import latency  # pylint: disable=import-outside-toplevel
+
+        if space is None:
+            import search_spaces  # pylint: disable=import-outside-toplevel
+            from layernas_tf.space import Subspace  # pylint: disable=import-outside-toplevel
+
+            space = search_spaces.get(self.space, input_shape=self.deploy_shape(), num_classes=self.num_classes)
+            space = Subspace(space, self.decisions) if self.decisions else space
+        return latency.Predictor(latency.Profile.load(self.latency_profile), space, self.deploy_image_size,
+                                 self.num_classes)
 
     def trial_dir(self, trial_id: int) -> str:
         return trial_dir(self.study_dir, trial_id)

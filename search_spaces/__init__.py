@@ -19,6 +19,7 @@ _REGISTRY = {
     "nats_sss": ("search_spaces.nats_bench", "NATSSizeSpace"),
     "zoph_le": ("search_spaces.zoph_le", "ZophLeSpace"),
 }
+MOBILENETS = ("mbv2", "mbv2_140", "mbv3_large", "mbv3_small")
 
 
 def names() -> list[str]:

@@ -117,6 +117,13 @@ def conv_bn(x, filters: int, kernel: int, stride: int, act: str | None, name: st
     return activation(act, f"{name}_{act}")(x) if act else x
 
 
+def depthwise_bn(x, kernel: int, stride: int, act: str, name: str):
+    """DepthwiseConv2D (no bias), BatchNorm, activation."""
+    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    return activation(act, f"{name}_{act}")(x)
+
+
 def se_block(x, channels: int, se_channels: int, prefix: str):
     """Squeeze-and-excite: pooled 1x1 convs with ReLU and hard-sigmoid gate the channels."""
     s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{prefix}squeeze_excite_avg_pool")(x)
@@ -154,11 +161,7 @@ class Bottleneck:
         shortcut = x
         if self.expand:
             x = conv_bn(x, self.expanded_channels, 1, 1, self.activation, f"{prefix}expand")
-        x = layers.DepthwiseConv2D(
-            self.kernel, strides=self.stride, padding="same", use_bias=False, name=f"{prefix}depthwise"
-        )(x)
-        x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{prefix}depthwise_bn")(x)
-        x = activation(self.activation, f"{prefix}depthwise_{self.activation}")(x)
+        x = depthwise_bn(x, self.kernel, self.stride, self.activation, f"{prefix}depthwise")
         if self.se_channels:
             x = se_block(x, self.expanded_channels, self.se_channels, prefix)
         x = conv_bn(x, self.out_channels, 1, 1, None, f"{prefix}project")

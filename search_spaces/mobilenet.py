@@ -116,6 +116,23 @@ class MobileNetSpace(blocks.CountedSpace):
 
     # -- decoding --------------------------------------------------------------------
 
+    def context_points(self, block_id: Optional[int] = None) -> list[int]:
+        """The decision points that shape bottleneck `block_id`'s layers (None: the head's).
+
+        Its stage's width and activation, the previous stage's width for a stage's
+        first block (its input), and its own kernel, expansion and squeeze-and-excite.
+        Whether other blocks are skipped never changes it: only stride-1 blocks of
+        unchanged width can be skipped.
+        """
+        if block_id is None:
+            return [self._stage_points[-1]["width"]]
+        s = next(i for i, stage in enumerate(self.stages) if block_id in stage)
+        points = list(self._stage_points[s].values())
+        if s and block_id == self.stages[s][0]:
+            points.append(self._stage_points[s - 1]["width"])
+        block = self._block_points[block_id]
+        return points + [block["kernel"], block["expansion"], block["se"]]
+
     def _value(self, arch: Architecture, index: int):
         return self.decision_points[index].options[arch[index]]
 
@@ -200,24 +217,30 @@ class MobileNetSpace(blocks.CountedSpace):
     def build(self, arch: Architecture, input_shape=None, num_classes: Optional[int] = None):
         """The Keras model of `arch`; it takes RGB pixels in [0, 255] and outputs class probabilities."""
         shape, classes = self._resolve(input_shape, num_classes)
-        family = self.family
         inputs = keras.Input(shape=shape, name="image")
-        x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescaling")(inputs)
-        x = blocks.conv_bn(x, family.stem_filters, 3, 2, family.activation, "conv")
+        x = self.build_stem(inputs)
         for block_id, bottleneck in self.bottlenecks(arch):
             x = bottleneck.build(x, f"expanded_conv_{block_id}_" if block_id else "expanded_conv_")
+        return keras.Model(inputs, self.build_head(x, classes), name=self.name)
+
+    def build_stem(self, inputs):
+        """Rescaling and the 3x3 stride-2 conv (also what a latency profile measures as the stem)."""
+        x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescaling")(inputs)
+        return blocks.conv_bn(x, self.family.stem_filters, 3, 2, self.family.activation, "conv")
+
+    def build_head(self, x, classes: int):
+        """From the last bottleneck's output to class probabilities."""
+        family = self.family
         if family.head == "v2":
             x = blocks.conv_bn(x, family.head_filters, 1, 1, family.activation, "conv_1")
             x = layers.GlobalAveragePooling2D(name="global_average_pooling")(x)
-            outputs = layers.Dense(classes, activation="softmax", dtype="float32", name="predictions")(x)
-        else:
-            x = blocks.conv_bn(x, blocks.make_divisible(x.shape[-1] * 6), 1, 1, family.activation, "conv_1")
-            x = layers.GlobalAveragePooling2D(keepdims=True, name="global_average_pooling")(x)
-            x = layers.Conv2D(family.head_filters, 1, name="conv_2")(x)
-            x = blocks.activation(family.activation, f"conv_2_{family.activation}")(x)
-            if family.dropout:
-                x = layers.Dropout(family.dropout, name="dropout")(x)
-            x = layers.Conv2D(classes, 1, name="logits")(x)
-            x = layers.Flatten(name="flatten")(x)
-            outputs = layers.Activation("softmax", dtype="float32", name="predictions")(x)
-        return keras.Model(inputs, outputs, name=self.name)
+            return layers.Dense(classes, activation="softmax", dtype="float32", name="predictions")(x)
+        x = blocks.conv_bn(x, blocks.make_divisible(x.shape[-1] * 6), 1, 1, family.activation, "conv_1")
+        x = layers.GlobalAveragePooling2D(keepdims=True, name="global_average_pooling")(x)
+        x = layers.Conv2D(family.head_filters, 1, name="conv_2")(x)
+        x = blocks.activation(family.activation, f"conv_2_{family.activation}")(x)
+        if family.dropout:
+            x = layers.Dropout(family.dropout, name="dropout")(x)
+        x = layers.Conv2D(classes, 1, name="logits")(x)
+        x = layers.Flatten(name="flatten")(x)
+        return layers.Activation("softmax", dtype="float32", name="predictions")(x)

@@ -41,7 +41,14 @@ def test_parse_count_accepts_units():
         (["--space=resnet50", "--madds=220M"], ["resnet50", "mbv2, mbv2_140, mbv3_large, mbv3_small, nasnet, nats_sss, zoph_le"]),
         (["--madds=lots"], ["--madds='lots'", "220M"]),
         (["--params=2M", "--bucket_by=madds"], ["--bucket_by=madds has no budget", "one of the budgets given: params"]),
-        (["--madds=40M", "--bucket_by=latency"], ["--bucket_by", "madds|params"]),
+        (["--madds=40M", "--bucket_by=latency"], ["--bucket_by=latency has no budget", "budgets given: madds"]),
+        (["--madds=40M", "--bucket_by=flops"], ["--bucket_by", "madds|params|latency"]),
+        (["--latency=12ms"], ["--latency and --latency_profile go together"]),
+        (["--madds=40M", "--latency_profile=p.json"], ["--latency and --latency_profile go together"]),
+        (["--latency=fast", "--latency_profile=p.json"], ["--latency='fast'", "12ms"]),
+        (["--latency=12ms", "--latency_profile=/nonexistent.json"], ["/nonexistent.json cannot be read"]),
+        (["--latency=12ms", "--latency_profile=README.md"], ["README.md cannot be read as a profile"]),
+        (["--latency=12ms", "--latency_profile=README.md", "--tflite=int8"], ["profiles time float", "--tflite=int8"]),
         (["--madds=40M", "--params=10K"], ["--params=10K is below the cheapest network of mbv3_small at 224x224"]),
         ([], ["give a budget"]),
         (["--madds=40M", "--algorithm=random"], ["--algorithm=random", "--max_trials"]),
@@ -399,3 +406,67 @@ def test_ray_trains_the_same_architectures_as_the_serial_search(tmp_path):
     # The same networks, trial for trial, to the last digit of the reward (with the same CPU threads:
     # TensorFlow's reductions split their work by thread count).
     assert ray_rows == serial_rows
+
+
+@pytest.mark.slow
+def test_readmes_main_job_shortened_prints_the_same_figures_twice(tmp_path):
+    """README quotes what its main job prints; a rerun on a fresh study must print the same."""
+    from test_readme import commands  # pylint: disable=import-outside-toplevel
+
+    main, _ = commands()
+    args = [a for a in main.split("layernas_tf.main", 1)[1].split() if not a.startswith("--study_dir=")]
+    figures = []
+    for run in ("first", "second"):
+        study_dir = tmp_path / run
+        result = run_main(*args, "--max_trials=4", "--proxy_epochs=1", "--verbose=0", f"--study_dir={study_dir}")
+        assert result.returncode == 0, result.stderr[-3000:]
+        ending = result.stdout[result.stdout.index("best architecture"):].replace(str(study_dir), "STUDY")
+        rewards = {(arch, reward) for _, arch, _, reward in _study_rows(study_dir)}
+        figures.append((ending, rewards))
+    assert "LiteRT top-1" in figures[0][0] and len(figures[0][1]) == 4
+    assert figures[0] == figures[1]
+
+
+@pytest.mark.slow
+def test_a_search_under_a_latency_budget_from_a_profile_of_this_host(tmp_path):
+    import search_spaces  # pylint: disable=import-outside-toplevel
+    from layernas_tf import latency  # pylint: disable=import-outside-toplevel
+    from layernas_tf.space import Subspace  # pylint: disable=import-outside-toplevel
+
+    profile = tmp_path / "host.json"
+    built = subprocess.run([sys.executable, "-m", "layernas_tf.latency", "--space=mbv3_small", "--deploy_image_size=32",
+                            "--num_classes=10", "--decisions=skip", "--calibration_networks=3", f"--output={profile}"],
+                           cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert f"wrote {profile}: 35 parts" in built.stdout and "timing [" in built.stderr
+    space = Subspace(search_spaces.get("mbv3_small", input_shape=(32, 32, 3), num_classes=10), ["skip"])
+    predict = latency.Predictor(latency.Profile.load(str(profile)), space, 32, 10)
+    fastest = predict(space.cheapest())
+    # Blocks 2 and 4 skipped: that network and every one that also skips block 5 fit.
+    budget = round(predict(space.parse("1:1:0:0:0:0")) * 1.001, 4)
+    study_dir = tmp_path / "study"
+    result = run_main(*SMALL, "--decisions=skip", f"--latency={budget}ms", f"--latency_profile={profile}",
+                      "--max_trials=6", "--proxy_epochs=3", f"--study_dir={study_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"latency at 32x32 in [0ms, {budget:.4g}ms] (buckets by latency)" in result.stdout
+    results = json.loads((study_dir / "results.json").read_text())
+    assert results["cost"] == "latency" and results["predicted_latency_ms"] <= budget
+    assert results["measured_latency_ms"] > 0 and results["exports"]["tflite"]["verified"]
+    front = json.loads((study_dir / "front.json").read_text())
+    assert len(front) >= 2 and all(e["costs"]["latency_ms"] <= budget for e in front)
+    assert [e["costs"]["latency_ms"] for e in front] == sorted(e["costs"]["latency_ms"] for e in front)
+
+    exported = run_export(f"--study_dir={study_dir}", "--front")
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    reports = json.loads((study_dir / "exports" / "exports.json").read_text())
+    assert [r["trial"] for r in reports] == [e["trial"] for e in front]
+    assert all(r["exports"]["tflite"]["verified"] for r in reports)
+
+    for args, fragment in (([f"--latency={fastest / 2:.4f}ms"], "is below the cheapest network of mbv3_small at 32x32"),
+                           (["--latency=1s", "--deploy_image_size=64"], "measured for --space=mbv3_small at 32x32"),
+                           (["--latency=1s", "--decisions=kernel"], "lacks")):
+        refused = run_main(*SMALL, "--decisions=skip", f"--latency_profile={profile}", *args,
+                           f"--study_dir={tmp_path / 'nothing'}")
+        lines = [line for line in refused.stderr.splitlines() if line.startswith("main.py: error:")]
+        assert refused.returncode == 2 and len(lines) == 1 and fragment in lines[0], refused.stderr[-2000:]
+    assert not (tmp_path / "nothing").exists()

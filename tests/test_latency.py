@@ -1,0 +1,145 @@
+"""Latency profiles: the parts that make a network, timing them with LiteRT, a phone's timings read back."""
+
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+
+import search_spaces
+from layernas_tf import cost, latency
+from layernas_tf.space import Subspace
+
+
+def small(name="mbv3_small", decisions=(), classes=10):
+    space = search_spaces.get(name, input_shape=(32, 32, 3), num_classes=classes)
+    return Subspace(space, decisions) if decisions else space
+
+
+@pytest.mark.parametrize("name", search_spaces.MOBILENETS)
+def test_every_networks_parts_are_in_the_space_parts(name):
+    space = small(name)
+    parts = set(latency.space_parts(space, 32, 10))
+    rng = random.Random(0)
+    for arch in [space.default(), space.cheapest(), space.dearest()] + [space.random(rng) for _ in range(200)]:
+        assert set(latency.network_parts(space, arch, 32, 10)) <= parts
+
+
+def test_a_subspace_has_only_the_parts_its_decisions_reach():
+    whole, skip = small(), small(decisions=("skip",))
+    parts = latency.space_parts(skip, 32, 10)
+    assert set(parts) < set(latency.space_parts(whole, 32, 10))
+    assert set(parts) == {p for arch in skip.all_architectures()
+                          for p in latency.network_parts(whole, skip.full(arch), 32, 10)}
+
+
+def test_the_parts_are_the_whole_network():
+    """Their MAdds add up to the network's: no layer is left out or counted twice."""
+    space = small("mbv3_small")
+    arch = space.random(random.Random(3))
+    parts = latency.network_parts(space, arch, 32, 10)
+    assert any(p[0] == "project" and p[-1] for p in parts)
+    # The residual add has no MAdds (and a second input, which the profiler does not feed).
+    total = sum(cost.profile_madds(latency.build_part(space, p[:-1] + (False,) if p[0] == "project" else p))
+                for p in parts)
+    assert total == space.madds(arch)
+
+
+@pytest.fixture(scope="module")
+def profile():
+    """A profile of this host for mbv3_small's skip decisions at 32x32 (35 parts, 3 whole networks)."""
+    return latency.measure(small(decisions=("skip",)), 32, 10, latency.Timer(warmup=3, warmup_seconds=0, repeats=5, min_seconds=0.01),
+                           calibration=3, progress=False)
+
+
+def test_a_profile_of_this_host_predicts_its_networks(profile, tmp_path):
+    space = small(decisions=("skip",))
+    assert set(profile.parts) == {latency.part_key(p) for p in latency.space_parts(space, 32, 10)}
+    assert all(v > 0 for v in profile.parts.values())
+    assert len(profile.calibration) == 3 and profile.threads == 1 and "LiteRT" in profile.runtime
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(profile.to_json()))
+    predict = latency.Predictor(latency.Profile.load(str(path)), space, 32, 10)
+    for c in profile.calibration:
+        assert predict(space.parse(c["arch"])) == pytest.approx(profile.scale * c["parts_ms"] + profile.constant_ms)
+    # Skipping blocks makes a network faster, and the prediction says so.
+    assert predict(space.cheapest()) < predict(space.default())
+
+
+def test_a_profile_for_something_else_is_refused(profile, tmp_path):
+    skip = small(decisions=("skip",))
+    with pytest.raises(ValueError, match="measured for --space=mbv3_small at 32x32 with 10 classes, not mbv2"):
+        latency.Predictor(profile, small("mbv2", ("skip",)), 32, 10)
+    with pytest.raises(ValueError, match="not mbv3_small at 64x64"):
+        latency.Predictor(profile, skip, 64, 10)
+    with pytest.raises(ValueError, match="lacks .* parts .* --decisions=skip"):
+        latency.Predictor(profile, small(decisions=("kernel",)), 32, 10)
+    for text, message in [("{", "cannot be read"), ("[]", "not a latency profile"),
+                          (json.dumps({**profile.to_json(), "version": 0}), "version 0"),
+                          (json.dumps({**profile.to_json(), "parts": {"stem 32": "fast"}}), "malformed")]:
+        path = tmp_path / "bad.json"
+        path.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            latency.Profile.load(str(path))
+
+
+BENCHMARK_OUTPUT = """STARTING!
+Log parameter values verbosely: [0]
+Graph: [/data/local/tmp/layernas_block.tflite]
+The input model file size (MB): 0.01
+Initialized session in 3.1ms.
+Running benchmark for at least 1 iterations and at least 0.5 seconds but terminate if exceeding 150 seconds.
+count=1000 first=301 curr=98 min=95 max=310 avg={avg} std=8
+Inference timings in us: Init: 3100, First inference: 301, Warmup (avg): 120.5, Inference (avg): {avg}
+Note: as the benchmark tool itself affects memory footprint, the following is only APPROXIMATE to the actual memory footprint of the model at runtime.
+Memory footprint delta from the start of the tool (MB): init=2.5 overall=3.1
+"""
+
+
+def test_a_phones_timings_become_its_profile(tmp_path):
+    """--export_blocks writes a model per part and network; benchmark_model's outputs are read back."""
+    space = small(decisions=("activation",))
+    folder = tmp_path / "blocks"
+    count = latency.export_blocks(space, 32, 10, str(folder), calibration=2, progress=False)
+    index = json.loads((folder / "index.json").read_text())
+    assert count == len(index["parts"]) + len(index["networks"]) == len(list(folder.glob("*/*.tflite")))
+    assert "benchmark_model" in (folder / "run_on_phone.sh").read_text()
+    with pytest.raises(ValueError, match="no benchmark_model output .* run run_on_phone.sh"):
+        latency.import_benchmarks(space, 32, 10, str(folder), device="Pixel 7", threads=1)
+    part_ms = {}
+    for i, name in enumerate(sorted(index["parts"])):
+        (folder / name).with_suffix(".txt").write_text(BENCHMARK_OUTPUT.format(avg=100.0 + i))
+        part_ms[index["parts"][name]] = (100.0 + i) / 1000
+    for name, arch in index["networks"].items():  # a network runs 1.2x its parts, plus 0.05 ms
+        parts = latency.network_parts(space.base, space.full(space.parse(arch)), 32, 10)
+        total = sum(part_ms[latency.part_key(p)] for p in parts)
+        (folder / name).with_suffix(".txt").write_text(BENCHMARK_OUTPUT.format(avg=1000 * (1.2 * total + 0.05)))
+    profile = latency.import_benchmarks(space, 32, 10, str(folder), device="Pixel 7", threads=1)
+    assert profile.device == "Pixel 7" and profile.runtime == "TensorFlow Lite benchmark_model"
+    assert profile.parts == pytest.approx(part_ms)
+    assert profile.scale == pytest.approx(1.2) and profile.constant_ms == pytest.approx(0.05)
+    latency.Predictor(profile, space, 32, 10)
+    (folder / sorted(index["parts"])[0]).with_suffix(".txt").write_text("Segmentation fault\n")
+    with pytest.raises(ValueError, match="no 'Inference timings in us"):
+        latency.import_benchmarks(space, 32, 10, str(folder), device="Pixel 7", threads=1)
+    with pytest.raises(ValueError, match="holds blocks of"):
+        latency.import_benchmarks(small(decisions=("skip",)), 32, 10, str(folder), device="Pixel 7", threads=1)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--space=nasnet", "--output=p.json"], "valid: mbv2, mbv2_140, mbv3_large, mbv3_small"),
+    (["--space=mbv3_small"], "give --output=PROFILE.json"),
+    (["--output=p.json", "--export_blocks=d"], "give --output=PROFILE.json"),
+    (["--export_blocks=d", "--import_benchmarks=d"], "--import_benchmarks=DIR writes a profile"),
+    (["--output=p.json", "--threads=0"], "--threads must be a positive integer"),
+    (["--output=p.json", "--decisions=depth"], "no decision points of kind depth"),
+    (["--output=p.json", "--import_benchmarks=nowhere"], "no readable index.json"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, fragment):
+    result = subprocess.run([sys.executable, "-m", "layernas_tf.latency", *args], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("latency.py: error:")]
+    assert len(lines) == 1 and fragment in lines[0], result.stderr[-2000:]
+    assert not list(tmp_path.iterdir())
