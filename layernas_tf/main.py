@@ -338,8 +338,8 @@ def _finish(config: SearchConfig, space, dataset, search, study) -> None:
         sys.exit(1)
     at = f"at {config.size_label()}"
     note = " (stopped early at --max_trials)" if search.stopped_early else ""
-    _log(f"\nbest architecture{note}: {best.arch}  reward {best.reward:.4f}  {UNITS[config.cost]} {cli.show(config.cost, best.cost)} {at}\n"
-         f"{space.describe(best.arch)}")
+    _log(f"\nbest architecture{note}: {best.arch}  reward {best.reward:.4f}  "
+         f"{UNITS[config.cost]} {cli.show(config.cost, best.cost)} {at}\n{space.describe(best.arch)}")
 
     export_dir = _EXPORT_DIR.value or os.path.join(config.study_dir, "export")
     delivered = export.export_trial(config, space, dataset, best.id, str(best.arch), export_dir, tflite=_TFLITE.value,
