@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
-import tempfile
 from typing import Any, Callable, Iterable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # run as a command: keep TensorFlow's C++ start-up chatter out
@@ -45,20 +43,11 @@ def export_saved_model(model: keras.Model, path: str) -> None:
     only the endpoint tracks what the endpoint uses, once. Written through a
     temporary directory and a rename.
     """
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-saved_model-")
-    try:
+    with reports.folder_atomic(path) as tmp:
         archive = keras.export.ExportArchive()
         archive.add_endpoint("serve", lambda images: model(images, training=False),
                              input_signature=[tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)])
         archive.write_out(tmp, verbose=False)
-        if os.path.exists(path):
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
 
 
 def convert_tflite(saved_model_dir: str, kind: str, representative: Iterable[np.ndarray] = ()) -> bytes:

@@ -485,14 +485,13 @@ def export_blocks(space, size: int, classes: int, folder: str, *, threads: int =
     with `index.json` and `run_on_phone.sh`; written whole or not at all. Returns the file count."""
     import keras  # pylint: disable=import-outside-toplevel
 
+    from layernas_tf import reports  # pylint: disable=import-outside-toplevel
+
     started = time.time()
     base, full, _ = _base_and_full(space)
     parts = space_parts(space, size, classes)
     networks = calibration_networks(space, calibration, seed)
-    parent = os.path.dirname(os.path.abspath(folder))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-blocks-")
-    try:
+    with reports.folder_atomic(folder) as tmp:
         os.makedirs(os.path.join(tmp, "parts"))
         os.makedirs(os.path.join(tmp, "networks"))
         index: dict[str, Any] = {"format": FORMAT + " blocks", "version": VERSION,
@@ -520,12 +519,6 @@ def export_blocks(space, size: int, classes: int, folder: str, *, threads: int =
         with open(os.path.join(tmp, "run_on_phone.sh"), "w", encoding="utf-8") as f:
             f.write(PHONE_SCRIPT % {"threads": threads})
         os.chmod(os.path.join(tmp, "run_on_phone.sh"), 0o755)
-        if os.path.exists(folder):
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
     return total
 
 
