@@ -37,7 +37,6 @@ import os
 import platform
 import random
 import re
-import shutil
 import statistics
 import tempfile
 import time
@@ -63,19 +62,24 @@ def network_parts(base, arch, size: int, classes: int) -> list[tuple]:
     ("depthwise", h, c, kernel, stride, act), ("se", h, c, se), ("project", h, c_in, c_out,
     residual), ("head", h, c_in, classes).
     """
-    parts: list[tuple] = [("stem", size)]
+    return [part for _, parts in _parts_by_block(base, arch, size, classes) for part in parts]
+
+
+def _parts_by_block(base, arch, size: int, classes: int) -> list[tuple[Any, list[tuple]]]:
+    """(block id, its parts) for every kept bottleneck, between ("stem", ...) and ("head", ...)."""
+    out: list[tuple[Any, list[tuple]]] = [("stem", [("stem", size)])]
     h, channels = math.ceil(size / 2), base.family.stem_filters
-    for _, b in base.bottlenecks(arch):
-        if b.expand:
-            parts.append(("expand", h, b.in_channels, b.expanded_channels, b.activation))
+    for block_id, b in base.bottlenecks(arch):
+        parts = [("expand", h, b.in_channels, b.expanded_channels, b.activation)] if b.expand else []
         parts.append(("depthwise", h, b.expanded_channels, b.kernel, b.stride, b.activation))
         h = math.ceil(h / b.stride)
         if b.se_channels:
             parts.append(("se", h, b.expanded_channels, b.se_channels))
         parts.append(("project", h, b.expanded_channels, b.out_channels, b.residual))
+        out.append((block_id, parts))
         channels = b.out_channels
-    parts.append(("head", h, channels, classes))
-    return parts
+    out.append(("head", [("head", h, channels, classes)]))
+    return out
 
 
 def _base_and_full(space) -> tuple[Any, Callable, set[int]]:
@@ -113,21 +117,10 @@ def space_parts(space, size: int, classes: int) -> list[tuple]:
     for stage in base.stages:
         for block_id in stage:
             for arch in variants(base.context_points(block_id)):
-                found.update(dict.fromkeys(_block_parts(base, arch, block_id, size)))
+                found.update(dict.fromkeys(dict(_parts_by_block(base, arch, size, classes))[block_id]))
     for arch in variants(base.context_points(None)):
         found[network_parts(base, arch, size, classes)[-1]] = None
     return list(found)
-
-
-def _block_parts(base, arch, block_id: int, size: int) -> list[tuple]:
-    """The parts of bottleneck `block_id` in `arch`, a network that keeps it."""
-    parts, start = network_parts(base, arch, size, 1), 1
-    for b, bottleneck in base.bottlenecks(arch):
-        count = 2 + bottleneck.expand + bool(bottleneck.se_channels)
-        if b == block_id:
-            return parts[start:start + count]
-        start += count
-    raise ValueError(f"block {block_id} is skipped in {arch}")
 
 
 # -- building and timing ---------------------------------------------------------------------
@@ -247,12 +240,9 @@ def network_flatbuffer(model) -> bytes:
     """A whole Keras network as float TFLite, converted as the export converts it."""
     from layernas_tf import export  # pylint: disable=import-outside-toplevel
 
-    folder = tempfile.mkdtemp(prefix="layernas-latency-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="layernas-latency-") as folder:
         export.export_saved_model(model, os.path.join(folder, "saved_model"))
         return export.convert_tflite(os.path.join(folder, "saved_model"), "float")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- profiles ------------------------------------------------------------------------------------
@@ -419,28 +409,31 @@ def _decisions(space) -> list[str]:
     return list(getattr(space, "kinds", ()))
 
 
-def measure(space, size: int, classes: int, timer: Timer = Timer(), *, calibration: int = CALIBRATION_NETWORKS,
-            seed: int = 0, progress: bool = True) -> Profile:
-    """Builds a profile of this host: every part of `space` timed with LiteRT, and the constant
-    fitted on `calibration` whole networks."""
+def _flatbuffers(space, parts, networks, size: int, classes: int, done: Callable[[int], Any]) -> Iterable[bytes]:
+    """The float TFLite model of each part, then of each whole network, in order."""
     import keras  # pylint: disable=import-outside-toplevel
 
+    base, full, _ = _base_and_full(space)
+    for i, item in enumerate([*parts, *networks]):
+        keras.backend.clear_session()
+        if i < len(parts):
+            yield part_flatbuffer(build_part(base, item))
+        else:
+            yield network_flatbuffer(base.build(full(item), input_shape=(size, size, 3), num_classes=classes))
+        done(i + 1)
+
+
+def measure(space, size: int, classes: int, timer: Timer = Timer(), *, calibration: int = CALIBRATION_NETWORKS,
+            seed: int = 0, progress: bool = True) -> Profile:
+    """Builds a profile of this host: every part of `space` timed with LiteRT, and the line
+    fitted on `calibration` whole networks."""
     started = time.time()
     base, full, _ = _base_and_full(space)
     parts = space_parts(space, size, classes)
     networks = calibration_networks(space, calibration, seed)
-    flatbuffers = []
-    for i, part in enumerate(parts):
-        keras.backend.clear_session()
-        flatbuffers.append(part_flatbuffer(build_part(base, part)))
-        if progress:
-            _progress("converting parts", i + 1, len(parts), started)
-    for arch in networks:
-        keras.backend.clear_session()
-        flatbuffers.append(network_flatbuffer(base.build(full(arch), input_shape=(size, size, 3),
-                                                         num_classes=classes)))
-    if progress:
-        _progress("converting whole networks", len(networks), len(networks), started)
+    flatbuffers = list(_flatbuffers(space, parts, networks, size, classes,
+                                    lambda done: progress and _progress("converting", done,
+                                                                        len(parts) + len(networks), started)))
     rounds = len(flatbuffers) * timer.rounds
     latencies = timer.time_models(
         flatbuffers, (lambda done: _progress("timing", done, rounds, started)) if progress else None)
@@ -483,12 +476,9 @@ def export_blocks(space, size: int, classes: int, folder: str, *, threads: int =
                   calibration: int = CALIBRATION_NETWORKS, seed: int = 0, progress: bool = True) -> int:
     """Writes every part, and the calibration networks, as its own float `.tflite` file into `folder`,
     with `index.json` and `run_on_phone.sh`; written whole or not at all. Returns the file count."""
-    import keras  # pylint: disable=import-outside-toplevel
-
     from layernas_tf import reports  # pylint: disable=import-outside-toplevel
 
     started = time.time()
-    base, full, _ = _base_and_full(space)
     parts = space_parts(space, size, classes)
     networks = calibration_networks(space, calibration, seed)
     with reports.folder_atomic(folder) as tmp:
@@ -497,23 +487,14 @@ def export_blocks(space, size: int, classes: int, folder: str, *, threads: int =
         index: dict[str, Any] = {"format": FORMAT + " blocks", "version": VERSION,
                                  **_space_record(space, size, classes), "parts": {}, "networks": {}}
         total = len(parts) + len(networks)
-        for i, part in enumerate(parts):
-            keras.backend.clear_session()
-            name = f"parts/part_{i:05d}.tflite"
+        names = [(f"parts/part_{i:05d}.tflite", "parts", part_key(part)) for i, part in enumerate(parts)]
+        names += [(f"networks/network_{i:02d}.tflite", "networks", str(arch)) for i, arch in enumerate(networks)]
+        converted = _flatbuffers(space, parts, networks, size, classes,
+                                 lambda done: progress and _progress("writing", done, total, started))
+        for (name, kind, what), flatbuffer in zip(names, converted):
             with open(os.path.join(tmp, name), "wb") as f:
-                f.write(part_flatbuffer(build_part(base, part)))
-            index["parts"][name] = part_key(part)
-            if progress:
-                _progress("writing parts", i + 1, total, started)
-        for i, arch in enumerate(networks):
-            keras.backend.clear_session()
-            name = f"networks/network_{i:02d}.tflite"
-            model = base.build(full(arch), input_shape=(size, size, 3), num_classes=classes)
-            with open(os.path.join(tmp, name), "wb") as f:
-                f.write(network_flatbuffer(model))
-            index["networks"][name] = str(arch)
-            if progress:
-                _progress("writing networks", len(parts) + i + 1, total, started)
+                f.write(flatbuffer)
+            index[kind][name] = what
         with open(os.path.join(tmp, BLOCKS_INDEX), "w", encoding="utf-8") as f:
             json.dump(index, f, indent=1)
         with open(os.path.join(tmp, "run_on_phone.sh"), "w", encoding="utf-8") as f:

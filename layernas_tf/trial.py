@@ -103,15 +103,20 @@ class SearchConfig:
     def size_label(self) -> str:
         return f"{self.deploy_image_size}x{self.deploy_image_size}"
 
-    def search_space(self):
-        """The space, its cost counted at the deployment shape with the dataset's classes."""
+    def _chosen_space(self):
+        """The space at the deployment shape with the dataset's classes, restricted to `decisions`."""
         import search_spaces  # pylint: disable=import-outside-toplevel
-        from layernas_tf.space import Subspace, WithCost  # pylint: disable=import-outside-toplevel
+        from layernas_tf.space import Subspace  # pylint: disable=import-outside-toplevel
 
         space = search_spaces.get(self.space, input_shape=self.deploy_shape(), num_classes=self.num_classes,
                                   **dict(self.space_options))
-        if self.decisions:
-            space = Subspace(space, self.decisions)
+        return Subspace(space, self.decisions) if self.decisions else space
+
+    def search_space(self):
+        """The space, its cost counted at the deployment shape with the dataset's classes."""
+        from layernas_tf.space import WithCost  # pylint: disable=import-outside-toplevel
+
+        space = self._chosen_space()
         if self.cost == "madds" and not self.budgets:
             return space
         costs = {"madds": space.madds, "params": space.params}
@@ -129,12 +134,7 @@ class SearchConfig:
         """
         from layernas_tf import latency  # pylint: disable=import-outside-toplevel
 
-        if space is None:
-            import search_spaces  # pylint: disable=import-outside-toplevel
-            from layernas_tf.space import Subspace  # pylint: disable=import-outside-toplevel
-
-            space = search_spaces.get(self.space, input_shape=self.deploy_shape(), num_classes=self.num_classes)
-            space = Subspace(space, self.decisions) if self.decisions else space
+        space = space if space is not None else self._chosen_space()
         return latency.Predictor(latency.Profile.load(self.latency_profile), space, self.deploy_image_size,
                                  self.num_classes)
 
