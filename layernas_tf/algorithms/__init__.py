@@ -10,12 +10,13 @@ from layernas_tf.algorithms.base import COMPLETE, FAILED, PENDING, Algorithm, Ta
 from layernas_tf.algorithms.controller import Controller
 from layernas_tf.algorithms.evolution import RegularizedEvolution
 from layernas_tf.algorithms.layernas import LayerNAS
+from layernas_tf.algorithms.layernas_plus import LayerNASPlus
 from layernas_tf.algorithms.random_search import RandomSearch
 from layernas_tf.algorithms.reinforce import Reinforce
 
-ALGORITHMS = {cls.name: cls for cls in (LayerNAS, RandomSearch, RegularizedEvolution, Reinforce, Controller)}
+ALGORITHMS = {cls.name: cls for cls in (LayerNAS, LayerNASPlus, RandomSearch, RegularizedEvolution, Reinforce, Controller)}
 # Names as people write them, for headers and plots.
-TITLES = {"layernas": "LayerNAS", "random": "random search", "evolution": "regularized evolution",
+TITLES = {"layernas": "LayerNAS", "layernas_plus": "LayerNAS+", "random": "random search", "evolution": "regularized evolution",
           "reinforce": "REINFORCE", "controller": "RNN controller"}
 # What `main` searches with unless `--algorithm` says otherwise: LayerNAS as the paper describes it.
 DEFAULT = "layernas"
@@ -33,6 +34,6 @@ def create(name: str, space, target, **settings) -> Algorithm:
 
 
 __all__ = [
-    "ALGORITHMS", "COMPLETE", "Controller", "DEFAULT", "FAILED", "PENDING", "TITLES", "Algorithm", "LayerNAS", "RandomSearch",
+    "ALGORITHMS", "COMPLETE", "Controller", "DEFAULT", "FAILED", "PENDING", "TITLES", "Algorithm", "LayerNAS", "LayerNASPlus", "RandomSearch",
     "RegularizedEvolution", "Reinforce", "Target", "Trial", "create", "names",
 ]

@@ -1,0 +1,179 @@
+"""LayerNAS+: LayerNAS with a reward model that proposes every other trial; the default search.
+
+What changes against the paper's LayerNAS (`layernas.py`; `docs/algorithm.md`
+gives the measurements):
+
+- Every `model_every`-th trial, starting with the first, is not LayerNAS's: it is the
+  untrained feasible network a reward model (`surrogate.AdditiveModel`, fitted to
+  every trained network, LayerNAS's included) ranks best. LayerNAS's own trials
+  are single-layer variations of its candidates, exactly the data that pins a
+  per-layer model down; the model's picks are feasible networks, so the search has
+  an answer from its first trial on, which LayerNAS, starting from the default
+  (often the dearest network) and working through unfinished candidates, lacks for
+  its first layers.
+- A network the model trained is one LayerNAS reuses for free when it comes up as
+  a child, and the reverse; no network trains twice.
+- While LayerNAS waits on results still out, the model keeps the free workers busy.
+- With `max_trials`, the trials LayerNAS leaves at its natural end go to the model,
+  so a budget is spent, not returned. Without it the search ends with LayerNAS.
+
+Args:
+  model_every: one trial in this many is the model's (2: every other one).
+  warmup: trained networks the model needs before it ranks; until then its turns
+    draw random feasible networks. Default: the number of layers plus one.
+  ridge: the model's L2 penalty.
+  samples: in spaces too large to list, the random networks added per proposal
+    to the neighbours of the best trials.
+  Others as `LayerNAS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from layernas_tf.algorithms.base import COMPLETE, PENDING, Target
+from layernas_tf.algorithms.layernas import LayerNAS
+from layernas_tf.algorithms.surrogate import AdditiveModel
+from layernas_tf.space import Architecture, SearchSpace
+
+
+class LayerNASPlus(LayerNAS):
+    """LayerNAS interleaved with a reward model's proposals (see the module docstring)."""
+
+    name = "layernas_plus"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        target: "Target | float | Sequence[float]",
+        buckets: int = 10,
+        per_bucket: int = 1,
+        max_trials: Optional[int] = None,
+        seed: int = 0,
+        model_every: int = 2,
+        warmup: Optional[int] = None,
+        ridge: float = 1.0,
+        samples: int = 64,
+    ):
+        if model_every < 1 or (warmup is not None and warmup < 0) or ridge <= 0 or samples < 0:
+            raise ValueError(f"need model_every >= 1, warmup >= 0, ridge > 0, samples >= 0; got {model_every}, "
+                             f"{warmup}, {ridge}, {samples}")
+        self.model_every = model_every
+        self.warmup = len(space) + 1 if warmup is None else warmup
+        self.ridge = ridge
+        self.samples = samples
+        self._suggested = 0
+        self._model_exhausted = False
+        self._model = AdditiveModel([len(p) for p in space.decision_points], ridge)
+        self._modelled = 0  # trials, in id order, looked at by the model so far
+        self._listing: Optional[tuple[Architecture, ...]] = None
+        super().__init__(space, target, buckets=buckets, per_bucket=per_bucket, max_trials=max_trials, seed=seed)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "model_every": self.model_every, "warmup": self.warmup, "ridge": self.ridge,
+                "samples": self.samples}
+
+    # -- the search --------------------------------------------------------------
+
+    def _finished(self) -> bool:
+        if self._feasible_left() == 0:  # every feasible network trained: nothing left to find
+            return True
+        if not self._is_finished:
+            return False
+        return self.max_trials is None or self._model_exhausted
+
+    def _next(self) -> Optional[Architecture]:
+        model_turn = self._is_finished or self._suggested % self.model_every == 0
+        sources = (self._propose, super()._next) if model_turn else (super()._next, self._propose)
+        for source in sources:
+            if source is super()._next and self._is_finished:
+                continue
+            arch = source()
+            if arch is not None:
+                self._suggested += 1
+                return arch
+        return None
+
+    def _propose(self) -> Optional[Architecture]:
+        """The untrained feasible network the model ranks best (a random one while it warms up)."""
+        if self._model_exhausted or self._feasible_left() == 0:
+            return None
+        self._learn()
+        arch = None
+        if self._model.count >= self.warmup:
+            listing = self.space.feasible_architectures(self.target.t_min, self.target.t_max)
+            arch = self._best_listed(listing) if listing is not None else self._best_sampled()
+        if arch is None:
+            arch = self.random_feasible()
+        self._model_exhausted = arch is None
+        return arch
+
+    def _best_listed(self, listing: tuple[Architecture, ...]) -> Optional[Architecture]:
+        """The best-ranked untried network of a space small enough to list its feasible networks."""
+        if self._listing is not listing:
+            self._listing = listing
+            self._columns = self._model.columns(listing)
+            self._row_of = {a: i for i, a in enumerate(listing)}
+            self._untried = np.ones(len(listing), dtype=bool)
+            self._masked = 0
+        for trial in self.trials[self._masked:]:
+            row = self._row_of.get(self.space.canonical(trial.arch))
+            if row is not None:
+                self._untried[row] = False
+        self._masked = len(self.trials)
+        if not self._untried.any():
+            return None
+        scores = np.where(self._untried, self._model.predict(self._columns), -np.inf)
+        return listing[int(np.argmax(scores))]
+
+    def _best_sampled(self) -> Optional[Architecture]:
+        """The best-ranked of a sample of untried feasible networks, in spaces too large to list."""
+        pool = self._pool()
+        return pool[int(np.argmax(self._model.predict(self._model.columns(pool))))] if pool else None
+
+    def _learn(self) -> None:
+        """Feeds the model the completed trials it has not seen, in id order up to the first one still out.
+
+        In id order, so that a restored search refits the very same model.
+        """
+        while self._modelled < len(self.trials) and self.trials[self._modelled].status != PENDING:
+            trial = self.trials[self._modelled]
+            if trial.status == COMPLETE:
+                self._model.add(self.space.canonical(trial.arch), trial.reward)
+            self._modelled += 1
+
+    def _pool(self) -> list[Architecture]:
+        """Untried feasible networks near the best: every single-layer change of the three best
+        feasible trials, `samples` two-layer changes of the best, and `samples` random draws."""
+        done = sorted((t for t in self.trials if t.status == COMPLETE and self.feasible(t.arch)),
+                      key=lambda t: -t.reward)[:3]
+        pool: dict[Architecture, None] = {}
+        for parent in (t.arch for t in done):
+            for layer, point in enumerate(self.space.decision_points):
+                for option in range(len(point)):
+                    pool.setdefault(parent.replace(layer, option), None)
+        if done:
+            for _ in range(self.samples):
+                child = done[0].arch
+                for layer in self.rng.sample(range(len(self.space)), min(2, len(self.space))):
+                    child = child.replace(layer, self.rng.randrange(len(self.space.decision_points[layer])))
+                pool.setdefault(child, None)
+        for _ in range(self.samples):
+            pool.setdefault(self.space.random(self.rng), None)
+        unique = {self.space.canonical(a): None for a in pool if self.tried(a) is None and self.feasible(a)}
+        return list(unique)
+
+    # -- persistence -----------------------------------------------------------------
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {**super()._extra_state(), "suggested": self._suggested, "model_exhausted": self._model_exhausted}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        super()._load_extra_state(state)
+        self._suggested = state["suggested"]
+        self._model_exhausted = state["model_exhausted"]
+        self._model = AdditiveModel([len(p) for p in self.space.decision_points], self.ridge)
+        self._modelled = 0
+        self._listing = None
