@@ -28,7 +28,7 @@ def search_once(algorithm, benchmark, time_budget: Optional[float] = None, run: 
       trials, and `curve`: the test accuracy of the answer after each trial.
     """
     used, curve = 0.0, []
-    best_test = math.nan
+    best, best_test = None, math.nan
     while not algorithm.done:
         if time_budget is not None and used >= time_budget:
             break
@@ -39,11 +39,11 @@ def search_once(algorithm, benchmark, time_budget: Optional[float] = None, run: 
         algorithm.report(trial.id, benchmark.reward(trial.arch, run))
         if time_budget is not None:
             used += benchmark.train_seconds(trial.arch)
-        best = algorithm.best()
-        if best is not None and best.id == trial.id:
-            best_test = benchmark.test_accuracy(best.arch)
+        # The answer, as algorithm.best() would pick it, without going over every trial again.
+        if algorithm.feasible(trial.arch) and (best is None or (trial.reward, -trial.cost) > (best.reward, -best.cost)):
+            best, best_test = trial, benchmark.test_accuracy(trial.arch)
         curve.append(best_test)
-    best = algorithm.best()
+    assert best is algorithm.best()
     return {
         "arch": None if best is None else str(best.arch),
         "valid": math.nan if best is None else best.reward,
@@ -80,10 +80,11 @@ def compare(
 ) -> tuple[dict[str, Any], dict[str, list[list[float]]]]:
     """Runs every algorithm `runs` times; returns the summary and the per-run curves."""
     space = benchmark.space
-    own_settings = {"layernas": {"buckets": buckets, "per_bucket": per_bucket},
-                    "controller": {"batch": controller_batch}}
+    layerwise = {"buckets": buckets, "per_bucket": per_bucket}
+    own_settings = {name: layerwise for name in algorithms.names() if algorithms.layerwise(name)}
+    own_settings["controller"] = {"batch": controller_batch}
     if max_trials is None:
-        first = make("layernas", space, limit, seed, None, own_settings)
+        first = make(algorithms.DEFAULT, space, limit, seed, None, own_settings)
         max_trials = search_once(first, benchmark, time_budget)["trials"]
     summary: dict[str, Any] = {
         "benchmark": benchmark.name,

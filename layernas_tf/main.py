@@ -65,7 +65,8 @@ _PROXY_EPOCHS = flags.DEFINE_integer("proxy_epochs", 5, "Epochs each candidate t
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 0.05, "Peak learning rate (SGD, cosine decay after warm-up).")
 _ALGORITHM = flags.DEFINE_enum(
     "algorithm", algorithms.DEFAULT, algorithms.names(),
-    "The search: layernas, or a baseline (random, evolution, reinforce), which needs --max_trials.")
+    "The search: layernas_plus (LayerNAS with a reward model, see docs/algorithm.md), layernas (as the paper), "
+    "or a baseline (random, evolution, reinforce, controller), which needs --max_trials.")
 _BUCKETS = flags.DEFINE_integer("buckets", 10, "LayerNAS: H, cost buckets per layer.")
 _PER_BUCKET = flags.DEFINE_integer("per_bucket", 1, "LayerNAS: k, candidates kept per bucket.")
 _CONTROLLER_BATCH = flags.DEFINE_integer(
@@ -177,9 +178,9 @@ def _check_flags() -> tuple[SearchConfig, Any]:
             raise ValueError(f"--{flag} must be a positive integer, got {value}")
     if _FINAL_EPOCHS.value < 0 or not _LEARNING_RATE.value > 0:
         raise ValueError("--final_epochs must be >= 0 and --learning_rate > 0")
-    if _ALGORITHM.value != "layernas" and _MAX_TRIALS.value is None:
+    if not algorithms.layerwise(_ALGORITHM.value) and _MAX_TRIALS.value is None:
         raise ValueError(f"--algorithm={_ALGORITHM.value} has no natural end on a space this large: give --max_trials "
-                         "(LayerNAS alone ends by itself)")
+                         "(layernas and layernas_plus end by themselves)")
     if _TRIAL_RETRIES.value < 0:
         raise ValueError(f"--trial_retries must be >= 0, got {_TRIAL_RETRIES.value}")
     for flag, value in (("gpus_per_trial", _GPUS_PER_TRIAL.value), ("cpus_per_trial", _CPUS_PER_TRIAL.value)):
@@ -273,7 +274,7 @@ def main(argv):
     from layernas_tf.study import Study  # pylint: disable=import-outside-toplevel
 
     settings: dict[str, Any] = {"max_trials": config.max_trials, "seed": config.seed}
-    if _ALGORITHM.value == "layernas":
+    if algorithms.layerwise(_ALGORITHM.value):
         settings.update(buckets=config.buckets, per_bucket=config.per_bucket)
     elif _ALGORITHM.value == "controller":
         settings.update(batch=_CONTROLLER_BATCH.value)
@@ -281,8 +282,7 @@ def main(argv):
     with cli.bad_input():
         study = Study(config.study_dir, {**config.study_settings(), "algorithm": search.config()})
         executor = _make_executor(config)
-    bound = min(config.max_trials or math.inf, LayerNAS.trial_bound(space, config.buckets, config.per_bucket)
-                if _ALGORITHM.value == "layernas" else math.inf)
+    bound = min(config.max_trials or math.inf, search.natural_bound if isinstance(search, LayerNAS) else math.inf)
     title = algorithms.TITLES[_ALGORITHM.value]
     unit = UNITS[config.cost]
     at = f"at {config.size_label()}"
@@ -292,7 +292,7 @@ def main(argv):
         f"{len(space)} decision points of kind {', '.join(config.decisions)}, the others at the reference's values")
     _log(f"{title} on {space.name} ({chosen}; {float(space.size):.3g} networks), {unit} {at} in "
          f"[{cli.show(config.cost, config.target[0])}, {cli.show(config.cost, config.target[1])}]{also}"
-         f"{f' (buckets by {unit})' if search.name == 'layernas' else ''}, "
+         f"{f' (buckets by {unit})' if isinstance(search, LayerNAS) else ''}, "
          f"proxies train on {dataset.name} at "
          f"{config.image_size}x{config.image_size} ({dataset.sizes['train']} train / "
          f"{dataset.sizes['validation']} validation images), --strategy={config.strategy}, {executor.describe()}; "

@@ -18,12 +18,18 @@ ALGORITHMS = {cls.name: cls for cls in (LayerNAS, LayerNASPlus, RandomSearch, Re
 # Names as people write them, for headers and plots.
 TITLES = {"layernas": "LayerNAS", "layernas_plus": "LayerNAS+", "random": "random search", "evolution": "regularized evolution",
           "reinforce": "REINFORCE", "controller": "RNN controller"}
-# What `main` searches with unless `--algorithm` says otherwise: LayerNAS as the paper describes it.
-DEFAULT = "layernas"
+# What `main` and the comparisons search with unless told otherwise: LayerNAS with a reward model
+# (docs/algorithm.md); "layernas" is the paper's, for reproduction.
+DEFAULT = "layernas_plus"
 
 
 def names() -> list[str]:
     return list(ALGORITHMS)
+
+
+def layerwise(name: str) -> bool:
+    """Whether algorithm `name` searches layer by layer, so ends by itself and takes H and k."""
+    return issubclass(ALGORITHMS[name], LayerNAS)
 
 
 def create(name: str, space, target, **settings) -> Algorithm:
@@ -35,5 +41,5 @@ def create(name: str, space, target, **settings) -> Algorithm:
 
 __all__ = [
     "ALGORITHMS", "COMPLETE", "Controller", "DEFAULT", "FAILED", "PENDING", "TITLES", "Algorithm", "LayerNAS", "LayerNASPlus", "RandomSearch",
-    "RegularizedEvolution", "Reinforce", "Target", "Trial", "create", "names",
+    "RegularizedEvolution", "Reinforce", "Target", "Trial", "create", "layerwise", "names",
 ]

@@ -71,6 +71,11 @@ class LayerNAS(Algorithm):
         """The most trials a full search can take: 1 + sum_i k * H * |S_i|."""
         return 1 + sum(per_bucket * buckets * len(p) for p in space.decision_points)
 
+    @property
+    def natural_bound(self) -> int:
+        """`trial_bound` of this search's space and settings."""
+        return self.trial_bound(self.space, self.buckets, self.per_bucket)
+
     def config(self) -> dict[str, Any]:
         return {**super().config(), "buckets": self.buckets, "per_bucket": self.per_bucket}
 

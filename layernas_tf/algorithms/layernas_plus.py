@@ -3,9 +3,10 @@
 What changes against the paper's LayerNAS (`layernas.py`; `docs/algorithm.md`
 gives the measurements):
 
-- Every `model_every`-th trial, starting with the first, is not LayerNAS's: it is the
-  untrained feasible network a reward model (`surrogate.AdditiveModel`, fitted to
-  every trained network, LayerNAS's included) ranks best. LayerNAS's own trials
+- The first `warmup` trials are random feasible networks, and after them a
+  `model_share` of the trials are not LayerNAS's: each is the untrained feasible network a
+  reward model (`surrogate.AdditiveModel`, fitted to every trained network,
+  LayerNAS's included) ranks best. LayerNAS's own trials
   are single-layer variations of its candidates, exactly the data that pins a
   per-layer model down; the model's picks are feasible networks, so the search has
   an answer from its first trial on, which LayerNAS, starting from the default
@@ -13,14 +14,17 @@ gives the measurements):
   its first layers.
 - A network the model trained is one LayerNAS reuses for free when it comes up as
   a child, and the reverse; no network trains twice.
-- While LayerNAS waits on results still out, the model keeps the free workers busy.
-- With `max_trials`, the trials LayerNAS leaves at its natural end go to the model,
-  so a budget is spent, not returned. Without it the search ends with LayerNAS.
+- With `max_trials`, the model also keeps workers busy while LayerNAS waits on
+  results still out, and the trials LayerNAS leaves at its natural end go to the
+  model: a budget is spent, not returned. Without it the search ends with LayerNAS,
+  within `trial_bound` trials.
 
 Args:
-  model_every: one trial in this many is the model's (2: every other one).
-  warmup: trained networks the model needs before it ranks; until then its turns
-    draw random feasible networks. Default: the number of layers plus one.
+  model_share: the fraction of the trials after the warmup that the model proposes
+    (0.5: every other one).
+  warmup: the random feasible networks drawn first, before LayerNAS's first trial;
+    the model ranks once it has seen as many. Default: the number of layers plus
+    one. With a budget of at most this many trials the search is random search.
   ridge: the model's L2 penalty.
   samples: in spaces too large to list, the random networks added per proposal
     to the neighbours of the best trials.
@@ -52,19 +56,19 @@ class LayerNASPlus(LayerNAS):
         per_bucket: int = 1,
         max_trials: Optional[int] = None,
         seed: int = 0,
-        model_every: int = 2,
+        model_share: float = 0.5,
         warmup: Optional[int] = None,
         ridge: float = 1.0,
         samples: int = 64,
     ):
-        if model_every < 1 or (warmup is not None and warmup < 0) or ridge <= 0 or samples < 0:
-            raise ValueError(f"need model_every >= 1, warmup >= 0, ridge > 0, samples >= 0; got {model_every}, "
+        if not 0 < model_share < 1 or (warmup is not None and warmup < 0) or ridge <= 0 or samples < 0:
+            raise ValueError(f"need 0 < model_share < 1, warmup >= 0, ridge > 0, samples >= 0; got {model_share}, "
                              f"{warmup}, {ridge}, {samples}")
-        self.model_every = model_every
+        self.model_share = model_share
         self.warmup = len(space) + 1 if warmup is None else warmup
         self.ridge = ridge
         self.samples = samples
-        self._suggested = 0
+        self._from_model = self._from_layernas = 0
         self._model_exhausted = False
         self._model = AdditiveModel([len(p) for p in space.decision_points], ridge)
         self._modelled = 0  # trials, in id order, looked at by the model so far
@@ -72,7 +76,7 @@ class LayerNASPlus(LayerNAS):
         super().__init__(space, target, buckets=buckets, per_bucket=per_bucket, max_trials=max_trials, seed=seed)
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "model_every": self.model_every, "warmup": self.warmup, "ridge": self.ridge,
+        return {**super().config(), "model_share": self.model_share, "warmup": self.warmup, "ridge": self.ridge,
                 "samples": self.samples}
 
     # -- the search --------------------------------------------------------------
@@ -85,16 +89,33 @@ class LayerNASPlus(LayerNAS):
         return self.max_trials is None or self._model_exhausted
 
     def _next(self) -> Optional[Architecture]:
-        model_turn = self._is_finished or self._suggested % self.model_every == 0
-        sources = (self._propose, super()._next) if model_turn else (super()._next, self._propose)
-        for source in sources:
-            if source is super()._next and self._is_finished:
-                continue
-            arch = source()
-            if arch is not None:
-                self._suggested += 1
-                return arch
-        return None
+        model_turn = (self._is_finished or self._from_model < self.warmup
+                      or (self._from_model - self.warmup) * (1 - self.model_share)
+                      <= self._from_layernas * self.model_share)
+        arch = self._propose() if model_turn else super()._next()
+        if arch is None and not model_turn and self.max_trials is not None:
+            # LayerNAS waits on results still out; with a fixed budget the model keeps the worker busy.
+            model_turn, arch = True, self._propose()
+        if arch is None and model_turn and not self._is_finished:
+            model_turn, arch = False, super()._next()
+        if arch is not None:
+            if model_turn:
+                self._from_model += 1
+            else:
+                self._from_layernas += 1
+        return arch
+
+    @staticmethod
+    def trial_bound(space: SearchSpace, buckets: int = 10, per_bucket: int = 1, model_share: float = 0.5,
+                    warmup: Optional[int] = None) -> int:
+        """The most trials a search without `max_trials` takes: LayerNAS's, and the model's share on top."""
+        layernas = LayerNAS.trial_bound(space, buckets, per_bucket)
+        warmup = len(space) + 1 if warmup is None else warmup
+        return warmup + layernas + int(layernas * model_share / (1 - model_share)) + 1
+
+    @property
+    def natural_bound(self) -> int:
+        return self.trial_bound(self.space, self.buckets, self.per_bucket, self.model_share, self.warmup)
 
     def _propose(self) -> Optional[Architecture]:
         """The untrained feasible network the model ranks best (a random one while it warms up)."""
@@ -168,11 +189,12 @@ class LayerNASPlus(LayerNAS):
     # -- persistence -----------------------------------------------------------------
 
     def _extra_state(self) -> dict[str, Any]:
-        return {**super()._extra_state(), "suggested": self._suggested, "model_exhausted": self._model_exhausted}
+        return {**super()._extra_state(), "from_model": self._from_model,
+                "from_layernas": self._from_layernas, "model_exhausted": self._model_exhausted}
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         super()._load_extra_state(state)
-        self._suggested = state["suggested"]
+        self._from_model, self._from_layernas = state["from_model"], state["from_layernas"]
         self._model_exhausted = state["model_exhausted"]
         self._model = AdditiveModel([len(p) for p in self.space.decision_points], self.ridge)
         self._modelled = 0

@@ -31,7 +31,10 @@ class AdditiveModel:
         pairs = self.sizes[:-1] * self.sizes[1:]
         self._pair_offsets = int(self.sizes.sum()) + np.concatenate([[0], np.cumsum(pairs)])[:-1]
         self.width = int(self.sizes.sum() + pairs.sum())
-        self._gram = np.zeros((self.width, self.width))
+        # The inverse of (X'X + ridge I), kept by rank-one (Sherman-Morrison) updates: a refit costs
+        # a matrix-vector product, not a solve, which is what makes the model cheap enough to ask every trial.
+        self._inverse = np.eye(self.width) / ridge
+        self._counts = np.zeros(self.width)
         self._moment = np.zeros(self.width)
         self._sum, self._count = 0.0, 0
         self._weights = None
@@ -47,7 +50,9 @@ class AdditiveModel:
     def add(self, arch: Sequence[int], reward: float) -> None:
         """Adds one trained network; the fit is redone lazily at the next prediction."""
         on = self.columns([arch])[0]
-        self._gram[np.ix_(on, on)] += 1.0
+        column = self._inverse[:, on].sum(axis=1)
+        self._inverse -= np.outer(column, column) / (1.0 + column[on].sum())
+        self._counts[on] += 1.0
         self._moment[on] += reward
         self._sum += reward
         self._count += 1
@@ -64,6 +69,5 @@ class AdditiveModel:
         mean = self._sum / self._count
         if self._weights is None:
             # Fitted on rewards centred at their mean: the penalty pulls effects to 0, not the mean to 0.
-            centred = self._moment - mean * np.diag(self._gram)
-            self._weights = np.linalg.solve(self._gram + self.ridge * np.eye(self.width), centred)
+            self._weights = self._inverse @ (self._moment - mean * self._counts)
         return self._weights[columns].sum(axis=1) + mean

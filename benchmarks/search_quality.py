@@ -1,0 +1,138 @@
+r"""Measures the default search (`algorithms.DEFAULT`) against every baseline on the tabular benchmarks.
+
+    python -m benchmarks.search_quality [--runs=100] [--controller_runs=10] [--small_budget_runs=100]
+
+Targets (issue "A search that wins on every layerwise benchmark"), the same trials for every algorithm,
+the mean score of each run's answer:
+- NAS-Bench-Macro, its noisy protocol, at 50% and 25% of the largest FLOPs: the default search at least
+  0.05 above every baseline and within 0.10 of the oracle, in at most 250 trials;
+- NATS-Bench size space, cifar10 and cifar100 at 50%, as many trials as the default takes by itself: still
+  93.34 and 70.32 (the paper's LayerNAS), and at or above every baseline after every 25 trials;
+- any `--max_trials` a user may give (1 to 40 here, on every table): at least random search's score.
+Prints a table against the targets and exits with status 1 when one is missed. The RNN controller runs
+fewer times (`--controller_runs`): its Keras update makes a run take seconds, not milliseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from typing import Optional
+
+import numpy as np
+from absl import app, flags
+
+from experiments import comparison, tables
+from layernas_tf import algorithms, reports
+
+_DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
+_NATS_TABLE = flags.DEFINE_string("nats_table", os.path.join(_DATA, "nats_sss", "nats_sss_cifar.csv"),
+                                  "NATS-Bench size-space CSV table.")
+_MACRO_TABLE = flags.DEFINE_string(
+    "macro_table", os.path.join(_DATA, "nas_bench_macro", "nas-bench-macro_cifar10.json"), "NAS-Bench-Macro JSON.")
+_RUNS = flags.DEFINE_integer("runs", 100, "Runs per algorithm and table.")
+_CONTROLLER_RUNS = flags.DEFINE_integer("controller_runs", 10, "Runs of the RNN controller per table (0: none).")
+_SMALL_BUDGET_RUNS = flags.DEFINE_integer("small_budget_runs", 100, "Runs per small --max_trials checked.")
+
+BASELINES = ("random", "evolution", "reinforce", "controller")
+SMALL_BUDGETS = (1, 2, 3, 5, 10, 20, 40)
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    benchmark: str
+    dataset: str
+    fraction: float
+    trials: Optional[int]  # None: as many as the default search takes by itself
+    unchanged: Optional[float] = None  # the score the paper's LayerNAS reaches here, to keep
+
+    @property
+    def label(self) -> str:
+        return f"{comparison.TITLES[self.benchmark]} {self.dataset} {self.fraction:.0%}"
+
+
+CASES = (
+    Case("nas_bench_macro", "cifar10", 0.5, trials=100),
+    Case("nas_bench_macro", "cifar10", 0.25, trials=50),
+    Case("nats_sss", "cifar10", 0.5, trials=None, unchanged=93.34),
+    Case("nats_sss", "cifar100", 0.5, trials=None, unchanged=70.32),
+)
+
+
+def open_case(case: Case):
+    table = _MACRO_TABLE.value if case.benchmark == "nas_bench_macro" else _NATS_TABLE.value
+    benchmark = tables.open_benchmark(case.benchmark, dataset=case.dataset, table=table)
+    return benchmark, case.fraction * benchmark.space.cost(benchmark.space.dearest())
+
+
+def small_budget_scores(benchmark, limit: float, name: str, runs: int) -> dict[int, float]:
+    """Mean score of `name`'s answer for each of SMALL_BUDGETS as `max_trials`; no answer scores -inf."""
+    out = {}
+    for budget in SMALL_BUDGETS:
+        scores = []
+        for r in range(runs):
+            result = comparison.search_once(comparison.make(name, benchmark.space, limit, r, budget, {}), benchmark,
+                                            run=r)
+            scores.append(result["test"] if result["arch"] is not None else -np.inf)
+        out[budget] = float(np.mean(scores))
+    return out
+
+
+def main(argv):
+    del argv
+    failures, rows = [], []
+    default = algorithms.DEFAULT
+    start = time.perf_counter()
+
+    def check(ok: bool, text: str) -> None:
+        print(f"  [{'ok' if ok else 'MISSED'}] {text}", flush=True)
+        if not ok:
+            failures.append(text)
+
+    for case in CASES:
+        benchmark, limit = open_case(case)
+        print(f"\n== {case.label}: MAdds <= {limit:,.0f}, {_RUNS.value} runs", flush=True)
+        summary, _ = comparison.compare(benchmark, limit=limit, names=[default, "random", "evolution", "reinforce"],
+                                        runs=_RUNS.value, max_trials=case.trials)
+        results = summary["algorithms"]
+        trials = summary["max_trials"]
+        if _CONTROLLER_RUNS.value:
+            theirs, _ = comparison.compare(benchmark, limit=limit, names=["controller"], runs=_CONTROLLER_RUNS.value,
+                                           max_trials=trials)
+            results["controller"] = theirs["algorithms"]["controller"]
+        ours, oracle = results[default]["test_mean"], summary["oracle"]["test"]
+        baselines = {name: results[name]["test_mean"] for name in BASELINES if name in results}
+        best_name = max(baselines, key=baselines.get)
+        if case.unchanged is None:
+            check(trials <= 250 and ours >= baselines[best_name] + 0.05 and ours >= oracle - 0.10,
+                  f"{default} {ours:.2f} >= best baseline ({best_name} {baselines[best_name]:.2f}) + 0.05 and >= "
+                  f"oracle {oracle:.2f} - 0.10, in {trials} <= 250 trials")
+        else:
+            check(round(ours, 2) >= case.unchanged, f"{default} {ours:.2f} >= {case.unchanged} in {trials} trials")
+            for n, value in results[default]["test_mean_at"].items():
+                behind = [f"{name} {results[name]['test_mean_at'][n]:.2f}" for name in baselines
+                          if results[name]["test_mean_at"].get(n) is not None
+                          and results[name]["test_mean_at"][n] > value]
+                check(not behind, f"after {n} trials {default} {value:.2f} >= every baseline"
+                      + (f" (behind {', '.join(behind)})" if behind else ""))
+        small_ours = small_budget_scores(benchmark, limit, default, _SMALL_BUDGET_RUNS.value)
+        small_random = small_budget_scores(benchmark, limit, "random", _SMALL_BUDGET_RUNS.value)
+        behind = [f"{b}: {small_ours[b]:.2f} < {small_random[b]:.2f}" for b in SMALL_BUDGETS
+                  if small_ours[b] < small_random[b]]
+        check(not behind, f"--max_trials in {SMALL_BUDGETS}: {default} >= random search"
+              + (f" (behind at {'; '.join(behind)})" if behind else ""))
+        rows.append([case.label, str(trials), f"{oracle:.2f}", f"{ours:.2f}"]
+                    + [f"{baselines[name]:.2f}" if name in baselines else "-" for name in BASELINES]
+                    + [f"{ours - baselines[best_name]:+.2f}"])
+
+    print()
+    print(reports.markdown_table(["table", "trials", "oracle", f"{default} (default)", *BASELINES, "margin"], rows))
+    print(f"\n{_RUNS.value} runs ({_CONTROLLER_RUNS.value} of the controller), {time.perf_counter() - start:.0f} s")
+    print("all targets met" if not failures else f"{len(failures)} target(s) missed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    app.run(main)
