@@ -84,7 +84,7 @@ def compare(
     own_settings = {name: layerwise for name in algorithms.names() if algorithms.layerwise(name)}
     own_settings["controller"] = {"batch": controller_batch}
     if max_trials is None:
-        first = make(algorithms.DEFAULT, space, limit, seed, None, own_settings)
+        first = make("layernas", space, limit, seed, None, own_settings)
         max_trials = search_once(first, benchmark, time_budget)["trials"]
     summary: dict[str, Any] = {
         "benchmark": benchmark.name,

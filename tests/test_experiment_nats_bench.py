@@ -61,7 +61,7 @@ def test_max_trials_and_algorithm_subset(tmp_path):
         ([f"--table={NATS_CSV}", "--dataset=svhn"], ["svhn", "cifar10, cifar100"]),
         ([f"--table={NATS_CSV}", "--flops_fraction=0.01"], ["no feasible network", "4,481,114"]),
         ([f"--table={NATS_CSV}", "--flops_fraction=0"], ["must be > 0"]),
-        ([f"--table={NATS_CSV}", "--algorithms=layernas,bohb"], ["bohb", "layernas, random, evolution, reinforce"]),
+        ([f"--table={NATS_CSV}", "--algorithms=layernas,bohb"], ["bohb", "layernas, layernas_plus, random, evolution, reinforce"]),
         ([f"--table={NATS_CSV}", "--runs=0"], ["--runs", "positive"]),
         ([f"--table={NATS_CSV}", "--runs=many"], ["--runs"]),
         ([f"--table={NATS_CSV}", "--colour=blue"], ["colour"]),
