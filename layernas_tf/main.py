@@ -1,9 +1,9 @@
-r"""Search a MobileNet space with LayerNAS (or a baseline) under a cost budget, then export the best model.
+r"""Search a MobileNet space with LayerNAS+ (or the paper's LayerNAS, or a baseline) under a cost budget, then export.
 
     python -m layernas_tf.main --space=mbv3_large --madds=220M --dataset=imagenet2012 --data_dir=gs://...
 
 Main only reads flags into one `SearchConfig`: the runner (`runner.py`) drives
-LayerNAS, an executor (`executors.py`) trains each candidate as a short proxy
+the search (`algorithms.DEFAULT` unless `--algorithm` says otherwise), an executor (`executors.py`) trains each candidate as a short proxy
 (`trial.py`) scored on a validation split carved out of the training data, and
 the study (`study.py`) stores every trial in `--study_dir`, so running the same
 command again resumes where it stopped. Budgets are counted on the network at its

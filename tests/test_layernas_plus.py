@@ -121,3 +121,14 @@ def test_it_is_the_default_and_layerwise():
     assert algorithms.DEFAULT == "layernas_plus"
     assert algorithms.layerwise("layernas_plus") and algorithms.layerwise("layernas")
     assert not algorithms.layerwise("random")
+
+
+def test_layernas_keeps_closing_layers_while_the_models_trials_are_always_out(additive_space):
+    """Two workers, results back oldest first, so some trial is always training: LayerNAS must still move on."""
+    algo = LayerNASPlus(additive_space, 20, max_trials=40)
+    out = list(algo.suggest(2))
+    while out:
+        trial = out.pop(0)
+        algo.report(trial.id, toy_reward(trial.arch))
+        out += algo.suggest(2 - len(out))
+    assert len(algo.layer_log) >= 3 and algo._from_layernas >= 10

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from layernas_tf.algorithms.base import COMPLETE, Algorithm, Target
+from layernas_tf.algorithms.base import COMPLETE, PENDING, Algorithm, Target
 from layernas_tf.space import Architecture, SearchSpace
 
 
@@ -110,9 +110,13 @@ class LayerNAS(Algorithm):
             queued = len(self._queue)
             self._queue = [c for c in self._queue if self.tried(c) is None]
             self.trials_saved += queued - len(self._queue)
-            if self._queue or self._pending:
+            if self._queue or self._children_out():
                 return
             self._advance()
+
+    def _children_out(self) -> bool:
+        """Whether a child of this layer is still training (under any string, by any source of trials)."""
+        return any(self.tried(c) is not None and self.tried(c).status == PENDING for c in self._children)
 
     def _advance(self) -> None:
         if self._layer is None:
