@@ -1,4 +1,4 @@
-r"""Search a MobileNet space with LayerNAS+ (or the paper's LayerNAS, or a baseline) under a cost budget, then export.
+r"""Search a MobileNet space with LayerNAS+ (or the paper's LayerNAS, a baseline) under a budget, then export.
 
     python -m layernas_tf.main --space=mbv3_large --madds=220M --dataset=imagenet2012 --data_dir=gs://...
 

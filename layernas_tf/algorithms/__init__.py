@@ -14,10 +14,11 @@ from layernas_tf.algorithms.layernas_plus import LayerNASPlus
 from layernas_tf.algorithms.random_search import RandomSearch
 from layernas_tf.algorithms.reinforce import Reinforce
 
-ALGORITHMS = {cls.name: cls for cls in (LayerNAS, LayerNASPlus, RandomSearch, RegularizedEvolution, Reinforce, Controller)}
+ALGORITHMS = {cls.name: cls
+              for cls in (LayerNAS, LayerNASPlus, RandomSearch, RegularizedEvolution, Reinforce, Controller)}
 # Names as people write them, for headers and plots.
-TITLES = {"layernas": "LayerNAS", "layernas_plus": "LayerNAS+", "random": "random search", "evolution": "regularized evolution",
-          "reinforce": "REINFORCE", "controller": "RNN controller"}
+TITLES = {"layernas": "LayerNAS", "layernas_plus": "LayerNAS+", "random": "random search",
+          "evolution": "regularized evolution", "reinforce": "REINFORCE", "controller": "RNN controller"}
 # What `main` and the comparisons search with unless told otherwise: LayerNAS with a reward model
 # (docs/algorithm.md); "layernas" is the paper's, for reproduction.
 DEFAULT = "layernas_plus"
@@ -40,6 +41,7 @@ def create(name: str, space, target, **settings) -> Algorithm:
 
 
 __all__ = [
-    "ALGORITHMS", "COMPLETE", "Controller", "DEFAULT", "FAILED", "PENDING", "TITLES", "Algorithm", "LayerNAS", "LayerNASPlus", "RandomSearch",
-    "RegularizedEvolution", "Reinforce", "Target", "Trial", "create", "layerwise", "names",
+    "ALGORITHMS", "COMPLETE", "Controller", "DEFAULT", "FAILED", "PENDING", "TITLES", "Algorithm", "LayerNAS",
+    "LayerNASPlus", "RandomSearch", "RegularizedEvolution", "Reinforce", "Target", "Trial", "create", "layerwise",
+    "names",
 ]

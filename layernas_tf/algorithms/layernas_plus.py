@@ -3,15 +3,14 @@
 What changes against the paper's LayerNAS (`layernas.py`; `docs/algorithm.md`
 gives the measurements):
 
-- The first `warmup` trials are random feasible networks, and after them a
-  `model_share` of the trials are not LayerNAS's: each is the untrained feasible network a
+- The first `warmup` trials are random feasible networks; after them a `model_share`
+  of the trials are not LayerNAS's: each is the untrained feasible network that a
   reward model (`surrogate.AdditiveModel`, fitted to every trained network,
-  LayerNAS's included) ranks best. LayerNAS's own trials
-  are single-layer variations of its candidates, exactly the data that pins a
-  per-layer model down; the model's picks are feasible networks, so the search has
-  an answer from its first trial on, which LayerNAS, starting from the default
-  (often the dearest network) and working through unfinished candidates, lacks for
-  its first layers.
+  LayerNAS's included) ranks best. LayerNAS's own trials are single-layer
+  variations of its candidates, exactly the data that pins a per-layer model down;
+  the model's picks are feasible, so the search has an answer from its first trial
+  on, which LayerNAS, starting from the default (often the dearest network) and
+  working through unfinished candidates, lacks for its first layers.
 - A network the model trained is one LayerNAS reuses for free when it comes up as
   a child, and the reverse; no network trains twice.
 - With `max_trials`, the model also keeps workers busy while LayerNAS waits on
@@ -72,7 +71,10 @@ class LayerNASPlus(LayerNAS):
         self._model_exhausted = False
         self._model = AdditiveModel([len(p) for p in space.decision_points], ridge)
         self._modelled = 0  # trials, in id order, looked at by the model so far
+        # The feasible networks of a space small enough to list them, their model columns, which are untried.
         self._listing: Optional[tuple[Architecture, ...]] = None
+        self._columns = self._row_of = self._untried = None
+        self._masked = 0  # trials, in id order, already struck off `_untried`
         super().__init__(space, target, buckets=buckets, per_bucket=per_bucket, max_trials=max_trials, seed=seed)
 
     def config(self) -> dict[str, Any]:
