@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import shutil
 import sys
 import time
 from typing import Callable, Optional
@@ -129,6 +131,20 @@ def train(
     Raises:
       TrialFailed: the training loss became NaN or infinite.
     """
+    arguments = dict(steps_per_epoch=steps_per_epoch, log_dir=log_dir, backup_dir=backup_dir, seed=seed)
+    had_backup = bool(backup_dir and os.path.isdir(backup_dir) and os.listdir(backup_dir))
+    try:
+        return _train(build, train_data, validation_data, config, strategy, **arguments)
+    except OSError:
+        if not had_backup:
+            raise
+        # A worker killed while Keras wrote the backup (Ctrl-C closes busy workers) leaves a file h5py
+        # cannot open: lose the epochs it held, not the trial.
+        shutil.rmtree(backup_dir)
+        return _train(build, train_data, validation_data, config, strategy, **arguments)
+
+
+def _train(build, train_data, validation_data, config, strategy, *, steps_per_epoch, log_dir, backup_dir, seed):
     keras.backend.clear_session()
     if seed is not None:
         keras.utils.set_random_seed(seed)

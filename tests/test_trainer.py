@@ -76,6 +76,28 @@ def test_a_killed_training_resumes_from_its_last_finished_epoch(tmp_path):
     assert not (tmp_path / "backup").exists()  # removed once training ended
 
 
+def test_a_backup_left_half_written_is_dropped_and_the_training_starts_over(tmp_path):
+    config = trainer.TrainConfig(epochs=2, learning_rate=0.1, verbose=0)
+    backup = tmp_path / "backup"
+    model = _model()
+    trainer.compile_model(model, config)
+
+    class Die(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt  # the worker dies once the first epoch's backup is written
+
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(_data(), epochs=2, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(str(backup)), Die()])
+    written = [path for path in backup.rglob("*.h5")]
+    assert written
+    for path in written:  # what a worker killed mid-write leaves
+        path.write_bytes(path.read_bytes()[:100])
+    _, metrics = trainer.train(_model, _data(), _data(seed=1), config, tf.distribute.get_strategy(),
+                               steps_per_epoch=16, backup_dir=str(backup))
+    assert metrics["first_epoch"] == 0 and metrics["epochs_trained"] == 2
+    assert not backup.exists()
+
+
 def test_the_same_seed_trains_to_the_same_reward():
     tf.config.experimental.enable_op_determinism()
     config = trainer.TrainConfig(epochs=2, learning_rate=0.1, verbose=0)
