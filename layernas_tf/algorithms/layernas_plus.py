@@ -27,7 +27,7 @@ Args:
   ridge: the model's L2 penalty.
   samples: in spaces too large to list, the random networks added per proposal
     to the neighbours of the best trials.
-  Others as `LayerNAS`.
+  layernas: LayerNAS's own settings (`buckets`, `per_bucket`, `max_trials`, `seed`).
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ from layernas_tf.algorithms.surrogate import AdditiveModel
 from layernas_tf.space import Architecture, SearchSpace
 
 
+def _warmup(space: SearchSpace, warmup: Optional[int]) -> int:
+    """The random networks drawn first: `warmup`, or by default one more than the space has layers."""
+    return len(space) + 1 if warmup is None else warmup
+
+
 class LayerNASPlus(LayerNAS):
     """LayerNAS interleaved with a reward model's proposals (see the module docstring)."""
 
@@ -51,20 +56,18 @@ class LayerNASPlus(LayerNAS):
         self,
         space: SearchSpace,
         target: "Target | float | Sequence[float]",
-        buckets: int = 10,
-        per_bucket: int = 1,
-        max_trials: Optional[int] = None,
-        seed: int = 0,
+        *,
         model_share: float = 0.5,
         warmup: Optional[int] = None,
         ridge: float = 1.0,
         samples: int = 64,
+        **layernas: Any,
     ):
         if not 0 < model_share < 1 or (warmup is not None and warmup < 0) or ridge <= 0 or samples < 0:
             raise ValueError(f"need 0 < model_share < 1, warmup >= 0, ridge > 0, samples >= 0; got {model_share}, "
                              f"{warmup}, {ridge}, {samples}")
         self.model_share = model_share
-        self.warmup = len(space) + 1 if warmup is None else warmup
+        self.warmup = _warmup(space, warmup)
         self.ridge = ridge
         self.samples = samples
         self._from_model = self._from_layernas = 0
@@ -75,7 +78,7 @@ class LayerNASPlus(LayerNAS):
         self._listing: Optional[tuple[Architecture, ...]] = None
         self._columns = self._row_of = self._untried = None
         self._masked = 0  # trials, in id order, already struck off `_untried`
-        super().__init__(space, target, buckets=buckets, per_bucket=per_bucket, max_trials=max_trials, seed=seed)
+        super().__init__(space, target, **layernas)
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "model_share": self.model_share, "warmup": self.warmup, "ridge": self.ridge,
@@ -112,8 +115,7 @@ class LayerNASPlus(LayerNAS):
                     warmup: Optional[int] = None) -> int:
         """The most trials a search without `max_trials` takes: LayerNAS's, and the model's share on top."""
         layernas = LayerNAS.trial_bound(space, buckets, per_bucket)
-        warmup = len(space) + 1 if warmup is None else warmup
-        return warmup + layernas + int(layernas * model_share / (1 - model_share)) + 1
+        return _warmup(space, warmup) + layernas + int(layernas * model_share / (1 - model_share)) + 1
 
     @property
     def natural_bound(self) -> int:
