@@ -52,13 +52,14 @@ def test_an_empty_model_predicts_zero_and_a_ridge_shrinks_towards_the_mean():
     assert 0.0 < low < 5.0 < high < 10.0
 
 
-def test_random_networks_come_first_then_the_model_takes_every_other_trial():
+def test_random_networks_come_first_then_the_model_and_layernas_share_the_trials():
     space = AdditiveSpace()
     limit = 15  # the default network (the dearest, 32) is over it
     algo = run(LayerNASPlus(space, limit), toy_reward)
-    assert space.cost(space.default()) > limit and algo.warmup == 5
-    assert all(t.cost <= limit for t in algo.trials[:5]) and algo.trials[6].arch == space.default()
-    assert algo._from_model - algo.warmup in (algo._from_layernas, algo._from_layernas + 1)
+    assert space.cost(space.default()) > limit and algo.warmup == 5 and algo.lead == 3 * len(space)
+    assert all(t.cost <= limit for t in algo.trials[:5]) and algo._sources[:5] == "rrrrr"
+    assert algo.trials[algo._sources.index("l")].arch == space.default()
+    assert abs(algo._from_model - algo.warmup - algo._from_layernas) <= algo.lead + 1
     assert len(algo.trials) <= algo.natural_bound
     paper = run(LayerNAS(space, limit), toy_reward)
     assert algo.best().reward >= paper.best().reward
@@ -94,17 +95,32 @@ def test_in_a_space_too_large_to_list_proposals_are_new_feasible_networks_near_t
     algo = run(LayerNASPlus(space, limit, max_trials=80), pairwise_reward)
     networks = [t.arch for t in algo.trials]
     assert len(set(networks)) == len(networks) == 80
-    modelled = algo.trials[algo.warmup::2]  # the model's own picks
+    modelled = [t for t in algo.trials if algo._sources[t.id] == "m"]  # the model's own picks
     assert modelled and all(t.cost <= limit for t in modelled)
     randomly = run(algorithms.RandomSearch(space, limit, max_trials=80), pairwise_reward)
     assert algo.best().reward > randomly.best().reward
 
 
+@pytest.mark.parametrize("favoured", ["m", "l"])
+def test_the_source_that_found_the_best_network_runs_up_to_lead_trials_ahead_of_its_share(favoured):
+    space = AdditiveSpace(options=[(1, 2, 3)] * 7)
+    algo = LayerNASPlus(space, space.cost(space.dearest()), max_trials=40, lead=6)
+    while not algo.done:  # every network of the favoured source beats every other one
+        for trial in algo.suggest(1):
+            algo.report(trial.id, 1.0 + trial.id if algo._sources[trial.id] == favoured else 0.0)
+    after = algo._sources[algo.warmup:]
+    other = "l" if favoured == "m" else "m"
+    assert 5 <= after.count(favoured) - after.count(other) <= 7
+    assert favoured * 6 in after and favoured * 8 not in after and other * 2 not in after
+
+
 def test_settings_are_checked_and_recorded(additive_space):
     with pytest.raises(ValueError, match="0 < model_share < 1"):
         LayerNASPlus(additive_space, 20, model_share=1.0)
-    algo = LayerNASPlus(additive_space, 20, model_share=1 / 3, warmup=2, ridge=0.5, samples=8)
-    assert {"model_share": 1 / 3, "warmup": 2, "ridge": 0.5, "samples": 8}.items() <= algo.config().items()
+    with pytest.raises(ValueError, match="lead >= 0"):
+        LayerNASPlus(additive_space, 20, lead=-1)
+    algo = LayerNASPlus(additive_space, 20, model_share=1 / 3, warmup=2, lead=0, ridge=0.5, samples=8)
+    assert {"model_share": 1 / 3, "warmup": 2, "lead": 0, "ridge": 0.5, "samples": 8}.items() <= algo.config().items()
     run(algo, toy_reward)
     assert (algo._from_model - 2) * 2 <= algo._from_layernas + 2
     assert all(t.status == COMPLETE for t in algo.trials)

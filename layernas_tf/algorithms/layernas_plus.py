@@ -1,4 +1,4 @@
-"""LayerNAS+: LayerNAS with a reward model that proposes every other trial; the default search.
+"""LayerNAS+: LayerNAS with a reward model that proposes half of the trials; the default search.
 
 What changes against the paper's LayerNAS (`layernas.py`; `docs/algorithm.md`
 gives the measurements):
@@ -11,6 +11,11 @@ gives the measurements):
   the model's picks are feasible, so the search has an answer from its first trial
   on, which LayerNAS, starting from the default (often the dearest network) and
   working through unfinished candidates, lacks for its first layers.
+- The share holds in the long run, but the source whose trial found the best
+  network so far runs up to `lead` trials ahead of it: which source finds better
+  networks first depends on the space (the model on NAS-Bench-Macro, LayerNAS on
+  NATS-Bench), and a budget of tens of trials is won by giving them to the one
+  that is finding them.
 - A network the model trained is one LayerNAS reuses for free when it comes up as
   a child, and the reverse; no network trains twice.
 - With `max_trials`, the model also keeps workers busy while LayerNAS waits on
@@ -20,10 +25,12 @@ gives the measurements):
 
 Args:
   model_share: the fraction of the trials after the warmup that the model proposes
-    (0.5: every other one).
+    in the long run (0.5: half).
   warmup: the random feasible networks drawn first, before LayerNAS's first trial;
-    the model ranks once it has seen as many. Default: the number of layers plus
-    one. With a budget of at most this many trials the search is random search.
+    the model ranks once it has seen as many (5). With a budget of at most this
+    many trials the search is random search.
+  lead: how many trials more than its share the source that found the best
+    network may take in a row. Default: three per layer.
   ridge: the model's L2 penalty.
   samples: in spaces too large to list, the random networks added per proposal
     to the neighbours of the best trials.
@@ -42,9 +49,12 @@ from layernas_tf.algorithms.surrogate import AdditiveModel
 from layernas_tf.space import Architecture, SearchSpace
 
 
-def _warmup(space: SearchSpace, warmup: Optional[int]) -> int:
-    """The random networks drawn first: `warmup`, or by default one more than the space has layers."""
-    return len(space) + 1 if warmup is None else warmup
+RANDOM, MODEL, LAYERNAS = "r", "m", "l"  # who proposed a trial: the warm-up, the model, LayerNAS
+
+
+def _lead(space: SearchSpace, lead: Optional[int]) -> int:
+    """How far the source leading the search may run ahead of its share: `lead`, or three trials a layer."""
+    return 3 * len(space) if lead is None else lead
 
 
 class LayerNASPlus(LayerNAS):
@@ -58,22 +68,28 @@ class LayerNASPlus(LayerNAS):
         target: "Target | float | Sequence[float]",
         *,
         model_share: float = 0.5,
-        warmup: Optional[int] = None,
+        warmup: int = 5,
+        lead: Optional[int] = None,
         ridge: float = 1.0,
         samples: int = 64,
         **layernas: Any,
     ):
-        if not 0 < model_share < 1 or (warmup is not None and warmup < 0) or ridge <= 0 or samples < 0:
-            raise ValueError(f"need 0 < model_share < 1, warmup >= 0, ridge > 0, samples >= 0; got {model_share}, "
-                             f"{warmup}, {ridge}, {samples}")
+        if (not 0 < model_share < 1 or warmup < 0 or (lead is not None and lead < 0) or ridge <= 0
+                or samples < 0):
+            raise ValueError(f"need 0 < model_share < 1, warmup >= 0, lead >= 0, ridge > 0, samples >= 0; got "
+                             f"{model_share}, {warmup}, {lead}, {ridge}, {samples}")
         self.model_share = model_share
-        self.warmup = _warmup(space, warmup)
+        self.warmup = warmup
+        self.lead = _lead(space, lead)
         self.ridge = ridge
         self.samples = samples
         self._from_model = self._from_layernas = 0
         self._model_exhausted = False
         self._model = AdditiveModel([len(p) for p in space.decision_points], ridge)
         self._modelled = 0  # trials, in id order, looked at by the model so far
+        self._sources = ""  # who proposed each trial, by id: RANDOM, MODEL or LAYERNAS
+        self._leader: Optional[str] = None  # who proposed the best feasible trial the model has looked at
+        self._leading_reward = -np.inf
         # The feasible networks of a space small enough to list them, their model columns, which are untried.
         self._listing: Optional[tuple[Architecture, ...]] = None
         self._columns = self._row_of = self._untried = None
@@ -81,8 +97,8 @@ class LayerNASPlus(LayerNAS):
         super().__init__(space, target, **layernas)
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "model_share": self.model_share, "warmup": self.warmup, "ridge": self.ridge,
-                "samples": self.samples}
+        return {**super().config(), "model_share": self.model_share, "warmup": self.warmup, "lead": self.lead,
+                "ridge": self.ridge, "samples": self.samples}
 
     # -- the search --------------------------------------------------------------
 
@@ -93,10 +109,22 @@ class LayerNASPlus(LayerNAS):
             return False
         return self.max_trials is None or self._model_exhausted
 
+    def _model_turn(self) -> bool:
+        """Whether the model proposes the next trial: during the warm-up, after LayerNAS's end, when it is
+        behind its share, and while it leads, up to `lead` trials ahead of it (LayerNAS likewise)."""
+        if self._is_finished or self._from_model < self.warmup:
+            return True
+        self._learn()
+        share = self.model_share
+        ahead = (self._from_model - self.warmup) * (1 - share) - self._from_layernas * share
+        if self._leader == MODEL:
+            return ahead < self.lead * (1 - share)
+        if self._leader == LAYERNAS:
+            return ahead <= -self.lead * share
+        return ahead <= 0
+
     def _next(self) -> Optional[Architecture]:
-        model_turn = (self._is_finished or self._from_model < self.warmup
-                      or (self._from_model - self.warmup) * (1 - self.model_share)
-                      <= self._from_layernas * self.model_share)
+        model_turn = self._model_turn()
         arch = self._propose() if model_turn else super()._next()
         if arch is None and not model_turn and self.max_trials is not None:
             # LayerNAS waits on results still out; with a fixed budget the model keeps the worker busy.
@@ -105,21 +133,24 @@ class LayerNASPlus(LayerNAS):
             model_turn, arch = False, super()._next()
         if arch is not None:
             if model_turn:
+                self._sources += RANDOM if self._from_model < self.warmup else MODEL
                 self._from_model += 1
             else:
+                self._sources += LAYERNAS
                 self._from_layernas += 1
         return arch
 
     @staticmethod
     def trial_bound(space: SearchSpace, buckets: int = 10, per_bucket: int = 1, model_share: float = 0.5,
-                    warmup: Optional[int] = None) -> int:
-        """The most trials a search without `max_trials` takes: LayerNAS's, and the model's share on top."""
+                    warmup: int = 5, lead: Optional[int] = None) -> int:
+        """The most trials a search without `max_trials` takes: LayerNAS's, and the model's share and lead
+        on top."""
         layernas = LayerNAS.trial_bound(space, buckets, per_bucket)
-        return _warmup(space, warmup) + layernas + int(layernas * model_share / (1 - model_share)) + 1
+        return warmup + layernas + int(layernas * model_share / (1 - model_share)) + _lead(space, lead) + 1
 
     @property
     def natural_bound(self) -> int:
-        return self.trial_bound(self.space, self.buckets, self.per_bucket, self.model_share, self.warmup)
+        return self.trial_bound(self.space, self.buckets, self.per_bucket, self.model_share, self.warmup, self.lead)
 
     def _propose(self) -> Optional[Architecture]:
         """The untrained feasible network the model ranks best (a random one while it warms up)."""
@@ -159,14 +190,17 @@ class LayerNASPlus(LayerNAS):
         return pool[int(np.argmax(self._model.predict(self._model.columns(pool))))] if pool else None
 
     def _learn(self) -> None:
-        """Feeds the model the completed trials it has not seen, in id order up to the first one still out.
+        """Feeds the model the completed trials it has not seen, in id order up to the first one still out,
+        and notes who proposed the best feasible one.
 
-        In id order, so that a restored search refits the very same model.
+        In id order, so that a restored search refits the very same model and leader.
         """
         while self._modelled < len(self.trials) and self.trials[self._modelled].status != PENDING:
             trial = self.trials[self._modelled]
             if trial.status == COMPLETE:
                 self._model.add(self.space.canonical(trial.arch), trial.reward)
+                if self.feasible(trial.arch) and trial.reward > self._leading_reward:
+                    self._leading_reward, self._leader = trial.reward, self._sources[trial.id]
             self._modelled += 1
 
     def _pool(self) -> list[Architecture]:
@@ -193,13 +227,13 @@ class LayerNASPlus(LayerNAS):
     # -- persistence -----------------------------------------------------------------
 
     def _extra_state(self) -> dict[str, Any]:
-        return {**super()._extra_state(), "from_model": self._from_model,
-                "from_layernas": self._from_layernas, "model_exhausted": self._model_exhausted}
+        return {**super()._extra_state(), "from_model": self._from_model, "from_layernas": self._from_layernas,
+                "model_exhausted": self._model_exhausted, "sources": self._sources}
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         super()._load_extra_state(state)
         self._from_model, self._from_layernas = state["from_model"], state["from_layernas"]
-        self._model_exhausted = state["model_exhausted"]
+        self._model_exhausted, self._sources = state["model_exhausted"], state["sources"]
         self._model = AdditiveModel([len(p) for p in self.space.decision_points], self.ridge)
-        self._modelled = 0
+        self._modelled, self._leader, self._leading_reward = 0, None, -np.inf
         self._listing = None
