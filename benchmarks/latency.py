@@ -63,7 +63,7 @@ def main(argv):
             for arch in archs:
                 keras.backend.clear_session()
                 flatbuffers.append(latency.network_flatbuffer(space.build(arch)))
-            measured = timer.time_models(flatbuffers)
+            measured = timer.time_networks(flatbuffers)
             per_measure = (time.perf_counter() - start) / len(archs)
             rho = spearman(predicted, measured)
             mae = statistics.mean(abs(p - m) / m for p, m in zip(predicted, measured))

@@ -181,11 +181,15 @@ def part_flatbuffer(model) -> bytes:
 class Timer:
     """How latencies are measured: LiteRT with `threads`; per round, warm-up runs (at least
     `warmup` and `warmup_seconds`: a model's first runs are slower), then the median of at least
-    `repeats` runs and `min_seconds`; the latency is the fastest of `rounds` such medians.
+    `repeats` runs and `min_seconds`; the latency is the fastest of `rounds` such medians, of
+    `network_rounds` for whole networks.
 
-    A round passes over every model being measured before the next begins, so a model's rounds
-    fall seconds apart: on a shared host whole seconds run slow (other tenants, the same model
-    1.5x slower for a while), and the fastest round is the one a dedicated core would give.
+    A round passes over every model being measured, in a new order each time, before the next
+    begins, so a model's rounds fall at unrelated moments: on a shared host whole seconds run slow
+    (other tenants; here the same network ran 6.2 ms for ten seconds, then 10.6 ms for the next
+    ten), and the fastest round is the one a dedicated core would give. A part's slow round is one
+    of some forty summed into a network's prediction; a whole network's is the whole measurement,
+    so networks get more rounds, and they are cheap: a few dozen against hundreds of parts.
     """
 
     threads: int = 1
@@ -194,20 +198,31 @@ class Timer:
     repeats: int = 15
     min_seconds: float = 0.03
     rounds: int = 3
+    network_rounds: int = 9
 
-    def time_models(self, flatbuffers: Sequence[bytes], progress: Optional[Callable[[int], None]] = None
-                    ) -> list[float]:
-        """Each TFLite model's latency in ms: `invoke` alone, its inputs set once to random values."""
+    def time_models(self, flatbuffers: Sequence[bytes], progress: Optional[Callable[[int], None]] = None, *,
+                    rounds: Optional[int] = None) -> list[float]:
+        """Each TFLite model's latency in ms over `rounds` (default `self.rounds`): `invoke` alone, its
+        inputs set once to random values."""
+        rounds = self.rounds if rounds is None else rounds
         best = [math.inf] * len(flatbuffers)
-        for r in range(self.rounds):
-            for i, flatbuffer in enumerate(flatbuffers):
-                best[i] = min(best[i], self._median(self._ready(flatbuffer).invoke))
+        order, shuffle = list(range(len(flatbuffers))), random.Random(0).shuffle
+        for r in range(rounds):
+            shuffle(order)
+            for done, i in enumerate(order, 1):
+                best[i] = min(best[i], self._median(self._ready(flatbuffers[i]).invoke))
                 if progress:
-                    progress(r * len(flatbuffers) + i + 1)
+                    progress(r * len(flatbuffers) + done)
         return best
 
+    def time_networks(self, flatbuffers: Sequence[bytes], progress: Optional[Callable[[int], None]] = None
+                      ) -> list[float]:
+        """Whole networks' latencies in ms: `time_models` over `network_rounds`."""
+        return self.time_models(flatbuffers, progress, rounds=self.network_rounds)
+
     def time_model(self, flatbuffer: bytes) -> float:
-        return self.time_models([flatbuffer])[0]
+        """A whole network's latency in ms."""
+        return self.time_networks([flatbuffer])[0]
 
     def _median(self, invoke: Callable[[], None]) -> float:
         for enough, count in ((self.warmup_seconds, self.warmup), (self.min_seconds, self.repeats)):
@@ -434,13 +449,16 @@ def measure(space, size: int, classes: int, timer: Timer = Timer(), *, calibrati
     flatbuffers = list(_flatbuffers(space, parts, networks, size, classes,
                                     lambda done: progress and _progress("converting", done,
                                                                         len(parts) + len(networks), started)))
-    rounds = len(flatbuffers) * timer.rounds
-    latencies = timer.time_models(
-        flatbuffers, (lambda done: _progress("timing", done, rounds, started)) if progress else None)
-    ms = {part_key(part): latency for part, latency in zip(parts, latencies)}
+    total = len(parts) * timer.rounds + len(networks) * timer.network_rounds
+
+    def timing(first: int) -> Optional[Callable[[int], None]]:
+        return (lambda done: _progress("timing", first + done, total, started)) if progress else None
+
+    ms = dict(zip(map(part_key, parts), timer.time_models(flatbuffers[:len(parts)], timing(0))))
+    latencies = timer.time_networks(flatbuffers[len(parts):], timing(len(parts) * timer.rounds))
     measured = [{"arch": str(arch), "measured_ms": latency,
                  "parts_ms": sum(ms[part_key(p)] for p in network_parts(base, full(arch), size, classes))}
-                for arch, latency in zip(networks, latencies[len(parts):])]
+                for arch, latency in zip(networks, latencies)]
     return Profile(space=space.name, deploy_image_size=size, num_classes=classes, decisions=_decisions(space),
                    device=_host(), runtime=_runtime(), threads=timer.threads, tflite="float", parts=ms,
                    **_line(measured), calibration=measured, seconds=time.time() - started)

@@ -67,6 +67,35 @@ def test_a_profile_of_this_host_predicts_its_networks(profile, tmp_path):
     assert predict(space.cheapest()) < predict(space.default())
 
 
+def test_a_timer_keeps_each_models_fastest_round_and_changes_the_order_every_round(monkeypatch):
+    """A slow stretch of the host must not hit the same models every round: the order changes."""
+    calls = []
+
+    class Stub:
+        def __init__(self, name):
+            self.name = name
+
+        def invoke(self):
+            pass
+
+    def median(self, invoke):
+        name = invoke.__self__.name
+        calls.append(name)
+        return {b"a": 3.0, b"b": 2.0, b"c": 1.0}[name] * (2 if (len(calls) - 1) // 15 % 2 else 1)  # rounds 2, 4 slow
+
+    monkeypatch.setattr(latency.Timer, "_ready", lambda self, flatbuffer: Stub(flatbuffer))
+    monkeypatch.setattr(latency.Timer, "_median", median)
+    timer = latency.Timer(rounds=4, network_rounds=7)
+    names = [b"a", b"b", b"c"] * 5
+    assert timer.time_models(names) == [{b"a": 3.0, b"b": 2.0, b"c": 1.0}[n] for n in names]
+    rounds = [calls[i:i + len(names)] for i in range(0, len(calls), len(names))]
+    assert len(rounds) == 4 and all(sorted(r) == sorted(names) for r in rounds)
+    assert len({tuple(r) for r in rounds}) == 4
+    calls.clear()
+    timer.time_networks([b"a", b"c"])
+    assert len(calls) == 14
+
+
 def test_a_profile_for_something_else_is_refused(profile, tmp_path):
     skip = small(decisions=("skip",))
     with pytest.raises(ValueError, match="measured for --space=mbv3_small at 32x32 with 10 classes, not mbv2"):
