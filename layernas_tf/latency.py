@@ -184,12 +184,14 @@ class Timer:
     `repeats` runs and `min_seconds`; the latency is the fastest of `rounds` such medians, of
     `network_rounds` for whole networks.
 
-    A round passes over every model being measured, in a new order each time, before the next
-    begins, so a model's rounds fall at unrelated moments: on a shared host whole seconds run slow
+    The rounds of all the models measured together run in one shuffled order, so each model's fall
+    at unrelated moments of the whole measurement: on a shared host whole stretches run slow
     (other tenants; here the same network ran 6.2 ms for ten seconds, then 10.6 ms for the next
-    ten), and the fastest round is the one a dedicated core would give. A part's slow round is one
-    of some forty summed into a network's prediction; a whole network's is the whole measurement,
-    so networks get more rounds, and they are cheap: a few dozen against hundreds of parts.
+    ten, and the eight calibration networks of one profile, timed one after another over half a
+    minute, all ran 1.1-1.5x slower than networks timed minutes later), and the fastest round is
+    the one a dedicated core would give. A part's slow round is one of some forty summed into a
+    network's prediction; a whole network's is the whole measurement, so networks get more rounds,
+    and they are cheap: a few dozen against hundreds of parts.
     """
 
     threads: int = 1
@@ -201,18 +203,21 @@ class Timer:
     network_rounds: int = 9
 
     def time_models(self, flatbuffers: Sequence[bytes], progress: Optional[Callable[[int], None]] = None, *,
-                    rounds: Optional[int] = None) -> list[float]:
-        """Each TFLite model's latency in ms over `rounds` (default `self.rounds`): `invoke` alone, its
-        inputs set once to random values."""
+                    rounds: "int | Sequence[int] | None" = None) -> list[float]:
+        """Each TFLite model's latency in ms: `invoke` alone, its inputs set once to random values.
+
+        Args:
+          rounds: per model, or one for all (default `self.rounds`).
+        """
         rounds = self.rounds if rounds is None else rounds
+        counts = [rounds] * len(flatbuffers) if isinstance(rounds, int) else list(rounds)
+        schedule = [i for i, count in enumerate(counts) for _ in range(count)]
+        random.Random(0).shuffle(schedule)
         best = [math.inf] * len(flatbuffers)
-        order, shuffle = list(range(len(flatbuffers))), random.Random(0).shuffle
-        for r in range(rounds):
-            shuffle(order)
-            for done, i in enumerate(order, 1):
-                best[i] = min(best[i], self._median(self._ready(flatbuffers[i]).invoke))
-                if progress:
-                    progress(r * len(flatbuffers) + done)
+        for done, i in enumerate(schedule, 1):
+            best[i] = min(best[i], self._median(self._ready(flatbuffers[i]).invoke))
+            if progress:
+                progress(done)
         return best
 
     def time_networks(self, flatbuffers: Sequence[bytes], progress: Optional[Callable[[int], None]] = None
@@ -449,16 +454,14 @@ def measure(space, size: int, classes: int, timer: Timer = Timer(), *, calibrati
     flatbuffers = list(_flatbuffers(space, parts, networks, size, classes,
                                     lambda done: progress and _progress("converting", done,
                                                                         len(parts) + len(networks), started)))
-    total = len(parts) * timer.rounds + len(networks) * timer.network_rounds
-
-    def timing(first: int) -> Optional[Callable[[int], None]]:
-        return (lambda done: _progress("timing", first + done, total, started)) if progress else None
-
-    ms = dict(zip(map(part_key, parts), timer.time_models(flatbuffers[:len(parts)], timing(0))))
-    latencies = timer.time_networks(flatbuffers[len(parts):], timing(len(parts) * timer.rounds))
+    rounds = [timer.rounds] * len(parts) + [timer.network_rounds] * len(networks)
+    latencies = timer.time_models(
+        flatbuffers, (lambda done: _progress("timing", done, sum(rounds), started)) if progress else None,
+        rounds=rounds)
+    ms = {part_key(part): latency for part, latency in zip(parts, latencies)}
     measured = [{"arch": str(arch), "measured_ms": latency,
                  "parts_ms": sum(ms[part_key(p)] for p in network_parts(base, full(arch), size, classes))}
-                for arch, latency in zip(networks, latencies)]
+                for arch, latency in zip(networks, latencies[len(parts):])]
     return Profile(space=space.name, deploy_image_size=size, num_classes=classes, decisions=_decisions(space),
                    device=_host(), runtime=_runtime(), threads=timer.threads, tflite="float", parts=ms,
                    **_line(measured), calibration=measured, seconds=time.time() - started)
