@@ -99,6 +99,36 @@ def test_a_timer_keeps_each_models_fastest_round_and_spreads_its_rounds_over_the
     assert len(calls) == 12
 
 
+def test_a_profile_times_the_parts_as_slow_as_a_network_as_often_as_a_network(monkeypatch):
+    """Such a part is most of the networks it is in: one slow round of it is a slow network."""
+    calls, stages = [], []
+    ms = {"fast part": 0.5, "slow part": 3.0, "slower part": 9.0, "network": 2.0, "bigger network": 12.0}
+
+    class Stub:
+        def __init__(self, name):
+            self.name = name
+
+        def invoke(self):
+            pass
+
+    def median(self, invoke):
+        name = invoke.__self__.name
+        calls.append(name)
+        return ms[name] * (1.5 if calls.count(name) <= 3 else 1)  # the first three rounds all slow
+
+    monkeypatch.setattr(latency.Timer, "_ready", lambda self, flatbuffer: Stub(flatbuffer))
+    monkeypatch.setattr(latency.Timer, "_median", median)
+    timer = latency.Timer(rounds=3, network_rounds=5)
+    parts, networks = timer.time_profile(["fast part", "slow part", "slower part"], ["network", "bigger network"],
+                                         lambda what, done, total: stages.append((what, done, total)))
+    assert parts == [0.75, 3.0, 9.0] and networks == [2.0, 12.0]
+    assert {name: calls.count(name) for name in ms} == {
+        "fast part": 3, "slow part": 5, "slower part": 5, "network": 5, "bigger network": 5}
+    assert stages[-1] == ("timing the slowest parts again", 4, 4) and ("timing", 19, 19) in stages
+    calls.clear()
+    assert timer.time_profile(["slow part"], [])[0] == [4.5] and calls == ["slow part"] * 3
+
+
 def test_a_profile_for_something_else_is_refused(profile, tmp_path):
     skip = small(decisions=("skip",))
     with pytest.raises(ValueError, match="measured for --space=mbv3_small at 32x32 with 10 classes, not mbv2"):
