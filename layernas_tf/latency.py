@@ -46,7 +46,7 @@ import numpy as np
 
 FORMAT = "layernas_tf latency profile"
 VERSION = 1
-CALIBRATION_NETWORKS = 8
+CALIBRATION_NETWORKS = 16
 TIMING = re.compile(r"Inference timings in us:.*?Inference \(avg\):\s*([0-9.eE+-]+)", re.S)
 
 
@@ -396,12 +396,14 @@ class Predictor:
 
 
 def fit_line(calibration: list[dict[str, Any]]) -> tuple[float, float]:
-    """(scale, constant_ms): measured ~ scale x parts + constant, by least squares; with fewer
-    than two different networks, or a line that is not increasing, scale 1 and the median difference."""
+    """(scale, constant_ms): measured ~ scale x parts + constant, by least squares on the relative
+    error (what a budget in ms cares about; plain least squares lets the dearest network, ten times
+    the others' latency, place the line alone); with fewer than two different networks, or a line
+    that is not increasing, scale 1 and the median difference."""
     x = np.array([c["parts_ms"] for c in calibration])
     y = np.array([c["measured_ms"] for c in calibration])
     if len(set(x.tolist())) >= 2:
-        (scale, constant), *_ = np.linalg.lstsq(np.vstack([x, np.ones_like(x)]).T, y, rcond=None)
+        (scale, constant), *_ = np.linalg.lstsq(np.vstack([x / y, 1 / y]).T, np.ones_like(y), rcond=None)
         if scale > 0:
             return float(scale), float(constant)
     return 1.0, float(np.median(y - x))
@@ -665,7 +667,7 @@ def _define_flags() -> None:
     flags.DEFINE_string("import_benchmarks", None, "Read benchmark_model's outputs from this --export_blocks folder.")
     flags.DEFINE_string("device", None, "The device's name, recorded in the profile (default: this host, or "
                                         "'a phone' with --import_benchmarks).")
-    flags.DEFINE_integer("calibration_networks", CALIBRATION_NETWORKS, "Whole networks the constant is fitted on.")
+    flags.DEFINE_integer("calibration_networks", CALIBRATION_NETWORKS, "Whole networks the line is fitted on.")
     flags.DEFINE_integer("seed", 0, "Seed of the random calibration networks.")
 
 

@@ -129,6 +129,14 @@ def test_a_profile_times_the_parts_as_slow_as_a_network_as_often_as_a_network(mo
     assert timer.time_profile(["slow part"], [])[0] == [4.5] and calls == ["slow part"] * 3
 
 
+def test_the_line_is_fitted_on_the_relative_error_so_the_dearest_network_does_not_place_it_alone():
+    calibration = [{"parts_ms": x, "measured_ms": y} for x, y in [(1, 1.1), (2, 2.2), (3, 3.3), (4, 4.4), (20, 30)]]
+    scale, constant = latency.fit_line(calibration)
+    errors = [abs(scale * c["parts_ms"] + constant - c["measured_ms"]) / c["measured_ms"] for c in calibration]
+    assert max(errors) < 0.2 and max(errors[:4]) < 0.1  # plain least squares: 58% on the cheapest
+    assert latency.fit_line(calibration[:1]) == (1.0, pytest.approx(0.1))
+
+
 def test_a_profile_for_something_else_is_refused(profile, tmp_path):
     skip = small(decisions=("skip",))
     with pytest.raises(ValueError, match="measured for --space=mbv3_small at 32x32 with 10 classes, not mbv2"):
