@@ -67,24 +67,32 @@ def test_a_profile_of_this_host_predicts_its_networks(profile, tmp_path):
     assert predict(space.cheapest()) < predict(space.default())
 
 
-def test_a_timer_keeps_each_models_fastest_round_and_spreads_its_rounds_over_the_whole_measurement(monkeypatch):
-    """A slow stretch of the host must not hit all of a model's rounds: they do not come one pass after another."""
+def stub_rounds(monkeypatch, latency_of):
+    """Times each model as `latency_of(model, its round number from 1)` without running it; returns
+    the list the models' rounds are appended to, in the order they run."""
     calls = []
 
     class Stub:
-        def __init__(self, index):
-            self.index = index
+        def __init__(self, model):
+            self.model = model
 
         def invoke(self):
             pass
 
     def median(self, invoke):
-        i = invoke.__self__.index
-        calls.append(i)
-        return (1.0 + i) * (2 if calls.count(i) % 2 else 1)  # each model's 1st and 3rd rounds slow
+        model = invoke.__self__.model
+        calls.append(model)
+        return latency_of(model, calls.count(model))
 
     monkeypatch.setattr(latency.Timer, "_ready", lambda self, flatbuffer: Stub(flatbuffer))
     monkeypatch.setattr(latency.Timer, "_median", median)
+    return calls
+
+
+def test_a_timer_keeps_each_models_fastest_round_and_spreads_its_rounds_over_the_whole_measurement(monkeypatch):
+    """A slow stretch of the host must not hit all of a model's rounds: they do not come one pass after another."""
+    # Each model's 1st and 3rd rounds slow.
+    calls = stub_rounds(monkeypatch, lambda i, n: (1.0 + i) * (2 if n % 2 else 1))
     timer = latency.Timer(rounds=4, network_rounds=6)
     models = list(range(12))
     assert timer.time_models(models) == [1.0 + i for i in models]
@@ -101,23 +109,9 @@ def test_a_timer_keeps_each_models_fastest_round_and_spreads_its_rounds_over_the
 
 def test_a_profile_times_the_parts_as_slow_as_a_network_as_often_as_a_network(monkeypatch):
     """Such a part is most of the networks it is in: one slow round of it is a slow network."""
-    calls, stages = [], []
+    stages = []
     ms = {"fast part": 0.5, "slow part": 3.0, "slower part": 9.0, "network": 2.0, "bigger network": 12.0}
-
-    class Stub:
-        def __init__(self, name):
-            self.name = name
-
-        def invoke(self):
-            pass
-
-    def median(self, invoke):
-        name = invoke.__self__.name
-        calls.append(name)
-        return ms[name] * (1.5 if calls.count(name) <= 3 else 1)  # the first three rounds all slow
-
-    monkeypatch.setattr(latency.Timer, "_ready", lambda self, flatbuffer: Stub(flatbuffer))
-    monkeypatch.setattr(latency.Timer, "_median", median)
+    calls = stub_rounds(monkeypatch, lambda name, n: ms[name] * (1.5 if n <= 3 else 1))  # first three rounds slow
     timer = latency.Timer(rounds=3, network_rounds=5)
     parts, networks = timer.time_profile(["fast part", "slow part", "slower part"], ["network", "bigger network"],
                                          lambda what, done, total: stages.append((what, done, total)))
