@@ -245,7 +245,8 @@ class Timer:
         rounds = [self.rounds] * len(parts) + [self.network_rounds] * len(networks)
         latencies = self.time_models([*parts, *networks], bar("timing", sum(rounds)), rounds=rounds)
         part_ms, network_ms = latencies[:len(parts)], latencies[len(parts):]
-        slow = [i for i, ms in enumerate(part_ms) if network_ms and ms >= min(network_ms)]
+        fastest_network = min(network_ms, default=math.inf)
+        slow = [i for i, ms in enumerate(part_ms) if ms >= fastest_network]
         more = self.network_rounds - self.rounds
         if slow and more > 0:
             again = self.time_models([parts[i] for i in slow], bar("timing the slowest parts again",
