@@ -19,20 +19,22 @@ step, which makes TensorFlow trace it twice) and as it is now; target: at most h
 
 from __future__ import annotations
 
-import functools
 import os
+import random
 import statistics
 import sys
 import tempfile
 import time
 
+import keras
 from absl import app, flags
 
-from layernas_tf import executors
-from layernas_tf.algorithms import LayerNAS
-from layernas_tf.runner import Runner
-from layernas_tf.study import Study
-from layernas_tf.trial import SearchConfig, TrialWorker
+import layernas_tf
+from layernas_tf.config import SearchConfig
+from layernas_tf.core.status import COMPLETE
+from layernas_tf.training import data, trainer
+from layernas_tf.trials import study
+from layernas_tf.trials.artefacts import save_weights
 
 _TRIALS = flags.DEFINE_integer("trials", 16, "Trials per search.")
 _WORKERS = flags.DEFINE_integer("workers", 2, "Workers of the local and Ray executors.")
@@ -50,37 +52,20 @@ def _config(study_dir: str) -> SearchConfig:
 
 def _search_seconds(kind: str, root: str) -> tuple[float, float]:
     """Seconds the search took, start-up included, and the median seconds a trial trained."""
-    config = _config(os.path.join(root, kind))
-    factory = functools.partial(TrialWorker, config)
-    slots = _WORKERS.value
     start = time.perf_counter()
-    executor = {
-        "serial": lambda: executors.SerialExecutor(factory),
-        "local": lambda: executors.LocalExecutor(factory, slots),
-        "ray": lambda: executors.RayExecutor(factory, slots, cpus_per_trial=max(1, (os.cpu_count() or 1) // slots)),
-    }[kind]()
-    study = Study(config.study_dir, config.study_settings())
-    space = config.search_space()
-    search = LayerNAS(space, config.target, max_trials=config.max_trials)
-    try:
-        Runner(study, search, executor, log=lambda line: None).run()
-        seconds = time.perf_counter() - start
-        trained = statistics.median(row["metrics"]["train_seconds"] for row in study.trials())
-    finally:
-        executor.close()
-        study.close()
-    if any(t.status != "COMPLETE" for t in search.trials):
-        raise RuntimeError(f"{kind}: a trial failed: {[t.error for t in search.trials if t.error]}")
-    return seconds, trained
+    result = layernas_tf.search(space="mbv3_small", madds=40e6, dataset="digits", image_size=32, batch_size=64,
+                                proxy_epochs=1, learning_rate=0.02, algorithm="layernas", max_trials=_TRIALS.value,
+                                verbose=0, executor=kind, parallel_trials=1 if kind == "serial" else _WORKERS.value,
+                                study_dir=os.path.join(root, kind), log=lambda line: None)
+    seconds = time.perf_counter() - start
+    _, rows = study.read(result.study_dir)
+    if any(row["status"] != COMPLETE for row in rows):
+        raise RuntimeError(f"{kind}: a trial failed: {[row['error'] for row in rows if row['error']]}")
+    return seconds, statistics.median(row["metrics"]["train_seconds"] for row in rows)
 
 
 def _fixed_costs(recipe: str, archs, root: str) -> list[float]:
     """Seconds of each trial that are not training or evaluation steps, under `recipe` (before / after)."""
-    import keras  # pylint: disable=import-outside-toplevel
-
-    from layernas_tf import data, trainer  # pylint: disable=import-outside-toplevel
-    from layernas_tf.trial import save_weights  # pylint: disable=import-outside-toplevel
-
     config = _config(root)
     space = config.search_space()
     digits = data.load("digits")
@@ -144,8 +129,6 @@ def main(argv):
                   f"{ratio:.2f}x serial{verdict}; a trial trains in {trained:.1f} s (median)", flush=True)
 
         space = _config(root).search_space()
-        import random  # pylint: disable=import-outside-toplevel
-
         rng = random.Random(0)
         archs = [space.default()] + [space.random(rng) for _ in range(_FIXED_ARCHS.value - 1)]
         fixed = {}

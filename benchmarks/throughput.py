@@ -21,7 +21,7 @@ import tensorflow as tf
 from absl import app, flags
 
 import search_spaces
-from layernas_tf import data, trainer
+from layernas_tf.training import data, trainer
 
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 224, "Image side.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Batch size.")

@@ -1,10 +1,39 @@
 """layernas_tf: LayerNAS, multi-trial neural architecture search under a cost budget.
 
-Importing this package loads no TensorFlow: the search-space contract and the
-algorithms are pure Python, so searches against benchmark tables run in seconds.
+    import layernas_tf
+    result = layernas_tf.search(space="mbv3_small", madds="2.1M", dataset="digits", max_trials=30)
+
+The package, by what it owns (each subpackage's docstring says what it may import):
+
+    core/         the search-space contract, trial statuses, the front, budgets as written  (pure Python)
+    algorithms/   LayerNAS, LayerNAS+ and the baselines behind one ask/tell interface     (pure Python)
+    config.py     one search's settings and their one validation                           (pure Python)
+    trials/       the runner, the executors, the SQLite study, trial artefacts              (no TensorFlow)
+    training/     data, strategies, proxy training, the body of a trial                     (TensorFlow)
+    cost/         MAdds by graph profiling (TensorFlow); the latency model (numpy) and its measurement
+    deploy/       SavedModel and TFLite export, checked with LiteRT                         (TensorFlow)
+    api.py        `search()` and its result: the front door
+    main.py, export.py, latency.py, cli.py   the command-line tools over the same functions
+
+Importing this package loads no TensorFlow: `search` and `SearchResult` load the
+training side when first used, so the space contract and the algorithms run and
+test in milliseconds.
 """
 
-from layernas_tf.space import Architecture, DecisionPoint, SearchSpace
+from layernas_tf.core.space import Architecture, DecisionPoint, SearchSpace
 
-__all__ = ["Architecture", "DecisionPoint", "SearchSpace"]
+__all__ = ["Architecture", "DecisionPoint", "SearchSpace", "SearchConfig", "SearchResult", "search"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`search`, `SearchResult` and `SearchConfig` on first use (PEP 562): they import TensorFlow."""
+    if name in ("search", "SearchResult"):
+        from layernas_tf import api  # pylint: disable=import-outside-toplevel  (imports TensorFlow)
+
+        return getattr(api, name)
+    if name == "SearchConfig":
+        from layernas_tf.config import SearchConfig  # pylint: disable=import-outside-toplevel
+
+        return SearchConfig
+    raise AttributeError(f"module 'layernas_tf' has no attribute {name!r}")

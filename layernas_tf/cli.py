@@ -1,42 +1,72 @@
-"""What every command-line entry point shares: absl flags and the bad-input contract.
+"""What every command-line entry point shares: the flags they have in common and the bad-input contract.
 
 Bad input (an unknown flag, a value out of range, a missing file) exits with
 status 2 and one line on stderr naming what is valid, before anything is written.
+The library raises `ValueError` naming its arguments as `name=value`; `bad_input`
+shows the same message with the commands' flags (`--name=value`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from absl import app, flags
+
+from layernas_tf.config import DEFAULT_SPACE, TFLITE_KINDS
+from layernas_tf.trials import stopping
 
 
 class UsageError(Exception):
     """Bad input from the user; the entry point exits 2 with this one-line message."""
 
 
-def human(count: float) -> str:
-    """A count as people write budgets: 2.09M, 220M, 1.2G."""
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.4g}{unit}"
-    return f"{count:.4g}"
+# The flags more than one command takes, each defined once: (definer, default, help).
+_SHARED: dict[str, tuple[Callable, Any, str]] = {
+    "space": (flags.DEFINE_string, DEFAULT_SPACE,
+              "Search space: mbv2, mbv2_140, mbv3_large, mbv3_small, nasnet, nats_sss, zoph_le."),
+    "deploy_image_size": (flags.DEFINE_integer, None,
+                          "Side of the deployed network: budgets are counted and the model exported at this size "
+                          "(default 224 for the MobileNet and NASNet spaces; nats_sss, zoph_le: the training size)."),
+    "decisions": (flags.DEFINE_list, None,
+                  "Search only these kinds of decision points (MobileNet spaces: width, kernel, expansion, se, skip, "
+                  "activation); the others keep the reference network's values. Default: all."),
+    "data_dir": (flags.DEFINE_string, None, "tfds data directory (default ~/tensorflow_datasets)."),
+    "final_epochs": (flags.DEFINE_integer, 0,
+                     "Retrain the network this long at the deployment size before export; 0 keeps its proxy weights."),
+    "export_dir": (flags.DEFINE_string, None, "Where the SavedModel and TFLite file go; default STUDY_DIR/export."),
+    "tflite": (flags.DEFINE_enum, "float", "TFLite quantization: float, dynamic or int8."),
+}
 
 
-def show(cost: str, value: float) -> str:
-    """A cost as its budget is written: counts as `human` does, latency in ms (12.5ms)."""
-    return f"{value:.4g}ms" if cost == "latency" else human(value)
+def define_shared_flags(values: flags.FlagValues, *names: str, **defaults: Any) -> None:
+    """Defines the shared flags `names` in `values`, with a command's own `defaults` where it differs."""
+    for name in names:
+        define, default, help_text = _SHARED[name]
+        default = defaults.get(name, default)
+        if define is flags.DEFINE_enum:
+            flags.DEFINE_enum(name, default, list(TFLITE_KINDS), help_text, flag_values=values)
+        else:
+            define(name, default, help_text, flag_values=values)
 
 
-def fail(message: str) -> None:
-    """Prints `message` as one line to stderr and exits with status 2."""
+def as_flags(message: str, values: flags.FlagValues = flags.FLAGS) -> str:
+    """The library's `name=value` as the command's `--name=value`, for every flag of `values`."""
+    names = sorted(values, key=len, reverse=True)
+    if not names:
+        return message
+    return re.sub(r"(?<![\w\-.])(" + "|".join(re.escape(n) for n in names) + r")=", r"--\1=", message)
+
+
+def fail(message: Any, values: flags.FlagValues = flags.FLAGS, status: int = 2) -> None:
+    """Prints `message`, its arguments as `values`' flags, as one line to stderr and exits with `status`."""
     program = sys.argv[0].rsplit("/", 1)[-1] if sys.argv else "layernas_tf"
-    one_line = " ".join(str(message).split())
+    one_line = " ".join(as_flags(str(message), values).split())
     sys.stderr.write(f"{program}: error: {one_line}\n")
     sys.stderr.flush()
-    sys.exit(2)
+    sys.exit(status)
 
 
 @contextlib.contextmanager
@@ -48,22 +78,41 @@ def bad_input() -> Iterator[None]:
         raise UsageError(str(e)) from None
 
 
-def _parse_flags(argv: list[str]) -> list[str]:
+Command = Callable[[flags.FlagValues], None]
+
+
+def parse(values: flags.FlagValues, argv: list[str]) -> list[str]:
+    """Parses `argv` into `values`; a bad flag exits 2 with one line."""
     try:
-        return flags.FLAGS(argv)
+        return values(argv)
     except flags.Error as e:
-        fail(e)
+        fail(e, values)
 
 
-def run(main: Callable[[list[str]], None]) -> None:
-    """`absl.app.run(main)`, with flag errors and UsageErrors ending in status 2."""
+def execute(command: Command, values: flags.FlagValues, rest: list[str]) -> None:
+    """Runs `command` over parsed flags: UsageErrors exit 2, Ctrl-C 130 and SIGTERM 143, each with one line."""
+    if len(rest) > 1:
+        fail(f"unexpected arguments {rest[1:]}; every setting is a --flag (see --helpfull)", values)
+    try:
+        with stopping.sigterm_stops():
+            command(values)
+    except UsageError as e:
+        fail(e, values)
+    except KeyboardInterrupt as interrupt:  # a command that did not say what it keeps itself
+        sys.stderr.write("\ninterrupted: every file written so far is whole (each is written under a temporary "
+                         "name and renamed when complete); run the same command again\n")
+        sys.exit(stopping.exit_status(interrupt))
 
-    def guarded(argv):
-        if len(argv) > 1:
-            fail(f"unexpected arguments {argv[1:]}; every setting is a --flag (see --helpfull)")
-        try:
-            main(argv)
-        except UsageError as e:
-            fail(e)
 
-    app.run(guarded, flags_parser=_parse_flags)
+def run(define: Callable[[flags.FlagValues], None], command: Command) -> None:
+    """The command line: `define`'s flags parsed by `absl.app`, then `command` under `execute`."""
+    define(flags.FLAGS)
+    app.run(lambda rest: execute(command, flags.FLAGS, rest), flags_parser=lambda argv: parse(flags.FLAGS, argv))
+
+
+def invoke(define: Callable[[flags.FlagValues], None], command: Command, args: list[str]) -> None:
+    """The command run in this process over `args` (its own flags, apart from the global ones), exactly as
+    from a shell: exits as it would (`SystemExit`), or returns when it ends well."""
+    values = flags.FlagValues()
+    define(values)
+    execute(command, values, parse(values, ["layernas_tf", *args]))

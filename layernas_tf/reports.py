@@ -8,7 +8,15 @@ import os
 import shutil
 import tempfile
 import warnings
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+
+
+def _readable_as_any_file(path: str) -> None:
+    """`mkstemp` makes files 0600; give the file the mode any other file here gets (0644 under umask 022),
+    so other users of a shared study directory can read the answer."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def write_atomic(path: str, data: "str | bytes") -> None:
@@ -19,6 +27,7 @@ def write_atomic(path: str, data: "str | bytes") -> None:
     try:
         with os.fdopen(fd, mode) as f:
             f.write(data)
+        _readable_as_any_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -61,16 +70,20 @@ def _pyplot():
     return plt
 
 
-def _save_figure(plt, fig, ax, path: str) -> None:
+def _save_figure(plt, fig, ax, path: str, legend_outside: bool = False) -> None:
     """Finishes the axes, writes the PNG through a temporary file and a rename, closes the figure."""
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    if legend_outside:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize="small")
+    else:
+        ax.legend(loc="lower right")
     fig.tight_layout()
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120)
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        _readable_as_any_file(tmp)
         os.replace(tmp, path)
     finally:
         plt.close(fig)
@@ -88,6 +101,7 @@ def plot_search(
     bucket_edges: Sequence[float] = (),
     front: Sequence[int] = (),
     cost_name: str = "MAdds",
+    format_cost: Optional[Callable[[float, Any], str]] = None,
     title: str = "",
 ) -> None:
     """Cost against reward of every completed trial: the front, the target, buckets and the answer.
@@ -97,9 +111,11 @@ def plot_search(
       chosen: id of the answer's trial, marked with a star.
       bucket_edges: the last layer's cost bucket edges, drawn as dotted vertical lines.
       front: ids of the front's trials, cheapest first, joined by a step line.
+      format_cost: how the cost axis writes a cost ("1.2M"), instead of matplotlib's
+        numbers under a "1e6" offset.
     """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     done = [t for t in trials if t.get("reward") is not None]
     inside = [t for t in done if t_min <= t["cost"] <= t_max]
     outside = [t for t in done if not t_min <= t["cost"] <= t_max]
@@ -124,9 +140,14 @@ def plot_search(
                    zorder=5, label="chosen")
     ax.set_xlabel(cost_name)
     ax.set_ylabel("reward (validation top-1)")
+    if format_cost is not None:
+        from matplotlib.ticker import FuncFormatter  # pylint: disable=import-outside-toplevel  (matplotlib is loaded late)
+
+        ax.xaxis.set_major_formatter(FuncFormatter(format_cost))
     if title:
         ax.set_title(title)
-    _save_figure(plt, fig, ax, path)
+    # The legend goes beside the axes: inside, it hid the over-budget crosses at the right edge.
+    _save_figure(plt, fig, ax, path, legend_outside=True)
 
 
 def write_hparams(log_dir: str, hparams: Mapping[str, Any], metrics: Mapping[str, float]) -> None:

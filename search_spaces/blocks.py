@@ -19,7 +19,7 @@ import math
 
 from keras import layers
 
-from layernas_tf.space import Architecture, SearchSpace
+from layernas_tf.core.space import Architecture, SearchSpace
 
 BN_EPSILON = 1e-3
 # keras.applications uses 0.999; moving statistics that slow stay unsettled after a

@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 import keras
 from keras import layers
 
-from layernas_tf.space import Architecture, DecisionPoint
+from layernas_tf.core.space import Architecture, DecisionPoint
 from search_spaces import blocks
 
 KERNELS = (3, 5, 7)

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from layernas_tf.space import Architecture, DecisionPoint
+from layernas_tf.core.space import Architecture, DecisionPoint
 from search_spaces.blocks import BN_EPSILON, BN_MOMENTUM, CountedSpace, Counter
 
 OPERATIONS = (

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from layernas_tf.space import Architecture, DecisionPoint
+from layernas_tf.core.space import Architecture, DecisionPoint
 from search_spaces.blocks import CountedSpace, Counter, same_padding_size
 
 FILTER_SIZES = (1, 3, 5, 7)

@@ -5,7 +5,7 @@ import zlib
 
 import pytest
 
-from layernas_tf.space import DecisionPoint, SearchSpace
+from layernas_tf.core.space import DecisionPoint, SearchSpace
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "nats_sss")

@@ -133,7 +133,7 @@ def test_algorithms_import_no_tensorflow():
 
 @pytest.mark.parametrize("name", algorithms.names())
 def test_every_budget_the_space_carries_holds_for_the_answer(name):
-    from layernas_tf.space import WithCost  # pylint: disable=import-outside-toplevel
+    from layernas_tf.core.space import WithCost  # pylint: disable=import-outside-toplevel
 
     base = AdditiveSpace()
     layer_zero = WithCost(base, lambda arch: base.values(arch)[0] + base.values(arch)[2], "second")

@@ -3,7 +3,7 @@
 import keras
 import pytest
 
-from layernas_tf import cost
+from layernas_tf.cost import graph
 from search_spaces import blocks
 
 
@@ -28,7 +28,7 @@ def test_bottleneck_count_equals_profiling_and_residual_only_when_shapes_allow(b
     h, w = bottleneck.count(counter, 15, 15)
     assert model.outputs[0].shape[1:] == (h, w, bottleneck.out_channels)
     assert bottleneck.residual == residual == any(l.name == "expanded_conv_1_add" for l in model.layers)
-    assert counter.madds == cost.profile_madds(model)
+    assert counter.madds == graph.profile_madds(model)
     assert counter.params == model.count_params()
     names = {l.name for l in model.layers}
     assert ("expanded_conv_1_expand" in names) == bottleneck.expand

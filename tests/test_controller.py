@@ -7,7 +7,7 @@ import numpy as np
 from conftest import AdditiveSpace
 from layernas_tf import algorithms
 from layernas_tf.algorithms import Controller
-from layernas_tf.space import DecisionPoint, SearchSpace
+from layernas_tf.core.space import DecisionPoint, SearchSpace
 
 PREFERRED = (1, 3, 0, 2, 1, 3)
 

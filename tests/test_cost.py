@@ -7,7 +7,7 @@ import keras
 import pytest
 from keras import layers
 
-from layernas_tf import cost
+from layernas_tf.cost import graph
 
 
 def test_counts_conv_depthwise_and_dense_exactly():
@@ -18,23 +18,23 @@ def test_counts_conv_depthwise_and_dense_exactly():
     x = layers.GlobalAveragePooling2D()(x)
     outputs = layers.Dense(5)(x)                                       # 4*5
     model = keras.Model(inputs, outputs)
-    assert cost.profile_madds(model) == 4 * 4 * 4 * 27 + 4 * 4 * 4 * 9 + 4 * 5
+    assert graph.profile_madds(model) == 4 * 4 * 4 * 27 + 4 * 4 * 4 * 9 + 4 * 5
 
 
 def test_undefined_input_shape_needs_an_explicit_one():
     inputs = keras.Input((None, None, 3))
     model = keras.Model(inputs, layers.Conv2D(2, 1)(inputs))
     with pytest.raises(ValueError, match="not fully defined"):
-        cost.profile_madds(model)
-    assert cost.profile_madds(model, input_shape=(4, 4, 3)) == 4 * 4 * 3 * 2
+        graph.profile_madds(model)
+    assert graph.profile_madds(model, input_shape=(4, 4, 3)) == 4 * 4 * 3 * 2
 
 
 def test_profiling_prints_none_of_the_v1_profiler_chatter():
     code = (
-        "from layernas_tf import cost\n"
+        "from layernas_tf.cost import graph\n"
         "import keras\n"
         "inputs = keras.Input((4, 4, 3))\n"
-        "print(cost.profile_madds(keras.Model(inputs, keras.layers.Conv2D(2, 1)(inputs))))\n"
+        "print(graph.profile_madds(keras.Model(inputs, keras.layers.Conv2D(2, 1)(inputs))))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout == "96\n"

@@ -6,7 +6,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from layernas_tf import data
+from layernas_tf.training import data
 
 
 def test_digits_is_real_embedded_and_split_without_leaks():

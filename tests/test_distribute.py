@@ -7,14 +7,14 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO
-from layernas_tf import distribute
+from layernas_tf.training import distribute
 
 MIRRORED_TRIAL = """
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import search_spaces
-from layernas_tf import data, distribute, trainer
+from layernas_tf.training import data, distribute, trainer
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 digits = data.load("digits")
 space = search_spaces.get("nats_sss", input_shape=(16, 16, 3), num_classes=10)

@@ -8,7 +8,10 @@ import pytest
 import tensorflow as tf
 
 import search_spaces
-from layernas_tf import data, export, trainer
+from layernas_tf.training import data, trainer
+from layernas_tf.config import SearchConfig
+from layernas_tf.deploy import tflite, trial_export
+from layernas_tf.trials.artefacts import WEIGHTS, save_weights
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +32,11 @@ def trained():
     return model, space.madds(arch), (np.stack(images), np.stack(labels)), representative, metrics
 
 
-@pytest.mark.parametrize("kind", export.TFLITE_KINDS)
+@pytest.mark.parametrize("kind", tflite.TFLITE_KINDS)
 def test_exports_verify_against_keras(trained, tmp_path, kind):
     model, madds, validation, representative, metrics = trained
     assert metrics["reward"] > 0.5  # the check below compares real predictions, not noise
-    results = export.export(model, str(tmp_path), tflite=kind, validation=validation,
+    results = tflite.export_model(model, str(tmp_path), tflite=kind, validation=validation,
                             representative=representative, madds=madds)
     saved = results["saved_model"]
     assert os.path.isfile(os.path.join(saved["path"], "saved_model.pb"))
@@ -43,9 +46,9 @@ def test_exports_verify_against_keras(trained, tmp_path, kind):
     assert lite["verified"], lite
     assert os.path.getsize(lite["path"]) == lite["size_bytes"] > 0
     if kind == "float":
-        assert lite["max_abs_diff"] < export.FLOAT_TOLERANCE
+        assert lite["max_abs_diff"] < tflite.FLOAT_TOLERANCE
     else:
-        assert lite["top1_agreement"] >= export.INT8_AGREEMENT
+        assert lite["top1_agreement"] >= tflite.INT8_AGREEMENT
     assert sorted(os.listdir(tmp_path)) == sorted(["saved_model", f"model_{kind}.tflite"])  # no temporaries
     # Each weight stored once, and no optimizer state, though the model was trained and compiled.
     checkpoint = os.path.join(saved["path"], "variables", "variables")
@@ -55,22 +58,21 @@ def test_exports_verify_against_keras(trained, tmp_path, kind):
 
 def test_int8_file_is_smaller_and_takes_uint8_pixels(trained, tmp_path):
     model, madds, validation, representative, _ = trained
-    export.export_saved_model(model, str(tmp_path / "sm"))
-    flat = export.convert_tflite(str(tmp_path / "sm"), "float")
-    int8 = export.convert_tflite(str(tmp_path / "sm"), "int8", representative)
+    tflite.export_saved_model(model, str(tmp_path / "sm"))
+    flat = tflite.convert_tflite(str(tmp_path / "sm"), "float")
+    int8 = tflite.convert_tflite(str(tmp_path / "sm"), "int8", representative)
     assert len(int8) < len(flat) / 2
     from ai_edge_litert.interpreter import Interpreter  # pylint: disable=import-outside-toplevel
 
     interpreter = Interpreter(model_content=int8)
     assert interpreter.get_input_details()[0]["dtype"] == np.uint8
     with pytest.raises(ValueError, match="float, dynamic, int8"):
-        export.convert_tflite(str(tmp_path / "sm"), "fp16")
+        tflite.convert_tflite(str(tmp_path / "sm"), "fp16")
     with pytest.raises(ValueError, match="representative"):
-        export.convert_tflite(str(tmp_path / "sm"), "int8", [])
+        tflite.convert_tflite(str(tmp_path / "sm"), "int8", [])
 
 
 def test_a_trial_exports_at_the_deployment_size_and_warns_when_its_weights_do_not_carry(trained, tmp_path):
-    from layernas_tf.trial import WEIGHTS, SearchConfig, save_weights  # pylint: disable=import-outside-toplevel
 
     model = trained[0]
     config = SearchConfig(space="nats_sss", cost="madds", target=(0, 1e9), dataset="digits", num_classes=10,
@@ -80,7 +82,7 @@ def test_a_trial_exports_at_the_deployment_size_and_warns_when_its_weights_do_no
     save_weights(model, os.path.join(config.trial_dir(0), WEIGHTS))
     digits, space = data.load("digits"), config.search_space()
     lines = []
-    kept = export.export_trial(config, space, digits, 0, "1:1:1:1:1", str(tmp_path / "kept"), tflite="float",
+    kept = trial_export.export_trial(config, space, digits, 0, "1:1:1:1:1", str(tmp_path / "kept"), tflite="float",
                                log=lines.append)
     assert kept["final"]["image_size"] == 16 and kept["exports"]["image_size"] == 64
     assert kept["final"]["val_top1"] == pytest.approx(trained[4]["reward"], abs=1e-6)  # the trial's own weights
@@ -88,10 +90,10 @@ def test_a_trial_exports_at_the_deployment_size_and_warns_when_its_weights_do_no
     assert tuple(served.inputs[0].shape[1:]) == (64, 64, 3)
     assert kept["exports"]["tflite"]["val_top1"] < kept["final"]["val_top1"] - 0.1
     assert any(line.startswith("warning: the exported model keeps the proxy's weights, trained at 16x16")
-               and "--final_epochs=N" in line for line in lines)
+               and "(final_epochs=N)" in line for line in lines)
 
     lines.clear()
-    retrained = export.export_trial(config, space, digits, 0, "1:1:1:1:1", str(tmp_path / "retrained"),
+    retrained = trial_export.export_trial(config, space, digits, 0, "1:1:1:1:1", str(tmp_path / "retrained"),
                                     tflite="float", final_epochs=1, log=lines.append)
     assert retrained["final"]["image_size"] == 64 and retrained["final"]["epochs"] == 1
     assert "training 1:1:1:1:1 for 1 epochs at 64x64" in lines

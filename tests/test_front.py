@@ -2,7 +2,7 @@
 
 from hypothesis import given, strategies as st
 
-from layernas_tf.front import pareto_front
+from layernas_tf.core.front import pareto_front
 
 
 def test_front_keeps_only_networks_nothing_beats():

@@ -12,7 +12,7 @@ import pytest
 from layernas_tf import algorithms
 from layernas_tf.algorithms import COMPLETE, LayerNAS, LayerNASPlus
 from layernas_tf.algorithms.surrogate import AdditiveModel
-from layernas_tf.space import ENUMERABLE
+from layernas_tf.core.space import ENUMERABLE
 from conftest import AdditiveSpace, toy_reward
 
 

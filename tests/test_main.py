@@ -89,7 +89,7 @@ def test_unwritable_study_dir_and_another_search_are_refused(tmp_path):
     assert result.returncode == 2 and "cannot be written" in result.stderr
     assert not (tmp_path / "file" / "study").exists()
 
-    from layernas_tf.study import Study  # pylint: disable=import-outside-toplevel
+    from layernas_tf.trials.study import Study  # pylint: disable=import-outside-toplevel
 
     Study(str(tmp_path / "other"), {"space": "mbv2"}).close()
     result = run_main("--madds=40M", "--max_trials=1", f"--study_dir={tmp_path / 'other'}")
@@ -170,7 +170,7 @@ def test_a_tfds_dataset_by_name_runs_end_to_end(tmp_path, monkeypatch, capsys):
     import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
     from absl import flags  # pylint: disable=import-outside-toplevel
 
-    from layernas_tf import data  # pylint: disable=import-outside-toplevel
+    from layernas_tf.training import data  # pylint: disable=import-outside-toplevel
 
     monkeypatch.setattr(data, "_reachable", lambda host, timeout=3.0: True)
     argv = ["main", "--space=nats_sss", "--params=1M", "--dataset=cifar10", "--image_size=16", "--max_trials=2",
@@ -217,7 +217,7 @@ def _wait_for(study_dir, ready, what, timeout=600):
 def test_the_design_cards_command_counts_madds_at_224(tmp_path):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    from layernas_tf import cost  # pylint: disable=import-outside-toplevel
+    from layernas_tf.cost import graph  # pylint: disable=import-outside-toplevel
 
     study_dir = tmp_path / "study"
     result = run_main("--space=mbv3_large", "--madds=220M", "--max_trials=2", "--proxy_epochs=1", "--batch_size=128",
@@ -230,7 +230,7 @@ def test_the_design_cards_command_counts_madds_at_224(tmp_path):
     saved_model = tf.saved_model.load(results["exports"]["saved_model"]["path"])
     serve = saved_model.signatures["serving_default"]
     assert tuple(serve.inputs[0].shape[1:]) == (224, 224, 3)
-    assert cost.profile_saved_model(results["exports"]["saved_model"]["path"], (224, 224, 3)) == results["best"]["madds"]
+    assert graph.profile_saved_model(results["exports"]["saved_model"]["path"], (224, 224, 3)) == results["best"]["madds"]
 
 
 @pytest.mark.slow
@@ -248,7 +248,7 @@ def test_zoph_le_searches_and_exports_from_main_like_any_space(tmp_path):
 
 @pytest.mark.slow
 def test_nasnet_searches_its_cells_and_exports_from_main(tmp_path):
-    from layernas_tf import cost  # pylint: disable=import-outside-toplevel
+    from layernas_tf.cost import graph  # pylint: disable=import-outside-toplevel
 
     study_dir = tmp_path / "study"
     result = run_main("--space=nasnet", "--nasnet_cells=1", "--nasnet_filters=96", "--madds=600K",
@@ -259,7 +259,7 @@ def test_nasnet_searches_its_cells_and_exports_from_main(tmp_path):
     assert "LayerNAS on nasnet (10 decision points of kind normal_operation" in result.stdout
     results = json.loads((study_dir / "results.json").read_text())
     assert results["best"]["madds"] <= 600_000 and results["exports"]["tflite"]["verified"]
-    assert cost.profile_saved_model(results["exports"]["saved_model"]["path"], (32, 32, 3)) == results["best"]["madds"]
+    assert graph.profile_saved_model(results["exports"]["saved_model"]["path"], (32, 32, 3)) == results["best"]["madds"]
 
 
 def run_export(*args):
@@ -434,8 +434,8 @@ def test_readmes_main_job_shortened_prints_the_same_figures_twice(tmp_path):
 @pytest.mark.slow
 def test_a_search_under_a_latency_budget_from_a_profile_of_this_host(tmp_path):
     import search_spaces  # pylint: disable=import-outside-toplevel
-    from layernas_tf import latency  # pylint: disable=import-outside-toplevel
-    from layernas_tf.space import Subspace  # pylint: disable=import-outside-toplevel
+    from layernas_tf.cost import latency_model  # pylint: disable=import-outside-toplevel
+    from layernas_tf.core.space import Subspace  # pylint: disable=import-outside-toplevel
 
     profile = tmp_path / "host.json"
     built = subprocess.run([sys.executable, "-m", "layernas_tf.latency", "--space=mbv3_small", "--deploy_image_size=32",
@@ -444,7 +444,7 @@ def test_a_search_under_a_latency_budget_from_a_profile_of_this_host(tmp_path):
     assert built.returncode == 0, built.stderr[-3000:]
     assert f"wrote {profile}: 35 parts" in built.stdout and "timing [" in built.stderr
     space = Subspace(search_spaces.get("mbv3_small", input_shape=(32, 32, 3), num_classes=10), ["skip"])
-    predict = latency.Predictor(latency.Profile.load(str(profile)), space, 32, 10)
+    predict = latency_model.Predictor(latency_model.Profile.load(str(profile)), space, 32, 10)
     fastest = predict(space.cheapest())
     # Blocks 2 and 4 skipped: that network and every one that also skips block 5 fit.
     budget = round(predict(space.parse("1:1:0:0:0:0")) * 1.001, 4)

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import search_spaces
-from layernas_tf import cost, export
+from layernas_tf.cost import graph
+from layernas_tf.deploy import tflite
 from layernas_tf.algorithms import LayerNAS
-from layernas_tf.space import decision_kind
+from layernas_tf.core.space import decision_kind
 from search_spaces.nasnet import BLOCKS, COMBINATIONS, OPERATIONS
 
 # keras.applications.NASNetMobile(weights=None) at 224x224, 1000 classes, profiled on TensorFlow 2.21 / Keras 3.15.
@@ -38,7 +39,7 @@ def test_the_default_is_nasnet_mobile_and_its_docstring_says_so():
 def test_keras_nasnet_mobile_still_measures_what_the_default_is_pinned_to():
     model = keras.applications.NASNetMobile(weights=None)
     assert model.count_params() == NASNET_MOBILE_PARAMS
-    assert cost.profile_madds(model) == NASNET_MOBILE_MADDS
+    assert graph.profile_madds(model) == NASNET_MOBILE_MADDS
     ours = search_spaces.get("nasnet").build(search_spaces.get("nasnet").default())
     # keras.applications calls the reduction cell's 5th block "left4" (its pooling block 4 has no weights);
     # we number it 5.
@@ -47,7 +48,7 @@ def test_keras_nasnet_mobile_still_measures_what_the_default_is_pinned_to():
     # Every separable convolution, its batch normalization and each cell's 1x1 convolution carry keras's name.
     named = {n for n in theirs if n.startswith(("separable_conv", "normal_conv_1", "reduction_conv_1"))}
     assert len(named) == 336 and named <= mine
-    assert cost.profile_madds(ours) == NASNET_MOBILE_MADDS
+    assert graph.profile_madds(ours) == NASNET_MOBILE_MADDS
 
 
 def _covering(space):
@@ -73,7 +74,7 @@ def test_analytic_cost_equals_profiling_for_nasnet_a_random_and_covering_cells(s
     rng = random.Random(0)
     for arch in [space.default()] + _covering(space) + [space.random(rng) for _ in range(2)]:
         model = space.build(arch, input_shape=shape, num_classes=10)
-        assert cost.profile_madds(model) == space.madds(arch, shape, 10), (str(arch), shape)
+        assert graph.profile_madds(model) == space.madds(arch, shape, 10), (str(arch), shape)
         assert model.count_params() == space.params(arch, shape, 10)
         keras.backend.clear_session()
 
@@ -84,9 +85,9 @@ def test_every_operation_converts_to_tflite_and_litert_agrees_with_keras(tmp_pat
     for i, arch in enumerate(_covering(space)):
         model = space.build(arch)
         expected = np.asarray(model(images, training=False))
-        export.export_saved_model(model, str(tmp_path / f"sm{i}"))
-        flat = export.convert_tflite(str(tmp_path / f"sm{i}"), "float")
-        np.testing.assert_allclose(export.tflite_predict(flat, images), expected, atol=1e-4)
+        tflite.export_saved_model(model, str(tmp_path / f"sm{i}"))
+        flat = tflite.convert_tflite(str(tmp_path / f"sm{i}"), "float")
+        np.testing.assert_allclose(tflite.tflite_predict(flat, images), expected, atol=1e-4)
 
 
 def test_a_cell_searched_small_builds_at_imagenet_size():

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import NATS_CSV, NATS_RECORDS
-from search_spaces.nats_bench import NATSSizeSpace
+from search_spaces.nats_sss import NATSSizeSpace
 
 
 def _space_dataset(record_dataset):

@@ -13,9 +13,9 @@ import pytest
 import fake_objective
 from conftest import REPO
 from layernas_tf.algorithms import LayerNAS, RegularizedEvolution
-from layernas_tf.executors import LocalExecutor, SerialExecutor, WorkerSetupError
-from layernas_tf.runner import Runner
-from layernas_tf.study import Study
+from layernas_tf.trials.executors import LocalExecutor, SerialExecutor, WorkerSetupError
+from layernas_tf.trials.runner import Runner
+from layernas_tf.trials.study import Study
 
 SETTINGS = {"space": "additive", "target": [0, 20], "buckets": 3}
 
@@ -109,9 +109,9 @@ DRIVER = textwrap.dedent("""
     import fake_objective
     from conftest import AdditiveSpace
     from layernas_tf.algorithms import LayerNAS
-    from layernas_tf.executors import LocalExecutor
-    from layernas_tf.runner import Runner
-    from layernas_tf.study import Study
+    from layernas_tf.trials.executors import LocalExecutor
+    from layernas_tf.trials.runner import Runner
+    from layernas_tf.trials.study import Study
 
     if __name__ == "__main__":
         executor = LocalExecutor(fake_objective.make({log!r}, delay=0.1), 2)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import search_spaces
-from layernas_tf import cost
-from layernas_tf.space import SearchSpace
+from layernas_tf.cost import graph
+from layernas_tf.core.space import SearchSpace
 
 MOBILENETS = ["mbv2", "mbv2_140", "mbv3_large", "mbv3_small"]
 SIZES = [(224, 224, 3), (32, 32, 3)]
@@ -54,7 +54,7 @@ def test_bad_shapes_and_classes_name_what_is_valid(name):
 
 def _analytic_matches_profile(space, arch, shape, classes=1000):
     model = space.build(arch, input_shape=shape, num_classes=classes)
-    profiled = cost.profile_madds(model)
+    profiled = graph.profile_madds(model)
     analytic = space.madds(arch, shape, classes)
     if space.name == "nats_sss":  # NATS-Bench counts the classifier's bias adds; profiling does not
         analytic -= classes

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from layernas_tf.space import Architecture, DecisionPoint
+from layernas_tf.core.space import Architecture, DecisionPoint
 
 
 def test_architecture_prints_colon_separated_and_parses_back(additive_space):
@@ -85,7 +85,7 @@ def test_decision_point_needs_two_options_and_a_valid_default():
 def test_a_subspace_searches_some_kinds_and_keeps_the_others_at_their_defaults():
     import search_spaces  # pylint: disable=import-outside-toplevel
     from layernas_tf.algorithms import LayerNAS  # pylint: disable=import-outside-toplevel
-    from layernas_tf.space import Subspace, decision_kind  # pylint: disable=import-outside-toplevel
+    from layernas_tf.core.space import Subspace, decision_kind  # pylint: disable=import-outside-toplevel
 
     assert [decision_kind(n) for n in ("stage2_width", "block7_se", "channels_3", "stage0_activation")] == [
         "width", "se", "channels", "activation"]

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import REPO
 from layernas_tf.algorithms import LayerNAS
-from layernas_tf.study import Study, StudyLocked, StudyMismatch
+from layernas_tf.trials.study import Study, StudyLocked, StudyMismatch
 
 
 def _config(**changes):
@@ -25,7 +25,7 @@ def _search(space):
 
 HOLDER = """
 import sys, time
-from layernas_tf.study import Study
+from layernas_tf.trials.study import Study
 study = Study(sys.argv[1], {"space": "mbv3_small"})
 print("holding", flush=True)
 time.sleep(600)

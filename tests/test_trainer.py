@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from layernas_tf import trainer
+from layernas_tf.training import trainer
 
 
 def _data(n=256, seed=0):

@@ -5,7 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from layernas_tf.trial import WEIGHTS, SearchConfig, TrialWorker, trial_dir
+from layernas_tf.config import SearchConfig
+from layernas_tf.training.worker import TrialWorker
+from layernas_tf.trials.artefacts import WEIGHTS, trial_dir
 
 
 def _config(study_dir):

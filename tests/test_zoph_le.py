@@ -5,9 +5,9 @@ import random
 import pytest
 
 import search_spaces
-from layernas_tf import cost
+from layernas_tf.cost import graph
 from layernas_tf.algorithms import LayerNAS
-from layernas_tf.space import decision_kind
+from layernas_tf.core.space import decision_kind
 
 
 def test_the_default_is_the_network_its_docstring_states():
@@ -31,7 +31,7 @@ def test_skips_and_strides_count_exactly_what_profiling_counts(options):
     for arch in [space.default(), space.cheapest(), space.dearest()] + [space.random(rng) for _ in range(4)]:
         for shape in ((32, 32, 3), (224, 224, 3)):
             model = space.build(arch, input_shape=shape, num_classes=100)
-            assert cost.profile_madds(model) == space.madds(arch, shape, 100), (str(arch), shape)
+            assert graph.profile_madds(model) == space.madds(arch, shape, 100), (str(arch), shape)
             assert model.count_params() == space.params(arch, shape, 100)
 
 

@@ -6,7 +6,8 @@ The RNN controller alone imports Keras, when one is made (`controller.py`).
 command-line tools pick them.
 """
 
-from layernas_tf.algorithms.base import COMPLETE, FAILED, PENDING, Algorithm, Target, Trial
+from layernas_tf.algorithms.base import Algorithm, Target, Trial
+from layernas_tf.core.status import COMPLETE, FAILED, PENDING
 from layernas_tf.algorithms.controller import Controller
 from layernas_tf.algorithms.evolution import RegularizedEvolution
 from layernas_tf.algorithms.layernas import LayerNAS

@@ -14,11 +14,8 @@ import math
 import random
 from typing import Any, Optional, Sequence
 
-from layernas_tf.space import Architecture, SearchSpace
-
-PENDING = "PENDING"
-COMPLETE = "COMPLETE"
-FAILED = "FAILED"
+from layernas_tf.core.space import Architecture, SearchSpace
+from layernas_tf.core.status import COMPLETE, FAILED, PENDING
 
 
 @dataclasses.dataclass(frozen=True)

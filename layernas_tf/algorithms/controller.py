@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from layernas_tf.algorithms.reinforce import PolicySearch
-from layernas_tf.space import Architecture
+from layernas_tf.core.space import Architecture
 
 _MASKED = -1e9  # added to the logit of an option the policy may not take
 _INIT_SCALE = 0.08  # Zoph & Le: every weight uniform in [-0.08, 0.08]

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from layernas_tf.algorithms.base import COMPLETE, PENDING, Algorithm, Target
-from layernas_tf.space import Architecture, SearchSpace
+from layernas_tf.algorithms.base import Algorithm, Target
+from layernas_tf.core.status import COMPLETE, PENDING
+from layernas_tf.core.space import Architecture, SearchSpace
 
 
 def bucketize(costs: Sequence[float], buckets: int, lowest: float, highest: float) -> list[int]:

@@ -43,10 +43,11 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from layernas_tf.algorithms.base import COMPLETE, PENDING, Target
+from layernas_tf.algorithms.base import Target
+from layernas_tf.core.status import COMPLETE, PENDING
 from layernas_tf.algorithms.layernas import LayerNAS
 from layernas_tf.algorithms.surrogate import AdditiveModel
-from layernas_tf.space import Architecture, SearchSpace
+from layernas_tf.core.space import Architecture, SearchSpace
 
 
 RANDOM, MODEL, LAYERNAS = "r", "m", "l"  # who proposed a trial: the warm-up, the model, LayerNAS

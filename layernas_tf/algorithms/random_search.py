@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from layernas_tf.algorithms.base import Algorithm
-from layernas_tf.space import Architecture
+from layernas_tf.core.space import Architecture
 
 
 class RandomSearch(Algorithm):

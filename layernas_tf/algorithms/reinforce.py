@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from layernas_tf.algorithms.base import COMPLETE, Algorithm
-from layernas_tf.space import Architecture
+from layernas_tf.algorithms.base import Algorithm
+from layernas_tf.core.status import COMPLETE
+from layernas_tf.core.space import Architecture
 
 _BETA1, _BETA2, _EPSILON = 0.9, 0.999, 1e-8
 

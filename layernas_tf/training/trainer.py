@@ -41,6 +41,9 @@ class TrainConfig:
     Attributes:
       verbose: Keras' progress output: 0 none, 1 a bar (on a terminal; a line per
         epoch when output goes to a file or a pipe), 2 a line per epoch.
+      label: with several workers printing at once, Keras' unlabelled lines cannot be
+        told apart: given a label ("trial 12"), each epoch prints one line of its own
+        starting with it instead (when `verbose` > 0).
     """
 
     epochs: int
@@ -50,6 +53,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     warmup_fraction: float = 0.1
     verbose: int = 1
+    label: Optional[str] = None
 
 
 def learning_rate_at(step: int, total_steps: int, config: TrainConfig) -> float:
@@ -93,6 +97,23 @@ def progress_verbosity(verbose: int) -> int:
     if verbose == 1 and not sys.stdout.isatty():
         return 2
     return verbose
+
+
+class LabelledProgress(keras.callbacks.Callback):
+    """One line per epoch, starting with the trial's label, for consoles that several workers share."""
+
+    def __init__(self, label: str, epochs: int):
+        super().__init__()
+        self.label, self.epochs = label, epochs
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items() if k in ("loss", "top1"))
+        print(f"  {self.label}  epoch {epoch + 1}/{self.epochs}  {shown}  {time.time() - self._started:.0f}s",
+              flush=True)
 
 
 class _EpochCounter(keras.callbacks.Callback):
@@ -159,8 +180,11 @@ def _train(build, train_data, validation_data, config, strategy, *, steps_per_ep
         callbacks.append(keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=True))
     if log_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0))
-    history = model.fit(train_data, epochs=config.epochs, callbacks=callbacks,
-                        verbose=progress_verbosity(config.verbose), shuffle=False)
+    verbose = progress_verbosity(config.verbose)
+    if config.label and verbose:
+        callbacks.append(LabelledProgress(config.label, config.epochs))
+        verbose = 0
+    history = model.fit(train_data, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
     losses = history.history.get("loss", [])
     if losses and not all(math.isfinite(v) for v in losses):
         raise TrialFailed(f"diverged: training loss became {losses[-1]}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from layernas_tf.core.status import COMPLETE
+
 
 def pareto_front(points: Iterable[tuple[int, float, float]]) -> list[int]:
     """Ids of the non-dominated (id, cost, reward) points, cheapest first (the earlier id on exact ties)."""
@@ -24,4 +26,4 @@ def pareto_front(points: Iterable[tuple[int, float, float]]) -> list[int]:
 def of_search(search) -> list[int]:
     """The front of an ask/tell search's completed feasible trials, cheapest first."""
     return pareto_front((t.id, t.cost, t.reward) for t in search.trials
-                        if t.status == "COMPLETE" and search.feasible(t.arch))
+                        if t.status == COMPLETE and search.feasible(t.arch))

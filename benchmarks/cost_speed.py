@@ -1,6 +1,6 @@
 r"""Analytic cost against building and profiling the model, side by side; prints the ratio.
 
-    python -m benchmarks.cost
+    python -m benchmarks.cost_speed
 
 Target (issue "MobileNet search spaces"): computing one architecture's MAdds
 analytically is at least 1000x faster than building its Keras model and profiling
@@ -18,7 +18,7 @@ import keras
 from absl import app
 
 import search_spaces
-from layernas_tf import cost
+from layernas_tf.cost import graph
 
 TARGET_RATIO = 1000
 
@@ -36,7 +36,7 @@ def main(argv):
         per_analytic = (time.perf_counter() - start) / len(archs)
         start = time.perf_counter()
         for arch, expected in zip(archs[:3], analytic):
-            profiled = cost.profile_madds(space.build(arch))
+            profiled = graph.profile_madds(space.build(arch))
             if name != "nats_sss" and profiled != expected:
                 raise AssertionError(f"{name} {arch}: analytic {expected} != profiled {profiled}")
         per_profile = (time.perf_counter() - start) / 3

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from layernas_tf.space import Architecture, DecisionPoint, SearchSpace
+from layernas_tf.core.space import Architecture, DecisionPoint, SearchSpace
 
 CHANNELS = (8, 16, 24, 32, 40, 48, 56, 64)
 NUM_LAYERS = 5

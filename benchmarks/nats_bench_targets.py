@@ -1,6 +1,6 @@
 r"""Measures the foundation's targets on the NATS-Bench size space and prints them.
 
-    python -m benchmarks.nats_bench [--table=../shared/data/nats_sss/nats_sss_cifar.csv] [--runs=100]
+    python -m benchmarks.nats_bench_targets [--table=../shared/data/nats_sss/nats_sss_cifar.csv] [--runs=100]
         [--controller_runs=30]
 
 Targets (issue "Foundation"), with 50% of the largest network's MAdds:

@@ -21,7 +21,6 @@ from layernas_tf.algorithms import Trial
 
 DB_NAME = "study.db"
 LOCK_NAME = "lock"
-RUNNING, COMPLETE, FAILED = "RUNNING", "COMPLETE", "FAILED"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,8 +59,8 @@ def _lock(study_dir: str) -> int:
         holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown process"
         os.close(fd)
         raise StudyLocked(
-            f"--study_dir={study_dir} is in use by another search ({holder}); "
-            "wait for it to end, or use another --study_dir"
+            f"study_dir={study_dir} is in use by another search ({holder}); "
+            "wait for it to end, or use another study_dir"
         ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"PID {os.getpid()} on {socket.gethostname()}".encode(), 0)
@@ -81,13 +80,13 @@ def read(study_dir: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """
     path = os.path.join(study_dir, DB_NAME)
     if not os.path.isfile(path):
-        raise ValueError(f"--study_dir={study_dir} holds no study (no {DB_NAME}); give the directory a search wrote")
+        raise ValueError(f"study_dir={study_dir} holds no study (no {DB_NAME}); give the directory a search wrote")
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
         settings = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
         rows = _trials(db)
     except (sqlite3.DatabaseError, TypeError) as e:
-        raise ValueError(f"--study_dir={study_dir}: {DB_NAME} cannot be read ({e})") from None
+        raise ValueError(f"study_dir={study_dir}: {DB_NAME} cannot be read ({e})") from None
     finally:
         db.close()
     return settings, rows
@@ -131,8 +130,8 @@ class Study:
         elif saved != config:
             self.close()
             raise StudyMismatch(
-                f"--study_dir={study_dir} holds another search ({_diff(saved, config)}); "
-                "use a new --study_dir or the same settings"
+                f"study_dir={study_dir} holds another search ({_diff(saved, config)}); "
+                "use a new study_dir or the same settings"
             )
         self.config = config
 

@@ -1,6 +1,6 @@
 r"""Predicted latency against the whole TFLite model measured with LiteRT on this host.
 
-    python -m benchmarks.latency [--spaces=mbv3_small,...] [--sizes=224,32] [--networks=30] [--threads=1]
+    python -m benchmarks.latency_prediction [--spaces=mbv3_small,...] [--sizes=224,32] [--networks=30] [--threads=1]
 
 Targets (issue "Cost where users mean it", part 2): for 30 random architectures of
 each MobileNet space, the profile's prediction against the latency of the whole
@@ -23,7 +23,7 @@ import numpy as np
 from absl import app, flags, logging
 
 import search_spaces
-from layernas_tf import latency
+from layernas_tf.cost import latency_model, latency_timing
 
 SPEARMAN, MAE, RATIO = 0.9, 0.10, 1000
 
@@ -44,15 +44,15 @@ def spearman(a, b) -> float:
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    timer = latency.Timer(threads=_THREADS.value)
+    timer = latency_timing.Timer(threads=_THREADS.value)
     missed, saved = [], []
     print(f"{'space':>10} {'size':>4}  {'parts':>5}  {'profile':>8}  {'Spearman':>8}  {'MAE':>6}  "
           f"{'predict':>9}  {'measure':>8}  {'ratio':>8}", flush=True)
     for name in _SPACES.value:
         for size in map(int, _SIZES.value):
             space = search_spaces.get(name, input_shape=(size, size, 3), num_classes=_CLASSES.value)
-            profile = latency.measure(space, size, _CLASSES.value, timer, progress=False)
-            predict = latency.Predictor(profile, space, size, _CLASSES.value)
+            profile = latency_timing.measure(space, size, _CLASSES.value, timer, progress=False)
+            predict = latency_model.Predictor(profile, space, size, _CLASSES.value)
             rng = random.Random(1)
             archs = [space.random(rng) for _ in range(_NETWORKS.value)]
             start = time.perf_counter()
@@ -62,7 +62,7 @@ def main(argv):
             flatbuffers = []
             for arch in archs:
                 keras.backend.clear_session()
-                flatbuffers.append(latency.network_flatbuffer(space.build(arch)))
+                flatbuffers.append(latency_timing.network_flatbuffer(space.build(arch)))
             measured = timer.time_networks(flatbuffers)
             per_measure = (time.perf_counter() - start) / len(archs)
             rho = spearman(predicted, measured)

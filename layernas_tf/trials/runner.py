@@ -19,10 +19,11 @@ import math
 import time
 from typing import Any, Callable, Optional
 
-from layernas_tf import cli
 from layernas_tf.algorithms import Algorithm, Trial
-from layernas_tf.executors import Executor, Result
-from layernas_tf.study import COMPLETE, FAILED, RUNNING, Study
+from layernas_tf.core.status import COMPLETE, FAILED, PENDING, RUNNING
+from layernas_tf.core.units import human
+from layernas_tf.trials.executors import Executor, Result
+from layernas_tf.trials.study import Study
 
 
 def clock(seconds: float) -> str:
@@ -47,7 +48,7 @@ class Runner:
                  format_cost: Callable[[float], str] = lambda c: f"{c:,.0f}",
                  on_result: Optional[Callable[[Trial, dict[str, Any]], None]] = None):
         if retries < 0:
-            raise ValueError(f"--trial_retries must be >= 0, got {retries}")
+            raise ValueError(f"trial_retries must be >= 0, got {retries}")
         self.study, self.algorithm, self.executor = study, algorithm, executor
         self.retries, self.expected_trials, self.log = retries, expected_trials, log
         self.format_cost, self.on_result = format_cost, on_result
@@ -63,7 +64,7 @@ class Runner:
         state = self.study.algorithm_state()
         if state is not None:
             algorithm.load_state_dict(state)
-            done = sum(t.status != "PENDING" for t in algorithm.trials)
+            done = sum(t.status != PENDING for t in algorithm.trials)
             self.log(f"resuming {self.study.path}: {done} trial(s) done, {len(algorithm.pending())} to retry")
         self._began = time.time()
         while not algorithm.done:
@@ -141,7 +142,7 @@ class Runner:
         edges = entry["edges"]
         return (head + f"{entry['searchable']} searchable children, {len(edges) - 1} buckets from "
                 f"{self.format_cost(edges[0])} to {self.format_cost(edges[-1])} (edges "
-                f"{' '.join(cli.human(e) for e in edges)}), kept {len(kept)}: "
+                f"{' '.join(human(e) for e in edges)}), kept {len(kept)}: "
                 + ", ".join(f"trial {t.id} ({t.reward:.4f})" for t in kept))
 
     def _progress_line(self, trial: Trial) -> str:

@@ -130,8 +130,11 @@ class SearchSpace:
             for p, v in zip(self.decision_points, self.values(arch))
         }
 
-    def describe(self, arch: Architecture) -> str:
-        """A readable per-layer table of `arch` (changed layers starred), for logs and reports."""
+    def describe(self, arch: Architecture, every_point: bool = False) -> str:
+        """A readable per-layer table of `arch` (changed layers starred), for logs and reports.
+
+        `every_point` matters for a `Subspace` only: here every point is searched.
+        """
         values = self.layer_values(arch)
         width = max(len(p.name) for p in self.decision_points)
         rows = [f"{'layer'.ljust(width)}  index  value"]
@@ -316,7 +319,7 @@ class Subspace(SearchSpace):
         valid = sorted({decision_kind(p.name) for p in space.decision_points})
         unknown = [k for k in kinds if k not in valid]
         if unknown or not kinds:
-            raise ValueError(f"--decisions={','.join(kinds)}: {space.name} has no decision points of kind "
+            raise ValueError(f"decisions={','.join(kinds)}: {space.name} has no decision points of kind "
                              f"{', '.join(unknown) or '(none given)'}; valid: {', '.join(valid)}")
         self.base, self.name, self.kinds = space, space.name, tuple(kinds)
         self.positions = [i for i, p in enumerate(space.decision_points) if decision_kind(p.name) in kinds]
@@ -345,8 +348,19 @@ class Subspace(SearchSpace):
         whole = self.base.canonical(self.full(arch))
         return Architecture(whole[i] for i in self.positions)
 
-    def describe(self, arch: Architecture) -> str:
-        return self.base.describe(self.full(arch))
+    def describe(self, arch: Architecture, every_point: bool = False) -> str:
+        """The searched points only (the others hold the reference's values), or with `every_point` all of them."""
+        if every_point:
+            return self.base.describe(self.full(arch))
+        return SearchSpace.describe(self, arch)
+
+    def layer_values(self, arch: Architecture) -> dict[str, str]:
+        whole = self.base.layer_values(self.full(arch))
+        return {p.name: whole[p.name] for p in self.decision_points}
+
+    def values(self, arch: Architecture) -> tuple[Any, ...]:
+        whole = self.base.values(self.full(arch))
+        return tuple(whole[i] for i in self.positions)
 
     def __getattr__(self, attribute):
         return getattr(self.base, attribute)

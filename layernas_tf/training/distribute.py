@@ -13,7 +13,8 @@ from typing import Optional
 
 import tensorflow as tf
 
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+from layernas_tf.config import STRATEGIES
+from layernas_tf.trials.artefacts import THREADS_ENV
 
 
 def make_strategy(kind: str = "auto", tpu: Optional[str] = None) -> tf.distribute.Strategy:
@@ -33,7 +34,7 @@ def make_strategy(kind: str = "auto", tpu: Optional[str] = None) -> tf.distribut
         return tf.distribute.MirroredStrategy()
     if kind == "multi_worker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy=multi_worker needs TF_CONFIG naming the cluster and this worker's task")
+            raise ValueError("strategy=multi_worker needs TF_CONFIG naming the cluster and this worker's task")
         try:
             json.loads(os.environ["TF_CONFIG"])
         except json.JSONDecodeError as e:
@@ -51,3 +52,11 @@ def describe(strategy: tf.distribute.Strategy) -> str:
     kind = kinds.get(type(strategy).__name__, "default")
     replicas = strategy.num_replicas_in_sync
     return f"{kind} strategy over {replicas} replica{'s' if replicas > 1 else ''}"
+
+
+def set_threads() -> None:
+    """Sizes TensorFlow's thread pools as the executor asked (`THREADS_ENV`), before they start."""
+    threads = int(os.environ.get(THREADS_ENV, "0"))
+    if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)

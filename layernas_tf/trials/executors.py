@@ -20,6 +20,8 @@ actor or node surfaces as a lost trial, which the runner retries.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
 import multiprocessing
 import os
@@ -29,9 +31,9 @@ import traceback
 from multiprocessing import connection
 from typing import Any, Callable, Optional
 
-from layernas_tf.trial import THREADS_ENV
+from layernas_tf.trials.artefacts import THREADS_ENV
 
-EXECUTORS = ("serial", "local", "ray")
+_PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
 RAY_INSTALL = "Ray is not installed: pip install -e '.[ray]' (Ray 2.60)"
 
 
@@ -131,9 +133,30 @@ class SerialExecutor(Executor):
         return "serial executor (one trial at a time, in this process)"
 
 
-def _worker_main(conn, factory, env: dict[str, str]) -> None:
+def _die_with(parent: int) -> None:
+    """Ends this worker when its driver dies, however it dies (kill -9 included).
+
+    Linux's parent-death signal: without it a worker whose driver was killed goes on
+    training, re-parented to PID 1, and writes into a trial directory that a resumed
+    search hands to a new worker. If the driver died before the signal was set,
+    the parent is already someone else: stop now.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pipe's EOF still ends an idle worker
+        pass
+    if os.getppid() != parent:
+        os._exit(1)  # pylint: disable=protected-access
+
+
+def _worker_main(conn, factory, env: dict[str, str], parent: int) -> None:
     """A long-lived local worker: set up once, then train whatever the driver sends."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    _die_with(parent)
+    # Ctrl-C and SIGTERM (sent to a whole process group by terminals and Slurm) are the driver's to
+    # handle: it stops its workers itself, and they die with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     os.environ.update(env)
     host = _Host(factory)
     host.prepare()  # while the driver is still busy with its own start-up
@@ -168,7 +191,7 @@ class LocalExecutor(Executor):
     def __init__(self, factory, slots: int, *, gpus: tuple[int, ...] = (), gpus_per_trial: float = 1,
                  cpus: Optional[int] = None):
         if slots < 1:
-            raise ValueError(f"--parallel_trials must be >= 1, got {slots}")
+            raise ValueError(f"parallel_trials must be >= 1, got {slots}")
         self.slots = slots
         self._factory = factory
         self._context = multiprocessing.get_context("spawn")
@@ -190,7 +213,7 @@ class LocalExecutor(Executor):
 
     def _start(self, slot: int):
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child, self._factory, self._envs[slot]),
+        process = self._context.Process(target=_worker_main, args=(child, self._factory, self._envs[slot], os.getpid()),
                                         name=f"layernas-worker-{slot}", daemon=True)
         process.start()
         child.close()
@@ -290,7 +313,7 @@ class RayExecutor(Executor):
                  gpus_per_trial: float = 0):
         ray = import_ray()
         if slots < 1:
-            raise ValueError(f"--parallel_trials must be >= 1, got {slots}")
+            raise ValueError(f"parallel_trials must be >= 1, got {slots}")
         self._ray = ray
         self.slots = slots
         self._owns_ray = False

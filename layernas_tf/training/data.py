@@ -15,15 +15,18 @@ takes raw pixels too.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import socket
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import tensorflow as tf
 
 DIGITS = "digits"
 FOLDER_PREFIX = "folder:"
+ARRAYS_PREFIX = "arrays:"
+FUNCTION_PREFIX = "function:"
 # Where tfds downloads most datasets and their metadata from.
 DOWNLOAD_PROBE = ("storage.googleapis.com", 443)
 # Cache a split's preprocessed images in memory below this many bytes.
@@ -57,15 +60,118 @@ class Dataset:
         return max(32, self.native_size) if self.native_size else 224
 
 
-def load(name: str, data_dir: Optional[str] = None, validation_fraction: float = 0.1) -> Dataset:
-    """Loads `name`: a tfds dataset name, `folder:PATH`, or `digits` (embedded, no download)."""
+def load(name: str, data_dir: Optional[str] = None, validation_fraction: float = 0.1, *,
+         source: Any = None, num_classes: Optional[int] = None) -> Dataset:
+    """Loads `name`: a tfds dataset name, `folder:PATH`, or `digits` (embedded, no download).
+
+    Args:
+      source: the user's data behind an `arrays:` or `function:` name (`source_name`):
+        {split: (images, labels)} numpy arrays, or a function returning {split:
+        tf.data.Dataset of (image, label)}.
+      num_classes: for a dataset function; default: the largest training label + 1.
+    """
     if not 0 < validation_fraction < 1:
         raise DataError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
+    if name.startswith(ARRAYS_PREFIX):
+        return _arrays(name, source, validation_fraction)
+    if name.startswith(FUNCTION_PREFIX):
+        return _function(name, source, num_classes, validation_fraction)
     if name == DIGITS:
         return _digits(validation_fraction)
     if name.startswith(FOLDER_PREFIX):
         return _folder(name[len(FOLDER_PREFIX):], validation_fraction)
     return _tfds(name, data_dir, validation_fraction)
+
+
+def as_splits(dataset: Any) -> "dict[str, tuple[np.ndarray, np.ndarray]]":
+    """The user's arrays as {split: (images, labels)}: `(x, y)` is the training split alone.
+
+    Raises:
+      DataError: not arrays of images (N, H, W[, C]) with one integer label each.
+    """
+    splits = dict(dataset) if isinstance(dataset, dict) else {"train": dataset}
+    unknown = sorted(set(splits) - {"train", "validation", "test"})
+    if unknown or "train" not in splits:
+        raise DataError(f"dataset= arrays go as (x, y) or {{'train': (x, y), 'validation': ..., 'test': ...}}; "
+                        f"got splits {', '.join(sorted(splits))}")
+    out = {}
+    for split, pair in splits.items():
+        try:
+            images, labels = (np.asarray(v) for v in pair)
+        except (TypeError, ValueError):
+            raise DataError(f"dataset= {split} split must be a pair (images, labels) of arrays") from None
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.ndim != 4 or images.shape[-1] not in (1, 3, 4) or len(images) != len(labels) or labels.ndim != 1:
+            raise DataError(f"dataset= {split} split: images must be (N, H, W) or (N, H, W, 1|3|4) with N labels, "
+                            f"got images {images.shape} and labels {labels.shape}")
+        if not np.issubdtype(labels.dtype, np.integer) or (len(labels) and labels.min() < 0):
+            raise DataError(f"dataset= {split} labels must be integers >= 0 (class indices), got {labels.dtype}")
+        if images.dtype != np.uint8:
+            if not np.isfinite(images).all() or images.min() < 0 or images.max() > 255:
+                raise DataError(f"dataset= {split} images must be pixels in [0, 255] (uint8, or floats in that range)")
+            images = np.round(images).astype(np.uint8)
+        out[split] = (images, labels.astype(np.int64))
+    return out
+
+
+def source_name(dataset: Any) -> str:
+    """The name a study records for the user's data: a digest of the arrays, or the function's import path."""
+    if callable(dataset):
+        return f"{FUNCTION_PREFIX}{getattr(dataset, '__module__', '?')}.{getattr(dataset, '__qualname__', '?')}"
+    digest = hashlib.sha1()
+    for split, (images, labels) in sorted(as_splits(dataset).items()):
+        for part in (split.encode(), str(images.shape).encode(), images.tobytes(), labels.tobytes()):
+            digest.update(part)
+    return f"{ARRAYS_PREFIX}{digest.hexdigest()[:16]}"
+
+
+def _native(shape) -> Optional[int]:
+    return shape[0] if shape[0] is not None and shape[0] == shape[1] else None
+
+
+def _carved(splits: dict[str, tf.data.Dataset], validation_fraction: float) -> dict[str, tf.data.Dataset]:
+    """Every k-th training example as the validation split when there is none: user data is often sorted by class,
+    so its last tenth would be one class."""
+    if "validation" in splits:
+        return splits
+    k = max(2, round(1 / validation_fraction))
+    return {**splits, "train": _every_kth(splits["train"], k, keep=False),
+            "validation": _every_kth(splits["train"], k, keep=True)}
+
+
+def _check_classes(name: str, num_classes: int) -> None:
+    if num_classes < 2:
+        raise DataError(f"dataset {name} has {num_classes} class(es): a classifier needs at least 2")
+
+
+def _arrays(name: str, arrays: Any, validation_fraction: float) -> Dataset:
+    """The user's numpy arrays (`as_splits`)."""
+    splits = as_splits(arrays)
+    num_classes = int(splits["train"][1].max()) + 1 if len(splits["train"][1]) else 0
+    _check_classes(name, num_classes)
+    loaded = _carved({k: tf.data.Dataset.from_tensor_slices(v) for k, v in splits.items()}, validation_fraction)
+    sizes = {k: int(loaded[k].reduce(0, lambda n, _: n + 1)) for k in loaded}
+    return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes,
+                   _native(splits["train"][0].shape[1:]))
+
+
+def _function(name: str, function: Callable[[], dict], num_classes: Optional[int],
+              validation_fraction: float) -> Dataset:
+    """The user's function returning {"train": ds, optional "validation" and "test"}: (image, label) datasets."""
+    splits = function()
+    if not isinstance(splits, dict) or "train" not in splits or not all(
+            isinstance(v, tf.data.Dataset) for v in splits.values()):
+        raise DataError(f"dataset={name[len(FUNCTION_PREFIX):]} must return {{'train': tf.data.Dataset, optional "
+                        f"'validation' and 'test'}} of (image, label) pairs; got {type(splits).__name__}")
+    loaded = _carved(dict(splits), validation_fraction)
+    if num_classes is None:
+        num_classes = int(loaded["train"].reduce(tf.constant(-1, tf.int64),
+                                                 lambda m, example: tf.maximum(m, tf.cast(example[1], tf.int64)))) + 1
+    _check_classes(name, num_classes)
+    sizes = {k: int(loaded[k].reduce(0, lambda n, _: n + 1)) for k in loaded}
+    return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes,
+                   _native(loaded["train"].element_spec[0].shape))
 
 
 def _digits(validation_fraction: float) -> Dataset:
@@ -161,7 +267,7 @@ def _tfds(name: str, data_dir: Optional[str], validation_fraction: float) -> Dat
         ) from None
     if not builder.is_prepared():
         where = data_dir or "~/tensorflow_datasets"
-        advice = f"prepare it where the network is reachable (tfds build {name} --data_dir=DIR) and pass --data_dir=DIR"
+        advice = f"prepare it where the network is reachable (tfds build {name} --data_dir=DIR) and pass data_dir=DIR"
         if not _reachable(DOWNLOAD_PROBE):
             # tfds would retry for minutes before giving up; say so at once.
             raise DataError(f"dataset {name!r} is not prepared in {where} and the network is unreachable; {advice}")

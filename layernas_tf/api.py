@@ -1,0 +1,413 @@
+"""The front door: `layernas_tf.search(...)`, the whole search as one function, and what it returns.
+
+Optuna's split: this is the facade, the loop lives elsewhere. `prepare` checks the
+arguments (`config.check_arguments`), loads the data and builds the space, and
+refuses what cannot work before anything is written; `run` opens the study, starts
+the executor, lets the runner (`trials.runner`) drive the algorithm to its end and
+writes the reports. `python -m layernas_tf.main` is `prepare` and `run` over its
+flags, so the command and a notebook run the same search, resume the same way and
+write the same study.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+import subprocess
+from typing import Any, Callable, Optional
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter is not the search's output
+
+import keras  # pylint: disable=wrong-import-position
+
+import search_spaces
+from layernas_tf.algorithms import TITLES, LayerNAS, create, layerwise
+from layernas_tf.config import (TFLITE_KINDS, SearchConfig, check_arguments, check_feasible, check_picklable,
+                                check_positive, check_study_dir)
+from layernas_tf.reports import plot_search, write_json
+from layernas_tf.core import front
+from layernas_tf.core.space import SearchSpace
+from layernas_tf.core.status import COMPLETE
+from layernas_tf.core.units import UNITS, label, show
+from layernas_tf.cost.latency_timing import Timer
+from layernas_tf.deploy import trial_export
+from layernas_tf.training import data, distribute
+from layernas_tf.training.worker import TrialWorker
+from layernas_tf.trials import executors, stopping
+from layernas_tf.trials.artefacts import THREADS_ENV, WEIGHTS, load_weights, trial_dir
+from layernas_tf.trials.runner import Runner
+from layernas_tf.trials.study import Study
+
+Log = Callable[[str], None]
+
+
+def _print(message: str) -> None:
+    print(message, flush=True)
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A checked search, ready to run: its config, space and data, and where its trials go."""
+
+    config: SearchConfig
+    space: SearchSpace
+    dataset: data.Dataset
+    slots: int
+    executor: str
+    gpus: tuple[int, ...]
+    final_epochs: int = 0
+    export_dir: Optional[str] = None
+    tflite: str = "float"
+
+
+def _gpu_ids() -> tuple[int, ...]:
+    """GPUs this host shows, without starting TensorFlow on them (which would claim them in the driver)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return tuple(int(g) for g in visible.split(",") if g.strip().isdigit())
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(range(sum(line.startswith("GPU ") for line in listing.splitlines())))
+
+
+def _data_source(dataset: Any, executor: Optional[str]) -> tuple[str, Any]:
+    """(the name the study records, the user's data behind it or None)."""
+    if isinstance(dataset, str):
+        return dataset, None
+    if callable(dataset):
+        if executor in ("local", "ray"):
+            check_picklable("dataset", dataset)
+        return data.source_name(dataset), dataset
+    splits = data.as_splits(dataset)
+    return data.source_name(splits), splits
+
+
+def prepare(log: Log = _print, **arguments) -> Prepared:
+    """Checks every argument, loads the data and builds the space: everything but running.
+
+    Takes `search()`'s arguments. Nothing is written.
+
+    Raises:
+      ValueError: a bad argument, naming it (`name=value`) and what is valid.
+    """
+    a = check_arguments(arguments)
+    if a["executor"] == "ray":
+        executors.import_ray()
+    if a["cpus_per_trial"] and a["executor"] in (None, "serial"):
+        # Trials train in this process: its thread pools are sized before TensorFlow starts them.
+        os.environ[THREADS_ENV] = str(max(1, int(a["cpus_per_trial"])))
+    distribute.set_threads()
+    name, source = _data_source(a["dataset"], a["executor"])
+    dataset = data.load(name, a["data_dir"], source=source, num_classes=a["num_classes"])
+    image_size = a["image_size"] or dataset.default_image_size()
+    space = a["space"]
+    if isinstance(space, str):  # built once at the training size: a space says here when that is too small
+        search_spaces.get(space, input_shape=(image_size, image_size, 3), num_classes=dataset.num_classes,
+                          **dict(a["space_options"]))
+    at_training_size = not isinstance(space, str) or space in ("nats_sss", "zoph_le")
+    deploy = a["deploy_image_size"] or (image_size if at_training_size else 224)
+    cost = a["cost"]
+    t_min, t_max = a["ranges"][cost]
+    space_name = space if isinstance(space, str) else space.name
+    study_dir = a["study_dir"] or os.path.join("runs", f"{space_name}_{cost}_{show(cost, t_max)}")
+    gpus = _gpu_ids()
+    slots = a["parallel_trials"] or max(1, len(gpus))
+    kind = a["executor"] or ("local" if slots > 1 else "serial")
+    prepared_config = SearchConfig(
+        space=space, cost=cost, target=(t_min, t_max), dataset=dataset.name, data_source=source,
+        num_classes=dataset.num_classes, image_size=image_size, deploy_image_size=deploy,
+        budgets=tuple((n, *a["ranges"][n]) for n in a["ranges"] if n != cost),
+        decisions=a["decisions"] or (), space_options=a["space_options"],
+        batch_size=a["batch_size"], proxy_epochs=a["proxy_epochs"], learning_rate=float(a["learning_rate"]),
+        buckets=a["buckets"], per_bucket=a["per_bucket"], max_trials=a["max_trials"], seed=a["seed"],
+        data_dir=a["data_dir"], strategy=a["strategy"], tpu=a["tpu"], mixed_precision=a["mixed_precision"],
+        verbose=a["verbose"], study_dir=study_dir, latency_profile=a["latency_profile"], algorithm=a["algorithm"],
+        controller_batch=a["controller_batch"], executor=kind, parallel_trials=slots,
+        gpus_per_trial=a["gpus_per_trial"], cpus_per_trial=a["cpus_per_trial"], ray_address=a["ray_address"],
+        trial_retries=a["trial_retries"], labelled_progress=slots > 1)
+    searched = prepared_config.search_space()
+    check_feasible(prepared_config, searched, log)
+    check_study_dir(study_dir)
+    return Prepared(prepared_config, searched, dataset, slots, kind, gpus, final_epochs=a["final_epochs"],
+                    export_dir=a["export_dir"], tflite=a["tflite"])
+
+
+def make_executor(prepared: Prepared) -> executors.Executor:
+    """The executor `prepared` asks for, its workers each making a `TrialWorker` of the config."""
+    cfg = prepared.config
+    factory = functools.partial(TrialWorker, cfg)
+    if prepared.executor == "serial":
+        return executors.SerialExecutor(factory)
+    if prepared.executor == "local":
+        return executors.LocalExecutor(factory, prepared.slots, gpus=prepared.gpus,
+                                       gpus_per_trial=cfg.gpus_per_trial or 1)
+    cpus = cfg.cpus_per_trial or max(1, (os.cpu_count() or 1) // prepared.slots)
+    return executors.RayExecutor(factory, prepared.slots, address=cfg.ray_address, cpus_per_trial=cpus,
+                                 gpus_per_trial=cfg.gpus_per_trial or 0)
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """What a search found.
+
+    Attributes:
+      best: the answer, or None when no feasible network trained: {"trial", "arch",
+        "reward", "costs": {"madds", "params"[, "latency_ms"]} at the deployment
+        size, "image_size" (that size), "layers" (each searched point's value)}.
+      front: every completed feasible trial no other beats on both cost and reward,
+        cheapest first, as `best` without "layers".
+      study_dir: where the study lives (run the same search again to resume it).
+      trials: trials recorded; stopped_early: whether `max_trials` ended the search.
+      exports: what `export()` wrote and checked, once it ran.
+    """
+
+    best: Optional[dict[str, Any]]
+    front: list[dict[str, Any]]
+    study_dir: str
+    trials: int
+    stopped_early: bool
+    config: SearchConfig
+    exports: Optional[dict[str, Any]] = None
+    _space: Any = dataclasses.field(default=None, repr=False)
+    _dataset: Any = dataclasses.field(default=None, repr=False)
+    _results: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    def _answer(self) -> dict[str, Any]:
+        if self.best is None:
+            raise ValueError(f"the search in {self.study_dir} found no feasible network: there is nothing to deploy")
+        return self.best
+
+    def model(self) -> keras.Model:
+        """The answer as a Keras model at the deployment size, with the weights its trial trained."""
+        best = self._answer()
+        path = os.path.join(trial_dir(self.study_dir, best["trial"]), WEIGHTS)
+        if not os.path.exists(path):
+            raise ValueError(f"the weights of trial {best['trial']} are not in {os.path.dirname(path)}; "
+                             "export() trains the network again")
+        model = self._space.build(self._space.parse(best["arch"]), input_shape=self.config.deploy_shape())
+        load_weights(model, path)
+        return model
+
+    def export(self, export_dir: Optional[str] = None, *, tflite: str = "float", final_epochs: int = 0,
+               log: Log = _print) -> dict[str, Any]:
+        """Writes the answer as a SavedModel and a TFLite file at the deployment size, checked with LiteRT.
+
+        The same export and checks as the command's: float TFLite must agree with Keras
+        within 1e-4, int8 on at least 95% of top-1 answers (`verified`). Updates
+        `results.json`.
+
+        Args:
+          export_dir: default STUDY_DIR/export.
+          tflite: "float", "dynamic" or "int8".
+          final_epochs: retrain the answer this long at the deployment size first
+            (0 keeps its proxy weights).
+
+        Returns:
+          {"final": its evaluation, "exports": {"saved_model": ..., "tflite": ...}}.
+        """
+        best = self._answer()
+        if tflite not in TFLITE_KINDS:
+            raise ValueError(f"unknown tflite={tflite!r}; valid: {', '.join(TFLITE_KINDS)}")
+        if self.config.latency_profile and tflite != "float":
+            raise ValueError("a latency search exports float TFLite: profiles time float models")
+        check_positive("final_epochs", final_epochs, allow_zero=True)
+        export_dir = export_dir or os.path.join(self.study_dir, "export")
+        delivered = trial_export.export_trial(self.config, self._space, self._dataset, best["trial"], best["arch"],
+                                              export_dir, tflite=tflite, final_epochs=final_epochs, log=log)
+        if self.config.latency_profile:
+            predict = self.config.latency_predictor()
+            with open(delivered["exports"]["tflite"]["path"], "rb") as f:
+                delivered["measured_latency_ms"] = Timer(threads=predict.profile.threads).time_model(f.read())
+            delivered["predicted_latency_ms"] = predict(self._space.parse(best["arch"]))
+            log(f"latency of the exported model on this host: {delivered['measured_latency_ms']:.3f} ms measured "
+                f"with LiteRT, {delivered['predicted_latency_ms']:.3f} ms predicted by the profile "
+                f"({predict.profile.device}, {predict.profile.threads} thread(s))")
+        self.exports = delivered
+        self._results.update(delivered)
+        write_json(os.path.join(self.study_dir, "results.json"), self._results)
+        return delivered
+
+
+def search(*, export: bool = False, log: Log = _print, **arguments) -> SearchResult:
+    """Searches a space for the most accurate network under a budget, trains each candidate as a proxy.
+
+    Every argument of `python -m layernas_tf.main` is a keyword, named as its flag:
+    `space` (a name or a `SearchSpace`), the budgets `madds`, `params`, `latency`
+    (numbers, or as written: "220M", "2.5M", "12ms"; `latency_profile` with
+    `latency`), `bucket_by`, `madds_min`, `decisions`; the data `dataset` (a tfds
+    name, "folder:PATH", "digits", numpy arrays `(x, y)` or `{"train": (x, y),
+    "validation": ..., "test": ...}`, or a picklable function returning
+    `{"train": tf.data.Dataset, ...}` of (image, label) pairs, which every
+    executor's workers call), `data_dir`, `num_classes` (for a function; default:
+    its largest label + 1), `image_size`, `deploy_image_size`; training
+    `batch_size`, `proxy_epochs`, `learning_rate`, `strategy`, `tpu`,
+    `mixed_precision`; the search `algorithm`, `buckets`, `per_bucket`,
+    `controller_batch`, `max_trials`, `seed`; where it runs `executor`
+    ("serial", "local", "ray"), `parallel_trials`, `gpus_per_trial`,
+    `cpus_per_trial`, `ray_address`, `trial_retries`, `verbose`, `study_dir`; and
+    `final_epochs`, `export_dir`, `tflite` for `export=True`. Defaults are the
+    command's (`config.DEFAULTS`).
+
+    Run again with the same arguments, it resumes the study in `study_dir`:
+    completed trials are never trained again. SIGTERM and Ctrl-C stop it cleanly
+    (the study resumes), raising `KeyboardInterrupt`.
+
+    Example (three trials of the NATS-Bench size space on the embedded digits):
+
+        import layernas_tf
+
+        result = layernas_tf.search(space="nats_sss", dataset="digits", params="600K", image_size=16,
+                                    proxy_epochs=1, batch_size=64, max_trials=3, verbose=0,
+                                    study_dir="runs/example")
+        print(result.best["arch"], result.best["reward"], result.best["costs"])
+        exported = result.export(tflite="float")   # SavedModel + TFLite, checked with LiteRT
+        model = result.model()                     # the Keras model with its trained weights
+
+    Args:
+      export: export the answer at the end, as the command does (`final_epochs`,
+        `export_dir`, `tflite`); otherwise call `result.export()`.
+      log: where the progress lines go (default: printed).
+
+    Raises:
+      ValueError: a bad argument, before anything is written.
+    """
+    return run(prepare(log=log, **arguments), export=export, log=log)
+
+
+def _header(prepared: Prepared, search_algorithm, executor: executors.Executor, bound: float) -> str:
+    cfg, space, dataset = prepared.config, prepared.space, prepared.dataset
+    unit = UNITS[cfg.cost]
+    at = f"at {cfg.size_label()}"
+    also = "".join(f" and {UNITS[name]} in [{show(name, low)}, {show(name, high)}]" for name, low, high in cfg.budgets)
+    chosen = f"{len(space)} decision points" if not cfg.decisions else (
+        f"{len(space)} decision points of kind {', '.join(cfg.decisions)}, the others at the reference's values")
+    return (f"{TITLES[cfg.algorithm]} on {space.name} ({chosen}; {float(space.size):.3g} networks), {unit} "
+            f"{at} in [{show(cfg.cost, cfg.target[0])}, {show(cfg.cost, cfg.target[1])}]{also}"
+            f"{f' (buckets by {unit})' if isinstance(search_algorithm, LayerNAS) else ''}, "
+            f"proxies train on {dataset.name} at {cfg.image_size}x{cfg.image_size} ({dataset.sizes['train']} train / "
+            f"{dataset.sizes['validation']} validation images), --strategy={cfg.strategy}, {executor.describe()}; "
+            f"at most {bound} trials; study in {cfg.study_dir}")
+
+
+def _algorithm(prepared: Prepared):
+    cfg = prepared.config
+    settings: dict[str, Any] = {"max_trials": cfg.max_trials, "seed": cfg.seed}
+    if layerwise(cfg.algorithm):
+        settings.update(buckets=cfg.buckets, per_bucket=cfg.per_bucket)
+    elif cfg.algorithm == "controller":
+        settings.update(batch=cfg.controller_batch)
+    return create(cfg.algorithm, prepared.space, cfg.target, **settings)
+
+
+def run(prepared: Prepared, *, export: bool = False, log: Log = _print) -> SearchResult:
+    """Runs a prepared search to its end (or resumes it) and writes its reports.
+
+    Raises:
+      ValueError: the study directory is held by another search or holds another one.
+      executors.WorkerSetupError: the workers could not start training at all.
+      KeyboardInterrupt: Ctrl-C or SIGTERM (`stopping.Stopped`); the study is closed and resumes.
+    """
+    cfg = prepared.config
+    search_algorithm = _algorithm(prepared)
+    study = Study(cfg.study_dir, {**cfg.study_settings(), "algorithm": search_algorithm.config()})
+    executor = None
+    try:
+        with stopping.sigterm_stops():
+            executor = make_executor(prepared)
+            natural = search_algorithm.natural_bound if isinstance(search_algorithm, LayerNAS) else math.inf
+            bound = min(cfg.max_trials or math.inf, natural)
+            log(_header(prepared, search_algorithm, executor, bound))
+
+            def keep_front_weights(trial, metrics):
+                """Only the front's weights can be exported later: drop the rest as results come in."""
+                del trial, metrics
+                kept = set(front.of_search(search_algorithm))
+                for t in search_algorithm.trials:
+                    path = os.path.join(trial_dir(cfg.study_dir, t.id), WEIGHTS)
+                    if t.status == COMPLETE and t.id not in kept and os.path.exists(path):  # trials out keep theirs
+                        os.remove(path)
+
+            at = f"at {cfg.size_label()}"
+            Runner(study, search_algorithm, executor, retries=cfg.trial_retries,
+                   expected_trials=None if bound == math.inf else int(bound), log=log,
+                   format_cost=lambda c: f"{label(cfg.cost, c)} {at}", on_result=keep_front_weights).run()
+    except KeyboardInterrupt:
+        if executor is not None:
+            executor.close()
+        done = sum(row["status"] == COMPLETE for row in study.trials())
+        study.close()
+        log(f"\ninterrupted: {done} completed trial(s) are kept in {study.path}; "
+            "run the same command again to resume")
+        raise
+    except BaseException:
+        if executor is not None:
+            executor.close()
+        study.close()
+        raise
+    executor.close()
+    try:
+        return _finish(prepared, search_algorithm, study, export=export, log=log)
+    finally:
+        study.close()
+
+
+def _costs(cfg: SearchConfig, space: SearchSpace, arch: str, latency) -> dict[str, float]:
+    architecture = space.parse(arch)
+    costs = {"madds": space.madds(architecture), "params": space.params(architecture)}
+    return {**costs, "latency_ms": latency(architecture)} if latency else costs
+
+
+def _finish(prepared: Prepared, search_algorithm, study: Study, *, export: bool, log: Log) -> SearchResult:
+    """The answer, the front, the reports; with `export`, the answer exported first, as the command does."""
+    cfg, space = prepared.config, prepared.space
+    best = search_algorithm.best()
+    rows = study.trials()
+    ids = front.of_search(search_algorithm)
+    by_id = {r["id"]: r for r in rows}
+    latency = cfg.latency_predictor() if cfg.latency_profile else None
+    entries = [{"trial": i, "arch": by_id[i]["arch"], "reward": by_id[i]["reward"],
+                "costs": _costs(cfg, space, by_id[i]["arch"], latency), "image_size": cfg.deploy_image_size}
+               for i in ids]
+    answer = None
+    if best is not None:
+        answer = {"trial": best.id, "arch": str(best.arch), "reward": best.reward,
+                  "costs": _costs(cfg, space, str(best.arch), latency), "image_size": cfg.deploy_image_size,
+                  "layers": space.layer_values(best.arch)}
+    result = SearchResult(answer, entries, cfg.study_dir, len(search_algorithm.trials),
+                          search_algorithm.stopped_early, cfg, _space=space, _dataset=prepared.dataset)
+    if best is None:
+        log("no feasible network trained successfully; nothing to export")
+        return result
+    at = f"at {cfg.size_label()}"
+    note = " (stopped early at max_trials)" if search_algorithm.stopped_early else ""
+    log(f"\nbest architecture{note}: {best.arch}  reward {best.reward:.4f}  {label(cfg.cost, best.cost)} {at}\n"
+        f"{space.describe(best.arch)}")
+    result._results.update({  # pylint: disable=protected-access
+        "algorithm": search_algorithm.name, "space": space.name, "dataset": prepared.dataset.name,
+        "image_size": cfg.image_size, "deploy_image_size": cfg.deploy_image_size, "cost": cfg.cost,
+        "target": list(cfg.target),
+        "budgets": {cfg.cost: list(cfg.target), **{name: [low, high] for name, low, high in cfg.budgets}},
+        "trials": result.trials, "stopped_early": result.stopped_early,
+        "best": {"trial": best.id, "arch": str(best.arch), "reward": best.reward, **answer["costs"],
+                 "layers": answer["layers"]},
+    })
+    write_json(os.path.join(cfg.study_dir, "front.json"), entries)
+    layer_log = getattr(search_algorithm, "layer_log", [])  # LayerNAS's layers; a baseline has none
+    plot_search(os.path.join(cfg.study_dir, "search.png"), rows, t_min=cfg.target[0], t_max=cfg.target[1],
+                        chosen=best.id, bucket_edges=layer_log[-1]["edges"] if layer_log else [], front=ids,
+                        cost_name=f"{UNITS[cfg.cost]} at {cfg.size_label()}",
+                        format_cost=lambda value, _: show(cfg.cost, value),
+                        title=f"{TITLES[search_algorithm.name]} on {space.name}: {UNITS[cfg.cost]} at "
+                              f"{cfg.size_label()} in [{show(cfg.cost, cfg.target[0])}, "
+                              f"{show(cfg.cost, cfg.target[1])}]")
+    if export:
+        result.export(prepared.export_dir, tflite=prepared.tflite, final_epochs=prepared.final_epochs, log=log)
+    else:
+        write_json(os.path.join(cfg.study_dir, "results.json"), result._results)  # pylint: disable=protected-access
+    log(f"wrote {cfg.study_dir}/results.json, front.json ({len(ids)} networks) and search.png; "
+        f"tensorboard --logdir={cfg.study_dir}")
+    return result

@@ -1,0 +1,6 @@
+"""Deployment: the answer (or any trial) as a SavedModel and a TFLite file, each checked with LiteRT.
+
+`tflite`: the forms and their checks for any Keras model. `trial_export`: a trial's
+network from its study, with its kept weights or trained again, exported. Imports
+TensorFlow.
+"""

@@ -1,0 +1,91 @@
+"""The body of one trial: build, train, evaluate, save; what every executor's workers run.
+
+A worker process (or Ray actor) makes one `TrialWorker` from a `SearchConfig`
+and calls it once per trial. The worker loads the dataset, builds the cached input
+and picks the tf.distribute strategy once; each trial then trains from a cleared
+Keras session in its own directory (`trials.artefacts`). Workers only return
+results; the driver alone writes the study database.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from layernas_tf.config import SearchConfig
+from layernas_tf.reports import write_hparams
+from layernas_tf.training import data, distribute, trainer
+from layernas_tf.trials.artefacts import WEIGHTS, save_weights, trial_dir, trial_seed
+
+class TrialWorker:
+    """Trains trials of one search; one per worker process, set up on first use.
+
+    Calling it with `(trial_id, arch)` returns the trial's metrics (`reward`, the
+    validation top-1, among them), or raises: `trainer.TrialFailed` when training
+    diverged, anything else when it could not run.
+    """
+
+    def __init__(self, config: SearchConfig):
+        self.config = config
+        self._ready = False
+
+    def setup(self) -> None:
+        """TensorFlow's threads, determinism and strategy, and the data: once per worker."""
+        if self._ready:
+            return
+        config = self.config
+        if not os.path.isdir(config.study_dir):
+            raise RuntimeError(
+                f"the study directory {config.study_dir} is not visible on this worker's host; "
+                "put study_dir on storage that the driver and every worker share"
+            )
+        distribute.set_threads()
+        tf.config.experimental.enable_op_determinism()
+        self.strategy = distribute.make_strategy(config.strategy, config.tpu)
+        if config.mixed_precision:
+            tpu = isinstance(self.strategy, tf.distribute.TPUStrategy)
+            keras.mixed_precision.set_global_policy("mixed_bfloat16" if tpu else "mixed_float16")
+        dataset = data.load(config.dataset, config.data_dir, source=config.data_source,
+                            num_classes=config.num_classes)
+        self.dataset = dataset
+        self.train_images = data.resized(dataset.train, image_size=config.image_size,
+                                         size_hint=dataset.sizes["train"])
+        self.validation = data.batches(
+            data.resized(dataset.validation, image_size=config.image_size, size_hint=dataset.sizes["validation"]),
+            batch_size=config.batch_size, num_classes=dataset.num_classes, training=False)
+        self.steps = data.steps_per_epoch(dataset.sizes["train"], config.batch_size)
+        self.space = config.search_space()
+        self._ready = True
+
+    def __call__(self, trial_id: int, arch: str) -> dict[str, Any]:
+        self.setup()
+        config, space = self.config, self.space
+        architecture = space.parse(arch)
+        directory = trial_dir(config.study_dir, trial_id)
+        os.makedirs(directory, exist_ok=True)
+        seed = trial_seed(config.seed, arch)
+        # The pipeline's random ops take the global seed in force when they are built: set it first,
+        # or a trial would depend on the trial this worker trained before it.
+        keras.utils.set_random_seed(seed)
+        train_data = data.batches(self.train_images, batch_size=config.batch_size,
+                                  num_classes=self.dataset.num_classes, training=True, flip=self.dataset.flip,
+                                  size_hint=self.dataset.sizes["train"], seed=seed)
+        proxy = trainer.TrainConfig(epochs=config.proxy_epochs, learning_rate=config.learning_rate,
+                                    verbose=config.verbose,
+                                    label=f"trial {trial_id}" if config.labelled_progress else None)
+        log_dir = os.path.join(directory, "tensorboard")
+        model, metrics = trainer.train(
+            lambda: space.build(architecture, input_shape=config.train_shape()), train_data, self.validation,
+            proxy, self.strategy, steps_per_epoch=self.steps, log_dir=log_dir,
+            backup_dir=os.path.join(directory, "backup"), seed=seed)
+        save_weights(model, os.path.join(directory, WEIGHTS))
+        metrics["madds"] = space.madds(architecture)
+        metrics["params"] = space.params(architecture)
+        metrics["deploy_image_size"] = config.deploy_image_size
+        write_hparams(log_dir, {"arch": arch, "madds": metrics["madds"], "params": metrics["params"]},
+                              {"reward": metrics["reward"]})
+        return metrics
+

@@ -1,0 +1,43 @@
+"""Where a trial's files live, and the seed it trains with.
+
+    STUDY_DIR/trials/<id>/weights.npz    the trained weights (numpy, `model.get_weights()` order)
+    STUDY_DIR/trials/<id>/tensorboard/   the trial's events and its HParams row
+    STUDY_DIR/trials/<id>/backup/        Keras BackupAndRestore state while it trains: a trial
+                                         killed mid-way resumes from its last finished epoch
+
+Numpy only: the driver prunes weights and the export reads them without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+
+import numpy as np
+
+TRIALS_DIR = "trials"
+WEIGHTS = "weights.npz"
+# Set by an executor for each worker it starts: the CPU threads TensorFlow may use.
+THREADS_ENV = "LAYERNAS_CPU_THREADS"
+
+
+def trial_dir(study_dir: str, trial_id: int) -> str:
+    return os.path.join(study_dir, TRIALS_DIR, f"{trial_id:04d}")
+
+
+def trial_seed(search_seed: int, arch: str) -> int:
+    """The seed a network trains with: the same network trains the same way in any order, on any worker."""
+    return zlib.crc32(f"{search_seed}:{arch}".encode()) & 0x7FFFFFFF
+
+
+def save_weights(model, path: str) -> None:
+    """The model's weights as numpy arrays, written whole or not at all."""
+    tmp = f"{path}.tmp.npz"
+    np.savez(tmp, *model.get_weights())
+    os.replace(tmp, path)
+
+
+def load_weights(model, path: str) -> None:
+    """Loads `save_weights` output into a model of the same architecture, at any input size."""
+    with np.load(path) as saved:
+        model.set_weights([saved[f"arr_{i}"] for i in range(len(saved.files))])
