@@ -26,7 +26,7 @@ from absl import flags
 from experiments import tables
 from experiments.comparison import TITLES, compare, summary_markdown
 from layernas_tf import algorithms, cli, reports
-from search_spaces import nats_bench
+from search_spaces import nats_sss
 
 _BENCHMARK = flags.DEFINE_enum("benchmark", "nats_sss", list(tables.BENCHMARKS), "The tabular benchmark.")
 _TABLE = flags.DEFINE_string(
@@ -35,7 +35,7 @@ _NATS_DIR = flags.DEFINE_string(
     "nats_dir", None, "Official NATS-Bench size-space release (needs the nats_bench package)."
 )
 _DATASET = flags.DEFINE_string(
-    "dataset", "cifar10", f"nats_sss: one of {', '.join(nats_bench.DATASETS)}; nas_bench_macro: cifar10.")
+    "dataset", "cifar10", f"nats_sss: one of {', '.join(nats_sss.DATASETS)}; nas_bench_macro: cifar10.")
 _FLOPS_FRACTION = flags.DEFINE_float(
     "flops_fraction", 0.5, "MAdds limit as a fraction of the largest network's MAdds."
 )
@@ -56,8 +56,8 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of the first run.")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where the summary and plot go; default runs/<benchmark>.")
 
 
-def main(argv):
-    del argv
+def main(values):
+    del values  # the module's flag holders read them
     with cli.bad_input():
         for name in _ALGORITHMS.value:
             if name not in algorithms.names():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 from absl import app, flags
 
@@ -104,9 +104,11 @@ def execute(command: Command, values: flags.FlagValues, rest: list[str]) -> None
         sys.exit(stopping.exit_status(interrupt))
 
 
-def run(define: Callable[[flags.FlagValues], None], command: Command) -> None:
-    """The command line: `define`'s flags parsed by `absl.app`, then `command` under `execute`."""
-    define(flags.FLAGS)
+def run(command: Command, define: Optional[Callable[[flags.FlagValues], None]] = None) -> None:
+    """The command line: `define`'s flags (or those already defined) parsed by `absl.app`, then `command`
+    under `execute`."""
+    if define is not None:
+        define(flags.FLAGS)
     app.run(lambda rest: execute(command, flags.FLAGS, rest), flags_parser=lambda argv: parse(flags.FLAGS, argv))
 
 

@@ -293,7 +293,7 @@ def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
                                                            ("penultimate_filters", "nasnet_filters"))
                           if a[key] is not None)
     if space_options and space != "nasnet":
-        raise ValueError(f"nasnet_cells and nasnet_filters size space=nasnet, not space={space!r}")
+        raise ValueError(f"nasnet_cells= and nasnet_filters= size space=nasnet, not space={space!r}")
     if not isinstance(space, str) and a["executor"] in ("local", "ray"):
         check_picklable("space", space)
     if a["decisions"] is not None:

@@ -109,4 +109,4 @@ def run(values: flags.FlagValues) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(define_flags, run)
+    cli.run(run, define_flags)

@@ -10,15 +10,16 @@ from layernas_tf import cli
 PROGRAM = """
 from absl import flags
 from layernas_tf import cli
-N = flags.DEFINE_integer("n", 1, "a number")
-def main(argv):
+def define(values):
+    flags.DEFINE_integer("n", 1, "a number", flag_values=values)
+def main(values):
     with cli.bad_input():
-        if N.value < 0:
-            raise ValueError("--n must be >= 0,\\n got %d" % N.value)
-    if N.value == 7:
+        if values.n < 0:
+            raise ValueError("n=%d must be >= 0,\\n a count" % values.n)
+    if values.n == 7:
         raise ValueError("a bug, not bad input")
-    print("ran", N.value)
-cli.run(main)
+    print("ran", values.n)
+cli.run(main, define)
 """
 
 
@@ -26,7 +27,7 @@ def run(*args):
     return subprocess.run([sys.executable, "-c", PROGRAM, *args], capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("args, fragment", [(["--n=-1"], "--n must be >= 0, got -1"), (["--n=x"], "--n"),
+@pytest.mark.parametrize("args, fragment", [(["--n=-1"], "--n=-1 must be >= 0, a count"), (["--n=x"], "--n"),
                                             (["--m=1"], "m"), (["extra"], "unexpected arguments")])
 def test_bad_input_exits_2_with_one_line(args, fragment):
     result = run(*args)

@@ -15,6 +15,8 @@ import pytest
 from PIL import Image
 
 from conftest import REPO
+from layernas_tf import cli
+from layernas_tf.core.units import human
 from layernas_tf import main as main_module
 
 SMALL = ["--space=mbv3_small", "--batch_size=64", "--learning_rate=0.02", "--verbose=0", "--deploy_image_size=32"]
@@ -25,14 +27,11 @@ def run_main(*args, timeout=900, env=None):
                           text=True, timeout=timeout, env=env)
 
 
-def test_parse_count_accepts_units():
-    assert main_module.parse_count("madds", "220M") == 220_000_000
-    assert main_module.parse_count("madds", "0.22G") == 220_000_000
-    assert main_module.parse_count("madds", "220000000") == 220_000_000
-    assert main_module.parse_count("params", "2.5m") == 2_500_000
-    for bad in ("abc", "220MB", "-5M", "0", ""):
-        with pytest.raises(ValueError, match="madds"):
-            main_module.parse_count("madds", bad)
+def main_in_process(capsys, *args):
+    """The command run in this process, as from a shell: (exit status, its one-line errors on stderr)."""
+    with pytest.raises(SystemExit) as ended:
+        cli.invoke(main_module.define_flags, main_module.run, list(args))
+    return ended.value.code, [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
 
 
 @pytest.mark.parametrize(
@@ -40,17 +39,18 @@ def test_parse_count_accepts_units():
     [
         (["--space=resnet50", "--madds=220M"], ["resnet50", "mbv2, mbv2_140, mbv3_large, mbv3_small, nasnet, nats_sss, zoph_le"]),
         (["--madds=lots"], ["--madds='lots'", "220M"]),
+        (["--madds=1e309"], ["--madds='1e309' is not a finite count"]),
         (["--params=2M", "--bucket_by=madds"], ["--bucket_by=madds has no budget", "one of the budgets given: params"]),
         (["--madds=40M", "--bucket_by=latency"], ["--bucket_by=latency has no budget", "budgets given: madds"]),
         (["--madds=40M", "--bucket_by=flops"], ["--bucket_by", "madds|params|latency"]),
-        (["--latency=12ms"], ["--latency and --latency_profile go together"]),
-        (["--madds=40M", "--latency_profile=p.json"], ["--latency and --latency_profile go together"]),
+        (["--latency=12ms"], ["--latency= and --latency_profile= go together"]),
+        (["--madds=40M", "--latency_profile=p.json"], ["--latency= and --latency_profile= go together"]),
         (["--latency=fast", "--latency_profile=p.json"], ["--latency='fast'", "12ms"]),
         (["--latency=12ms", "--latency_profile=/nonexistent.json"], ["/nonexistent.json cannot be read"]),
-        (["--latency=12ms", "--latency_profile=README.md"], ["README.md cannot be read as a profile"]),
+        (["--latency=12ms", f"--latency_profile={os.path.join(REPO, 'README.md')}"], ["README.md cannot be read as a profile"]),
         (["--latency=12ms", "--latency_profile=README.md", "--tflite=int8"], ["profiles time float", "--tflite=int8"]),
         (["--madds=40M", "--params=10K"], ["--params=10K is below the cheapest network of mbv3_small at 224x224"]),
-        ([], ["give a budget"]),
+        ([], ["give a budget: --madds=220M"]),
         (["--madds=40M", "--algorithm=random"], ["--algorithm=random", "--max_trials"]),
         (["--madds=40M", "--algorithm=bohb"], ["layernas|layernas_plus|random|evolution|reinforce"]),
         (["--madds=40M", "--decisions=width,depth"], ["kind depth", "valid: activation, expansion, kernel, se, skip"]),
@@ -64,36 +64,55 @@ def test_parse_count_accepts_units():
         (["--madds=40M", "--dataset=imagenet2013"], ["unknown dataset 'imagenet2013'", "folder:PATH", "digits"]),
         (["--madds=40M", "--tflite=fp16"], ["float", "int8"]),
         (["--madds=40M", "--strategy=horovod"], ["horovod"]),
-        (["--madds=40M", "--nasnet_cells=2"], ["--nasnet_cells and --nasnet_filters size --space=nasnet"]),
+        (["--madds=40M", "--nasnet_cells=2"], ["--nasnet_cells= and --nasnet_filters= size --space=nasnet"]),
         (["--space=nasnet", "--madds=600M", "--nasnet_filters=1000"], ["multiple of 96", "1056"]),
-        (["--madds=40M", "--batch_size=0"], ["--batch_size"]),
+        (["--madds=40M", "--batch_size=0"], ["--batch_size=0 is not a positive"]),
         (["--madds=40M", "--image_size=16"], ["too small", "32x32"]),
+        (["--madds=40M", "--image_size=0"], ["--image_size=0 is not a positive"]),
+        (["--madds=40M", "--learning_rate=inf"], ["--learning_rate=inf is not a positive finite number"]),
         (["--params=2M", "--madds_min=1M"], ["--madds_min"]),
     ],
 )
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, fragments):
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, args, fragments):
     study_dir = tmp_path / "study"
-    result = run_main(*args, f"--study_dir={study_dir}")
-    assert result.returncode == 2, result.stderr[-2000:]
-    lines = [line for line in result.stderr.splitlines() if line.startswith("main.py: error:")]
-    assert len(lines) == 1, result.stderr[-2000:]
+    status, lines = main_in_process(capsys, *args, f"--study_dir={study_dir}")
+    assert status == 2 and len(lines) == 1, lines
     for fragment in fragments:
         assert fragment in lines[0]
     assert not study_dir.exists()
 
 
-def test_unwritable_study_dir_and_another_search_are_refused(tmp_path):
+def test_bad_input_from_a_shell_exits_2_with_one_line(tmp_path):
+    """The same contract end to end, through `python -m layernas_tf.main`."""
+    result = run_main("--madds=lots", f"--study_dir={tmp_path / 'study'}")
+    lines = [line for line in result.stderr.splitlines() if line.startswith("main.py: error:")]
+    assert result.returncode == 2 and lines == ["main.py: error: --madds='lots' is not a count: use e.g. 220M, 0.22G "
+                                                "or 220000000"], result.stderr[-2000:]
+    assert not (tmp_path / "study").exists()
+
+
+def test_unwritable_study_dir_and_another_search_are_refused(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = run_main("--madds=40M", f"--study_dir={blocker}/study")
-    assert result.returncode == 2 and "cannot be written" in result.stderr
+    status, lines = main_in_process(capsys, "--madds=40M", f"--study_dir={blocker}/study")
+    assert status == 2 and "cannot be written" in lines[0]
     assert not (tmp_path / "file" / "study").exists()
 
     from layernas_tf.trials.study import Study  # pylint: disable=import-outside-toplevel
 
     Study(str(tmp_path / "other"), {"space": "mbv2"}).close()
-    result = run_main("--madds=40M", "--max_trials=1", f"--study_dir={tmp_path / 'other'}")
-    assert result.returncode == 2 and "holds another search" in result.stderr and "space: saved 'mbv2'" in result.stderr
+    status, lines = main_in_process(capsys, "--madds=40M", "--max_trials=1", f"--study_dir={tmp_path / 'other'}")
+    assert status == 2 and "holds another search" in lines[0] and "space: saved 'mbv2'" in lines[0]
+
+
+def test_a_folder_of_one_class_is_refused(tmp_path, capsys):
+    (tmp_path / "images" / "train" / "only").mkdir(parents=True)
+    for i in range(4):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / "images" / "train" / "only" / f"{i}.png")
+    status, lines = main_in_process(capsys, "--madds=40M", f"--dataset=folder:{tmp_path / 'images'}",
+                                    f"--study_dir={tmp_path / 'study'}")
+    assert status == 2 and "1 class(es): a classifier needs at least 2" in lines[0]
+    assert not (tmp_path / "study").exists()
 
 
 def _write_folder(root, per_class=100):
@@ -118,7 +137,7 @@ def test_tiny_search_on_an_image_folder_through_litert_check(tmp_path):
     out = result.stdout
     trial_lines = [line for line in out.splitlines() if line.startswith("trial ")]
     assert len(trial_lines) == 3 and all("elapsed" in line and "at 32x32" in line for line in trial_lines)
-    assert "best architecture (stopped early at --max_trials)" in out and "stage0_width" in out
+    assert "best architecture (stopped early at max_trials)" in out and "stage0_width" in out
     results = json.loads((study_dir / "results.json").read_text())
     assert results["trials"] == 3 and results["stopped_early"] and results["dataset"].startswith("folder:")
     assert results["best"]["madds"] <= 2_100_000 and results["best"]["arch"] in out
@@ -168,21 +187,15 @@ def test_killed_mid_trial_then_resumed_trains_nothing_twice(tmp_path):
 @pytest.mark.slow
 def test_a_tfds_dataset_by_name_runs_end_to_end(tmp_path, monkeypatch, capsys):
     import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
-    from absl import flags  # pylint: disable=import-outside-toplevel
-
     from layernas_tf.training import data  # pylint: disable=import-outside-toplevel
 
     monkeypatch.setattr(data, "_reachable", lambda host, timeout=3.0: True)
-    argv = ["main", "--space=nats_sss", "--params=1M", "--dataset=cifar10", "--image_size=16", "--max_trials=2",
+    args = ["--space=nats_sss", "--params=1M", "--dataset=cifar10", "--image_size=16", "--max_trials=2",
             "--algorithm=controller", "--controller_batch=2",
             "--proxy_epochs=1", "--final_epochs=1", "--batch_size=16", "--verbose=0",
             f"--study_dir={tmp_path / 'study'}"]
-    flags.FLAGS(argv)
-    try:
-        with tfds.testing.mock_data(num_examples=32):
-            main_module.main([])
-    finally:
-        flags.FLAGS.unparse_flags()
+    with tfds.testing.mock_data(num_examples=32):
+        cli.invoke(main_module.define_flags, main_module.run, args)
     out = capsys.readouterr().out
     assert "warning: every network of nats_sss fits --params=1M" in out  # and it searched anyway
     assert "RNN controller on nats_sss" in out and "(buckets by" not in out
@@ -289,7 +302,7 @@ def test_export_any_trial_and_the_whole_front_of_a_search(tmp_path):
     reports = json.loads((study_dir / "exports" / "exports.json").read_text())
     assert [r["trial"] for r in reports] == [e["trial"] for e in front]
     for entry in reports:
-        folder = study_dir / "exports" / f"params_{main_module.cli.human(entry['costs']['params'])}_trial_{entry['trial']:04d}"
+        folder = study_dir / "exports" / f"params_{human(entry['costs']['params'])}_trial_{entry['trial']:04d}"
         assert entry["exports"]["saved_model"]["path"] == str(folder / "saved_model")
         assert entry["exports"]["tflite"]["verified"] and (folder / "model_float.tflite").is_file()
         assert entry["exports"]["saved_model"]["madds"] == space.madds(space.parse(entry["arch"]))

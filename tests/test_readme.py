@@ -19,12 +19,15 @@ def test_ci_runs_the_readme_test_command_exactly():
 
 
 def test_main_command_runs_on_the_embedded_dataset_with_flags_that_exist():
+    from absl import flags  # pylint: disable=import-outside-toplevel
+
     from layernas_tf import main as main_module  # pylint: disable=import-outside-toplevel
 
     main, _ = commands()
     module = re.search(r"python -m (\S+)", main).group(1)
     assert module == "layernas_tf.main"
     assert "--dataset=digits" in main
-    defined = set(main_module.flags.FLAGS)
+    defined = flags.FlagValues()
+    main_module.define_flags(defined)
     for name in re.findall(r"--(\w+)=", main):
         assert name in defined, name

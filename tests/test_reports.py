@@ -51,17 +51,22 @@ def test_plot_search_draws_the_front_apart_from_trials_over_the_budget(tmp_path,
     drawn = {}
     save = reports._save_figure  # pylint: disable=protected-access
 
-    def keep(plt, fig, ax, path):
+    def keep(plt, fig, ax, path, **options):
         drawn["labels"] = ax.get_legend_handles_labels()[1]
         drawn["front"] = [line.get_xydata().tolist() for line in ax.get_lines() if line.get_label() == "front"]
         drawn["title"] = ax.get_title()
-        save(plt, fig, ax, path)
+        drawn["tick"] = ax.xaxis.get_major_formatter()(3e6, 0)
+        drawn["legend_outside"] = options.get("legend_outside")
+        save(plt, fig, ax, path, **options)
 
     monkeypatch.setattr(reports, "_save_figure", keep)
     trials = [{"id": 0, "cost": 2, "reward": 0.5}, {"id": 1, "cost": 3, "reward": 0.6},
               {"id": 2, "cost": 4, "reward": 0.55}, {"id": 3, "cost": 9, "reward": 0.9}]
     reports.plot_search(str(tmp_path / "search.png"), trials, t_min=0, t_max=5, chosen=1, front=[0, 1],
-                        bucket_edges=[3], title="LayerNAS on s: madds at 32x32 in [0, 5]")
+                        bucket_edges=[3], title="LayerNAS on s: madds at 32x32 in [0, 5]",
+                        format_cost=lambda value, _: f"{value / 1e6:g}M")
     assert {"trials", "over the budget", "front", "last layer's buckets", "target", "chosen"} <= set(drawn["labels"])
     assert drawn["front"] == [[[2.0, 0.5], [3.0, 0.6]]]  # drawn as steps through the front's two trials
     assert drawn["title"] == "LayerNAS on s: madds at 32x32 in [0, 5]"
+    # Costs read as the console writes them, and the legend sits beside the points, not on them.
+    assert drawn["tick"] == "3M" and drawn["legend_outside"]

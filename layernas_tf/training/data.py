@@ -240,6 +240,7 @@ def _from_builder(builder, name: str, validation_fraction: float, subsplits: boo
     for key, split in splits.items():
         size = builder.info.splits[split].num_examples if available == set(builder.info.splits) and not carve else None
         sizes[key] = size if isinstance(size, int) else int(loaded[key].reduce(0, lambda n, _: n + 1))
+    _check_classes(name, num_classes)
     return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes, native)
 
 
