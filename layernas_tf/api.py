@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import math
 import os
+import sqlite3
 import subprocess
 from typing import Any, Callable, Optional
 
@@ -309,6 +310,7 @@ def run(prepared: Prepared, *, export: bool = False, log: Log = _print) -> Searc
     Raises:
       ValueError: the study directory is held by another search or holds another one.
       executors.WorkerSetupError: the workers could not start training at all.
+      executors.DiskFull: the disk filled up; the study resumes once there is room.
       KeyboardInterrupt: Ctrl-C or SIGTERM (`stopping.Stopped`); the study is closed and resumes.
     """
     cfg = prepared.config
@@ -343,6 +345,19 @@ def run(prepared: Prepared, *, export: bool = False, log: Log = _print) -> Searc
         log(f"\ninterrupted: {done} completed trial(s) are kept in {study.path}; "
             "run the same command again to resume")
         raise
+    except Exception as e:  # pylint: disable=broad-except  (the disk's words come from many layers)
+        if executor is not None:
+            executor.close()
+        if not executors.disk_full(e):
+            study.close()
+            raise
+        try:
+            done = f"{sum(row['status'] == COMPLETE for row in study.trials())} completed trial(s) are kept"
+        except sqlite3.Error:
+            done = "the completed trials are kept"
+        study.close()
+        raise executors.DiskFull(f"the disk holding {cfg.study_dir} is full ({e}); {done} in {study.path}: free "
+                                 "some space and run the same command again to resume") from None
     except BaseException:
         if executor is not None:
             executor.close()

@@ -16,10 +16,12 @@ is built).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import pickle
+import sqlite3
 from typing import Any, Callable, Optional
 
 import search_spaces
@@ -29,7 +31,8 @@ from layernas_tf.algorithms import names as algorithm_names
 from layernas_tf.core.space import SearchSpace, Subspace, WithCost
 from layernas_tf.core.units import parse_count, parse_latency, show
 from layernas_tf.cost import latency_model
-from layernas_tf.trials.artefacts import trial_dir
+from layernas_tf.reports import check_writable
+from layernas_tf.trials.artefacts import STUDY_DB, trial_dir
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 EXECUTORS = ("serial", "local", "ray")
@@ -335,9 +338,19 @@ def check_feasible(config: SearchConfig, space: SearchSpace, log: Callable[[str]
 
 
 def check_study_dir(study_dir: str) -> None:
-    """ValueError unless `study_dir` exists as a writable directory or can be made as one."""
-    existing = study_dir
-    while not os.path.exists(existing):
-        existing = os.path.dirname(os.path.abspath(existing))
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
-        raise ValueError(f"study_dir={study_dir} cannot be written ({existing} is not a writable directory)")
+    """ValueError unless `study_dir` can hold a study: a writable directory (or one that can be made) whose
+    `study.db`, if any, is a study database.
+
+    """
+    check_writable("study_dir", study_dir)
+    database = os.path.join(study_dir, STUDY_DB)
+    if os.path.lexists(database):
+        if not os.path.isfile(database):
+            raise ValueError(f"study_dir={study_dir}: {database} is not a file; move it away or use another study_dir")
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                db.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise ValueError(f"study_dir={study_dir}: {database} is not a readable study database ({e}); it is left "
+                             "as it is: move it away or use another study_dir") from None

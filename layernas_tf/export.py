@@ -58,15 +58,6 @@ def _chosen(values, config: SearchConfig, space, rows) -> list[int]:
     return [values.trial]
 
 
-def _check_export_dir(root: str) -> None:
-    """Refuses an export folder that cannot be written now, not after the model has been loaded and evaluated."""
-    existing = root
-    while not os.path.exists(existing):
-        existing = os.path.dirname(os.path.abspath(existing))
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
-        raise ValueError(f"export_dir={root} cannot be written ({existing} is not a writable directory)")
-
-
 def run(values: flags.FlagValues) -> None:
     """The command over parsed flags."""
     with cli.bad_input():
@@ -82,7 +73,7 @@ def run(values: flags.FlagValues) -> None:
         space = config.search_space()
         chosen = _chosen(values, config, space, rows)
         root = values.export_dir or os.path.join(values.study_dir, "exports")
-        _check_export_dir(root)
+        reports.check_writable("export_dir", root)
         dataset = data.load(config.dataset, config.data_dir)
     by_id = {r["id"]: r for r in rows}
     index = os.path.join(root, EXPORTS)

@@ -43,19 +43,11 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
             (flags.DEFINE_integer, "seed", 0, "Seed of the random calibration networks.")):
         define(name, default, help_text, flag_values=values)
 
-def _writable_file(path: str) -> None:
+def _check_output(path: str) -> None:
     """Refuses an output that cannot be written now, before minutes of measuring."""
     if os.path.isdir(path):
         raise ValueError(f"output={path} is a directory; give a file name, e.g. {os.path.join(path, 'profile.json')}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise ValueError(f"output={path} cannot be written ({folder} is not a writable directory)")
-
-
-def _writable_folder(path: str) -> None:
-    parent = os.path.dirname(os.path.abspath(path))
-    if (os.path.exists(path) and not os.path.isdir(path)) or not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-        raise ValueError(f"export_blocks={path} cannot be written ({parent} is not a writable directory)")
+    reports.check_writable("output", os.path.dirname(os.path.abspath(path)), value=path)
 
 
 def run(values: flags.FlagValues) -> None:
@@ -75,9 +67,9 @@ def run(values: flags.FlagValues) -> None:
             if getattr(values, flag) < 1:
                 raise ValueError(f"{flag}={getattr(values, flag)} is not a positive integer")
         if values.output:
-            _writable_file(values.output)
+            _check_output(values.output)
         if values.export_blocks:
-            _writable_folder(values.export_blocks)
+            reports.check_writable("export_blocks", values.export_blocks)
         space = search_spaces.get(values.space, input_shape=(values.deploy_image_size,) * 2 + (3,),
                                   num_classes=values.num_classes)
         if values.decisions:

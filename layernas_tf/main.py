@@ -90,6 +90,8 @@ def run(values: flags.FlagValues) -> None:
         cli.fail(e, values)
     except executors.WorkerSetupError as e:
         cli.fail(f"the trial workers could not start: {e}", values)
+    except executors.DiskFull as e:
+        cli.fail(e, values, status=1)
     if result.best is None:
         sys.exit(1)
 

@@ -10,6 +10,28 @@ import tempfile
 import warnings
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
+import numpy as np
+
+
+def check_writable(name: str, path: str, value: Optional[str] = None) -> None:
+    """ValueError unless `path` (a folder to create or fill) can be written, said before any work is done;
+    the message names the argument as `name=value` (default: the path).
+
+    Tried, not asked: `os.access` says yes to root everywhere, /proc included. Creates
+    nothing that lasts.
+    """
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(os.path.abspath(existing))
+    try:
+        if not os.path.isdir(existing):
+            raise OSError(f"{existing} is not a directory")
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        raise ValueError(f"{name}={value or path} cannot be written ({existing} is not a writable directory: "
+                         f"{getattr(e, 'strerror', None) or e})") from None
+
 
 def _readable_as_any_file(path: str) -> None:
     """`mkstemp` makes files 0600; give the file the mode any other file here gets (0644 under umask 022),
@@ -62,6 +84,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _pyplot():
+    # Loaded when a plot is drawn, and with the Agg backend then: a notebook that imports this module keeps its own.
     import matplotlib  # pylint: disable=import-outside-toplevel
 
     matplotlib.use("Agg")
@@ -141,7 +164,7 @@ def plot_search(
     ax.set_xlabel(cost_name)
     ax.set_ylabel("reward (validation top-1)")
     if format_cost is not None:
-        from matplotlib.ticker import FuncFormatter  # pylint: disable=import-outside-toplevel  (matplotlib is loaded late)
+        from matplotlib.ticker import FuncFormatter  # pylint: disable=import-outside-toplevel  (as `_pyplot`)
 
         ax.xaxis.set_major_formatter(FuncFormatter(format_cost))
     if title:
@@ -152,6 +175,7 @@ def plot_search(
 
 def write_hparams(log_dir: str, hparams: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
     """One trial's row of TensorBoard's HParams dashboard (`tensorboard --logdir=STUDY_DIR`)."""
+    # Keeps TensorFlow out of the pure-Python side that writes reports too (the tabular comparisons).
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     from tensorboard.plugins.hparams import api as hp  # pylint: disable=import-outside-toplevel
 
@@ -177,8 +201,6 @@ def plot_curves(
         have equal length.
       reference: a horizontal line, e.g. the best feasible network's accuracy.
     """
-    import numpy as np  # pylint: disable=import-outside-toplevel
-
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, runs in curves.items():

@@ -140,7 +140,7 @@ class _Build:
     """Walks a network as Keras tensors, with keras.applications' layers and names."""
 
     def __init__(self):
-        from keras import layers  # pylint: disable=import-outside-toplevel
+        from keras import layers  # pylint: disable=import-outside-toplevel  (no TensorFlow until a network is built)
 
         self.layers = layers
 
@@ -149,7 +149,7 @@ class _Build:
         return tuple(x.shape[1:])
 
     def image(self, shape):
-        import keras  # pylint: disable=import-outside-toplevel
+        import keras  # pylint: disable=import-outside-toplevel  (no TensorFlow until a network is built)
 
         self.inputs = keras.Input(shape=shape, name="image")
         return self.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescaling")(self.inputs)
@@ -214,7 +214,7 @@ class _Build:
         return self.layers.Concatenate(name=name)(xs)
 
     def head(self, x, classes):
-        import keras  # pylint: disable=import-outside-toplevel
+        import keras  # pylint: disable=import-outside-toplevel  (no TensorFlow until a network is built)
 
         layers = self.layers
         x = layers.ReLU(name="head_relu")(x)

@@ -156,8 +156,8 @@ class NATSSizeSpace(SearchSpace):
         Graph profiling of it counts `madds(...)` less the classifier's bias adds, and its
         trainable weights number exactly `params(...)`.
         """
-        import keras  # pylint: disable=import-outside-toplevel
-        from keras import layers  # pylint: disable=import-outside-toplevel
+        import keras  # pylint: disable=import-outside-toplevel  (no TensorFlow until a network is built)
+        from keras import layers  # pylint: disable=import-outside-toplevel  (no TensorFlow until a network is built)
 
         size, classes = self._shape(input_shape, num_classes)
         c1, c2, c3, c4, c5 = self.channels(arch)

@@ -92,8 +92,8 @@ class ZophLeSpace(CountedSpace):
 
     def build(self, arch: Architecture, input_shape=None, num_classes: Optional[int] = None):
         """The Keras model of `arch`; it takes RGB pixels in [0, 255] and outputs class probabilities."""
-        import keras  # pylint: disable=import-outside-toplevel
-        from keras import layers as kl  # pylint: disable=import-outside-toplevel
+        import keras  # pylint: disable=import-outside-toplevel  (no TensorFlow until a network is built)
+        from keras import layers as kl  # pylint: disable=import-outside-toplevel  (no TensorFlow until a network is built)
 
         (h, w, c), classes = self._resolve(input_shape, num_classes)
         layers = self.layers(arch)

@@ -133,6 +133,10 @@ def test_the_line_is_fitted_on_the_relative_error_so_the_dearest_network_does_no
 
 def test_a_profile_for_something_else_is_refused(profile, tmp_path):
     skip = small(decisions=("skip",))
+    with pytest.raises(ValueError, match="measured for space=mbv3_small at 32x32 with 10 classes, not mbv3_small at 32x32 "
+                       "with 100: build one for these with python -m layernas_tf.latency --space=mbv3_small "
+                       "--deploy_image_size=32 --num_classes=100 --decisions=skip --output=PROFILE.json"):
+        latency_model.Predictor(profile, small(decisions=("skip",), classes=100), 32, 100)
     with pytest.raises(ValueError, match="measured for space=mbv3_small at 32x32 with 10 classes, not mbv2"):
         latency_model.Predictor(profile, small("mbv2", ("skip",)), 32, 10)
     with pytest.raises(ValueError, match="not mbv3_small at 64x64"):
@@ -141,7 +145,13 @@ def test_a_profile_for_something_else_is_refused(profile, tmp_path):
         latency_model.Predictor(profile, small(decisions=("kernel",)), 32, 10)
     for text, message in [("{", "cannot be read"), ("[]", "not a latency profile"),
                           (json.dumps({**profile.to_json(), "version": 0}), "version 0"),
-                          (json.dumps({**profile.to_json(), "parts": {"stem 32": "fast"}}), "malformed")]:
+                          (json.dumps({**profile.to_json(), "parts": {"stem 32": "fast"}}), "malformed"),
+                          (json.dumps({**profile.to_json(), "scale": float("nan")}), "malformed: scale nan"),
+                          (json.dumps({**profile.to_json(), "scale": -1}), "malformed: scale -1 is not a positive"),
+                          (json.dumps({**profile.to_json(), "scale": "fast"}), "malformed: scale 'fast'"),
+                          (json.dumps({**profile.to_json(), "deploy_image_size": "32"}),
+                           "malformed: deploy_image_size '32' is not a positive integer"),
+                          (json.dumps({**profile.to_json(), "constant_ms": float("inf")}), "malformed: constant_ms")]:
         path = tmp_path / "bad.json"
         path.write_text(text)
         with pytest.raises(ValueError, match=message):
@@ -199,6 +209,9 @@ def test_a_phones_timings_become_its_profile(tmp_path):
     (["--output=p.json", "--threads=0"], "--threads=0 is not a positive integer"),
     (["--output=p.json", "--decisions=depth"], "no decision points of kind depth"),
     (["--output=p.json", "--import_benchmarks=nowhere"], "no readable index.json"),
+    (["--output=/proc/profile.json"], "--output=/proc/profile.json cannot be written"),
+    (["--output=."], "--output=. is a directory"),
+    (["--export_blocks=/proc/blocks"], "--export_blocks=/proc/blocks cannot be written"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, fragment):
     result = subprocess.run([sys.executable, "-m", "layernas_tf.latency", *args], cwd=tmp_path, capture_output=True,

@@ -105,6 +105,72 @@ def test_unwritable_study_dir_and_another_search_are_refused(tmp_path, capsys):
     assert status == 2 and "holds another search" in lines[0] and "space: saved 'mbv2'" in lines[0]
 
 
+def _study_dirs(tmp_path):
+    """Directories that look writable to `os.access` and cannot hold a study, and what each is refused for."""
+    as_directory = tmp_path / "db_is_a_directory"
+    (as_directory / "study.db").mkdir(parents=True)
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "study.db").write_bytes(b"not a database at all, " * 100)
+    truncated = tmp_path / "truncated"
+    truncated.mkdir()
+    with sqlite3.connect(truncated / "study.db") as db:
+        db.execute("CREATE TABLE t (x)")
+        db.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 200)
+    (truncated / "study.db").write_bytes((truncated / "study.db").read_bytes()[:5000])
+    return [("/proc/layernas_study", "cannot be written"), (as_directory, "is not a file"),
+            (garbage, "is not a readable study database"), (truncated, "is not a readable study database")]
+
+
+def test_study_directories_that_cannot_hold_a_study_are_refused_and_left_as_they_are(tmp_path, capsys):
+    for study_dir, fragment in _study_dirs(tmp_path):
+        before = sorted(os.listdir(study_dir)) if os.path.isdir(study_dir) else None
+        status, lines = main_in_process(capsys, "--madds=40M", "--max_trials=1", f"--study_dir={study_dir}")
+        assert status == 2 and len(lines) == 1 and fragment in lines[0], (study_dir, lines)
+        assert (sorted(os.listdir(study_dir)) if os.path.isdir(study_dir) else None) == before
+
+
+def test_a_folder_with_an_unreadable_image_or_no_images_is_refused_naming_them(tmp_path, capsys):
+    _write_folder(tmp_path / "images", per_class=4)
+    (tmp_path / "images" / "train" / "red" / "empty.png").write_bytes(b"")
+    (tmp_path / "images" / "train" / "blue" / "garbage.jpg").write_bytes(b"GIF89a not a jpeg")
+    status, lines = main_in_process(capsys, "--madds=40M", f"--dataset=folder:{tmp_path / 'images'}",
+                                    f"--study_dir={tmp_path / 'study'}")
+    assert status == 2 and "has 2 file(s) that are not the images" in lines[0] and "empty.png" in lines[0]
+    (tmp_path / "bare" / "train").mkdir(parents=True)
+    status, lines = main_in_process(capsys, "--madds=40M", f"--dataset=folder:{tmp_path / 'bare'}",
+                                    f"--study_dir={tmp_path / 'study'}")
+    assert status == 2 and "train holds no images" in lines[0]
+    assert not (tmp_path / "study").exists()
+
+
+def test_a_full_disk_stops_the_search_with_one_line_and_it_resumes(tmp_path, capsys, monkeypatch):
+    """The disk filling while a trial writes its weights: no crash, no failed trial, the trial trains on resume."""
+    import errno  # pylint: disable=import-outside-toplevel
+
+    from layernas_tf.training import worker  # pylint: disable=import-outside-toplevel
+
+    saved = worker.save_weights
+    writes = []
+
+    def fills_up(model, path):
+        writes.append(path)
+        if len(writes) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        saved(model, path)
+
+    monkeypatch.setattr(worker, "save_weights", fills_up)
+    args = ["--space=nats_sss", "--params=600K", "--image_size=16", "--proxy_epochs=1", "--max_trials=3",
+            "--batch_size=64", "--verbose=0", f"--study_dir={tmp_path / 'study'}"]
+    status, lines = main_in_process(capsys, *args)
+    assert status == 1 and len(lines) == 1 and "is full" in lines[0] and "1 completed trial(s) are kept" in lines[0]
+    assert [row[2] for row in _study_rows(tmp_path / "study")] == ["COMPLETE", "RUNNING"]
+    monkeypatch.setattr(worker, "save_weights", saved)
+    cli.invoke(main_module.define_flags, main_module.run, args)
+    assert "1 trial(s) done, 1 to retry" in capsys.readouterr().out
+    assert [row[2] for row in _study_rows(tmp_path / "study")] == ["COMPLETE"] * 3
+
+
 def test_a_folder_of_one_class_is_refused(tmp_path, capsys):
     (tmp_path / "images" / "train" / "only").mkdir(parents=True)
     for i in range(4):
@@ -312,9 +378,14 @@ def test_export_any_trial_and_the_whole_front_of_a_search(tmp_path):
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert "training it again" in exported.stdout  # only the front's weights were kept
     assert (study_dir / "exports" / f"trial_{off_front:04d}" / "model_dynamic.tflite").is_file()
+    listed = json.loads((study_dir / "exports" / "exports.json").read_text())
+    assert [r["trial"] for r in listed] == sorted({e["trial"] for e in front} | {off_front})  # earlier ones stay
 
+    (tmp_path / "file").write_text("")
     for args, fragment in ((["--trial=99"], "--trial=99 (no such trial): choose a completed trial"),
-                           (["--trial=0", "--front"], "exactly one of --trial")):
+                           (["--trial=0", "--front"], "exactly one of --trial"),
+                           ([f"--trial={front[0]['trial']}", f"--export_dir={tmp_path / 'file' / 'x'}"],
+                            "cannot be written")):
         refused = run_export(f"--study_dir={study_dir}", f"--export_dir={tmp_path / 'nothing'}", *args)
         lines = [line for line in refused.stderr.splitlines() if line.startswith("export.py: error:")]
         assert refused.returncode == 2 and len(lines) == 1 and fragment in lines[0], refused.stderr[-2000:]
@@ -361,25 +432,36 @@ def test_local_workers_survive_a_killed_worker_and_train_nothing_twice(tmp_path)
     assert (study_dir / "results.json").is_file()
 
 
+def _default_signals():
+    """The child's signals at their defaults: a suite started in the background (where POSIX ignores SIGINT)
+    must still see its searches stop on one."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @pytest.mark.slow
-def test_ctrl_c_stops_the_workers_with_one_line_and_the_search_resumes(tmp_path):
+@pytest.mark.parametrize("how, status", [("ctrl_c", 130), ("sigterm", 143)])
+def test_a_stop_ends_the_workers_with_one_line_and_the_search_resumes(tmp_path, how, status):
+    """Ctrl-C signals a terminal's whole foreground process group; Kubernetes, Slurm and cloud VMs send SIGTERM."""
     study_dir = tmp_path / "study"
     args = [*SMALL, "--madds=2.1M", "--max_trials=4", "--proxy_epochs=1", "--executor=local", "--parallel_trials=2",
             f"--study_dir={study_dir}"]
-    # A terminal's Ctrl-C signals the whole foreground process group: the driver and its workers.
     process = subprocess.Popen([sys.executable, "-m", "layernas_tf.main", *args], cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+                               stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_default_signals)
     try:
         _wait_for(study_dir, lambda statuses: "COMPLETE" in statuses and "RUNNING" in statuses,
                   "no trial completed while another ran")
         workers = _spawned_workers(process.pid)
-        os.killpg(process.pid, signal.SIGINT)
+        if how == "ctrl_c":
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGTERM)  # the driver alone: it stops its workers itself
         out, err = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    assert process.returncode == 130, err[-3000:]
+    assert process.returncode == status, err[-3000:]
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     interrupted = [line for line in out.splitlines() if line.startswith("interrupted")]
     assert len(interrupted) == 1 and "run the same command again to resume" in interrupted[0]
@@ -392,6 +474,34 @@ def test_ctrl_c_stops_the_workers_with_one_line_and_the_search_resumes(tmp_path)
     trained = {int(line.split()[1]) for line in result.stdout.splitlines() if line.startswith("trial ")}
     assert not trained & kept and trained | kept == {0, 1, 2, 3}
     assert [status for _, _, status, _ in _study_rows(study_dir)] == ["COMPLETE"] * 4
+
+
+@pytest.mark.slow
+def test_workers_die_with_a_driver_killed_by_sigkill(tmp_path):
+    study_dir = tmp_path / "study"
+    args = [*SMALL, "--madds=2.1M", "--max_trials=4", "--proxy_epochs=2", "--executor=local", "--parallel_trials=2",
+            f"--study_dir={study_dir}"]
+    process = subprocess.Popen([sys.executable, "-m", "layernas_tf.main", *args], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for(study_dir, lambda statuses: statuses.count("RUNNING") == 2, "two trials never ran at once")
+        workers = _spawned_workers(process.pid)
+        assert len(workers) == 2
+        process.kill()
+        process.wait()
+        deadline = time.time() + 10
+        while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in workers):
+            time.sleep(0.1)
+        assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)  # no orphan trains on
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    rows = _study_rows(study_dir)
+    busy = [trial for trial, _, status, _ in rows if status == "RUNNING"]
+    time.sleep(2)
+    for trial in busy:  # nothing is written into their directories after the driver died
+        assert not os.path.exists(study_dir / "trials" / f"{trial:04d}" / "weights.npz")
 
 
 @pytest.mark.slow

@@ -70,3 +70,25 @@ def test_plot_search_draws_the_front_apart_from_trials_over_the_budget(tmp_path,
     assert drawn["title"] == "LayerNAS on s: madds at 32x32 in [0, 5]"
     # Costs read as the console writes them, and the legend sits beside the points, not on them.
     assert drawn["tick"] == "3M" and drawn["legend_outside"]
+
+
+def test_reports_are_as_readable_as_any_other_file(tmp_path):
+    """`mkstemp` makes 0600 files: on a shared study directory other users could not read the answer."""
+    previous = os.umask(0o022)
+    try:
+        reports.write_json(str(tmp_path / "results.json"), {"answer": 1})
+        reports.plot_search(str(tmp_path / "search.png"), [{"id": 0, "cost": 1, "reward": 0.5}], t_min=0, t_max=2,
+                            chosen=0)
+    finally:
+        os.umask(previous)
+    assert {name: os.stat(tmp_path / name).st_mode & 0o777 for name in os.listdir(tmp_path)} == {
+        "results.json": 0o644, "search.png": 0o644}
+
+
+def test_a_folder_that_cannot_be_written_is_refused_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("")
+    for path in ("/proc/layernas", str(tmp_path / "file" / "below")):
+        with pytest.raises(ValueError, match="out=.* cannot be written"):
+            reports.check_writable("out", path)
+    reports.check_writable("out", str(tmp_path / "new" / "deeper"))
+    assert sorted(os.listdir(tmp_path)) == ["file"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import numpy as np
+
 from layernas_tf.algorithms.reinforce import PolicySearch
 from layernas_tf.core.space import Architecture
 
@@ -17,8 +19,6 @@ _DRAWS_PER_TEMPERATURE = 10  # draws that find only trained networks before the 
 
 
 def _sigmoid(x):
-    import numpy as np  # pylint: disable=import-outside-toplevel
-
     return 1.0 / (1.0 + np.exp(-x))
 
 
@@ -101,8 +101,7 @@ class Controller(PolicySearch):
     # -- the Keras model ---------------------------------------------------------
 
     def _build(self):
-        import keras  # pylint: disable=import-outside-toplevel
-        import numpy as np  # pylint: disable=import-outside-toplevel
+        import keras  # pylint: disable=import-outside-toplevel  (the one algorithm with Keras: only when made)
 
         steps, widest = len(self._sizes), max(self._sizes)
         tokens = keras.Input((steps,), dtype="int32", name="previous_choice")
@@ -151,7 +150,6 @@ class Controller(PolicySearch):
         A step whose options are all masked (a cost that is not monotone in the
         options) opens every option again; the draw is then checked for feasibility.
         """
-        import numpy as np  # pylint: disable=import-outside-toplevel
 
         w = self._weights
         state = [(np.zeros(self.units, "float32"), np.zeros(self.units, "float32")) for _ in range(self.layers)]
@@ -191,8 +189,6 @@ class Controller(PolicySearch):
         return self._policy(arch)[2]
 
     def _inputs(self, archs: list[Architecture]):
-        import numpy as np  # pylint: disable=import-outside-toplevel
-
         widest = max(self._sizes)
         tokens = np.zeros((len(archs), len(self._sizes)), "int32")
         masks = np.full((len(archs), len(self._sizes), widest), _MASKED, "float32")
@@ -214,7 +210,6 @@ class Controller(PolicySearch):
         self._buffer.append((arch, advantage))
         if len(self._buffer) < self.batch:
             return
-        import numpy as np  # pylint: disable=import-outside-toplevel
 
         archs = [a for a, _ in self._buffer]
         tokens, masks = self._inputs(archs)
@@ -242,8 +237,6 @@ class Controller(PolicySearch):
         }
 
     def _load_extra_state(self, state):
-        import numpy as np  # pylint: disable=import-outside-toplevel
-
         self._model.set_weights([np.asarray(w, "float32") for w in state["weights"]])
         for variable, value in zip(self._model.optimizer.variables, state["optimizer"]):
             variable.assign(np.asarray(value, variable.dtype))

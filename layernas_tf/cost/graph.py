@@ -18,6 +18,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # pylint: disable=wrong-import-position
+from tensorflow.python.framework import convert_to_constants  # pylint: disable=wrong-import-position
 
 COUNTED_OPS = ("Conv2D", "DepthwiseConv2dNative", "MatMul")
 
@@ -56,8 +57,6 @@ def profile_saved_model(path: str, input_shape) -> int:
     The saved function is called through a batch-1 wrapper and frozen, which inlines
     it, so the profiler sees every convolution with its shapes.
     """
-    from tensorflow.python.framework import convert_to_constants  # pylint: disable=import-outside-toplevel
-
     loaded = tf.saved_model.load(path)
     spec = tf.TensorSpec((1, *input_shape), tf.float32)
     serve = tf.function(tf.autograph.experimental.do_not_convert(lambda x: loaded.serve(x)))  # pylint: disable=unnecessary-lambda

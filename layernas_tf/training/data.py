@@ -22,6 +22,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_datasets as tfds
+from sklearn import datasets
 
 DIGITS = "digits"
 FOLDER_PREFIX = "folder:"
@@ -180,8 +182,6 @@ def _digits(validation_fraction: float) -> Dataset:
     The first 80% train (its last `validation_fraction` is the validation split),
     the last 20% are the test split.
     """
-    from sklearn import datasets  # pylint: disable=import-outside-toplevel
-
     digits = datasets.load_digits()
     images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None].repeat(3, axis=-1)
     labels = digits.target.astype(np.int64)
@@ -246,19 +246,51 @@ def _from_builder(builder, name: str, validation_fraction: float, subsplits: boo
 
 def _folder(path: str, validation_fraction: float) -> Dataset:
     """`PATH/<split>/<class>/<image>` through `tfds.ImageFolder`; `train` is required."""
-    import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
-
     if not os.path.isdir(os.path.join(path, "train")):
         raise DataError(
             f"folder:{path} needs images as {path}/train/<class>/<image> (and optionally test/ and validation/)"
         )
+    _check_images(path)
     builder = tfds.ImageFolder(path)
     return _from_builder(builder, f"{FOLDER_PREFIX}{path}", validation_fraction, subsplits=False)
 
 
-def _tfds(name: str, data_dir: Optional[str], validation_fraction: float) -> Dataset:
-    import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+# What tfds.ImageFolder reads, and how each kind of file begins.
+IMAGE_SIGNATURES = {".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",), ".jpeg": (b"\xff\xd8\xff",)}
 
+
+def _check_images(path: str) -> None:
+    """Refuses a folder whose images TensorFlow would fail on mid-search, naming the files.
+
+    Reads the first bytes of every image (a zero-byte file, or one that is not the
+    image its name says, fails TensorFlow's decoder minutes into the first trial,
+    without the file's name); decoding every image of a large folder before a
+    search would take as long as an epoch, so a file whose header is right but
+    whose body is damaged still fails later.
+    """
+    for split in sorted(os.listdir(path)):
+        root = os.path.join(path, split)
+        if not os.path.isdir(root):
+            continue
+        bad, count = [], 0
+        for folder, _, files in os.walk(root):
+            for name in sorted(files):
+                signatures = IMAGE_SIGNATURES.get(os.path.splitext(name)[1].lower())
+                if signatures is None:
+                    continue
+                count += 1
+                with open(os.path.join(folder, name), "rb") as f:
+                    head = f.read(8)
+                if not head.startswith(signatures):
+                    bad.append(os.path.join(folder, name))
+        if bad:
+            raise DataError(f"folder:{path} has {len(bad)} file(s) that are not the images their names say (empty or "
+                            f"damaged), e.g. {', '.join(bad[:3])}: remove or replace them")
+        if split == "train" and not count:
+            raise DataError(f"folder:{path}/train holds no images: put them as train/<class>/<image>.png|.jpg")
+
+
+def _tfds(name: str, data_dir: Optional[str], validation_fraction: float) -> Dataset:
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:

@@ -1,5 +1,6 @@
 """Where a trial's files live, and the seed it trains with.
 
+    STUDY_DIR/study.db                   every trial and the search's state (`study.py`)
     STUDY_DIR/trials/<id>/weights.npz    the trained weights (numpy, `model.get_weights()` order)
     STUDY_DIR/trials/<id>/tensorboard/   the trial's events and its HParams row
     STUDY_DIR/trials/<id>/backup/        Keras BackupAndRestore state while it trains: a trial
@@ -15,6 +16,7 @@ import zlib
 
 import numpy as np
 
+STUDY_DB = "study.db"  # the study's SQLite database (`study.py`)
 TRIALS_DIR = "trials"
 WEIGHTS = "weights.npz"
 # Set by an executor for each worker it starts: the CPU threads TensorFlow may use.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import dataclasses
+import errno
 import multiprocessing
 import os
 import signal
@@ -39,6 +40,19 @@ RAY_INSTALL = "Ray is not installed: pip install -e '.[ray]' (Ray 2.60)"
 
 class WorkerSetupError(RuntimeError):
     """A worker could not start training at all (no data, no shared study directory)."""
+
+
+class DiskFull(RuntimeError):
+    """A trial could not write its files: the disk is full. Not the network's fault, so not a failed trial:
+    the run stops and the trial trains again when it resumes."""
+
+
+def disk_full(e: BaseException) -> bool:
+    """Whether `e` says the disk is full (an OSError's ENOSPC, or TensorFlow's and SQLite's words for it)."""
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        return True
+    text = str(e)
+    return "No space left on device" in text or "database or disk is full" in text
 
 
 @dataclasses.dataclass
@@ -77,7 +91,8 @@ class _Host:
     """What every worker does with a trial: set up once, run, word the outcome.
 
     `run` returns `(kind, trial_id, payload)`: ("done", id, metrics), ("error", id,
-    reason) when the objective raised, or ("setup", id, reason) when setting it up did.
+    reason) when the objective raised, ("full", id, reason) when it could not write for
+    a full disk, or ("setup", id, reason) when setting it up did.
     """
 
     def __init__(self, factory):
@@ -104,6 +119,8 @@ class _Host:
         try:
             return ("done", trial_id, self._objective(trial_id, arch))
         except Exception as e:  # pylint: disable=broad-except
+            if disk_full(e):
+                return ("full", trial_id, describe_error(e))
             traceback.print_exc()
             return ("error", trial_id, describe_error(e))
 
@@ -113,6 +130,8 @@ def _result(outcome: tuple[str, int, Any]) -> Result:
     kind, trial_id, payload = outcome
     if kind == "setup":
         raise WorkerSetupError(payload)
+    if kind == "full":
+        raise DiskFull(f"trial {trial_id} could not write its files: {payload}")
     return Result(trial_id, metrics=payload) if kind == "done" else Result(trial_id, error=payload)
 
 
@@ -254,7 +273,7 @@ class LocalExecutor(Executor):
         except (EOFError, OSError):
             outcome = None
         if outcome is not None:
-            if outcome[0] == "setup":
+            if outcome[0] in ("setup", "full"):
                 self.close()
             return _result(outcome)
         process.join(timeout=5)
@@ -295,7 +314,7 @@ class _RayWorker(_Host):
 
 def import_ray():
     try:
-        import ray  # pylint: disable=import-outside-toplevel
+        import ray  # pylint: disable=import-outside-toplevel  (an optional extra)
     except ImportError:
         raise ValueError(RAY_INSTALL) from None
     return ray
@@ -351,7 +370,7 @@ class RayExecutor(Executor):
                 self._actors[slot] = None
                 results.append(Result(trial_id, error=f"Ray worker lost: {describe_error(e)}", lost=True))
                 continue
-            if outcome[0] == "setup":
+            if outcome[0] in ("setup", "full"):
                 self.close()
             results.append(_result(outcome))
         return results

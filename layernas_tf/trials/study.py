@@ -18,8 +18,9 @@ import sqlite3
 from typing import Any, Optional
 
 from layernas_tf.algorithms import Trial
+from layernas_tf.trials.artefacts import STUDY_DB
 
-DB_NAME = "study.db"
+DB_NAME = STUDY_DB
 LOCK_NAME = "lock"
 
 _SCHEMA = """
