@@ -29,6 +29,7 @@ from layernas_tf.cost.latency_model import (CALIBRATION_NETWORKS, FORMAT, VERSIO
                                             calibration_networks, fitted_line, network_parts, part_key,
                                             space_parts)
 from layernas_tf.deploy import tflite
+from layernas_tf.quiet import quiet_native_output
 from layernas_tf.reports import folder_atomic
 from search_spaces import blocks
 
@@ -78,7 +79,7 @@ def part_flatbuffer(model) -> bytes:
 
     specs = [tf.TensorSpec((1, *t.shape[1:]), tf.float32) for t in model.inputs]
     function = tf.function(inference, input_signature=specs).get_concrete_function()
-    with tflite.quiet_native_output():
+    with quiet_native_output():
         return tf.lite.TFLiteConverter.from_concrete_functions([function], model).convert()
 
 

@@ -11,37 +11,20 @@ when complete.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
+from layernas_tf.quiet import quiet_native_output
 from layernas_tf.reports import folder_atomic, write_atomic
 
 TFLITE_KINDS = ("float", "dynamic", "int8")
 FLOAT_TOLERANCE = 1e-4
 INT8_AGREEMENT = 0.95
-
-
-@contextlib.contextmanager
-def quiet_native_output() -> Iterator[None]:
-    """Keeps what TensorFlow's converter and LiteRT print from C++ ("fully_quantize: 0, inference_type: 6, ...",
-    "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") off the console: file descriptor 2 goes to
-    /dev/null meanwhile. Failures still raise, with their messages."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w", encoding="utf-8") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def interpreter(flatbuffer: bytes, threads: Optional[int] = None) -> Interpreter:
