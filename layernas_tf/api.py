@@ -17,6 +17,7 @@ import math
 import os
 import sqlite3
 import subprocess
+import sys
 from typing import Any, Callable, Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter is not the search's output
@@ -317,6 +318,15 @@ def run(prepared: Prepared, *, export: bool = False, log: Log = _print) -> Searc
     search_algorithm = _algorithm(prepared)
     study = Study(cfg.study_dir, {**cfg.study_settings(), "algorithm": search_algorithm.config()})
     executor = None
+    default_hook = sys.unraisablehook
+
+    def quiet_when_disk_full(unraisable):
+        """h5py objects whose writes failed complain from their destructors, a traceback each; the full disk is
+        said once, by the search."""
+        if not executors.disk_full(unraisable.exc_value):
+            default_hook(unraisable)
+
+    sys.unraisablehook = quiet_when_disk_full
     try:
         with stopping.sigterm_stops():
             executor = make_executor(prepared)
@@ -363,6 +373,8 @@ def run(prepared: Prepared, *, export: bool = False, log: Log = _print) -> Searc
             executor.close()
         study.close()
         raise
+    finally:
+        sys.unraisablehook = default_hook
     executor.close()
     try:
         return _finish(prepared, search_algorithm, study, export=export, log=log)

@@ -96,7 +96,12 @@ def run(values: flags.FlagValues) -> None:
     except executors.WorkerSetupError as e:
         cli.fail(f"the trial workers could not start: {e}", values)
     except executors.DiskFull as e:
-        cli.fail(e, values, status=1)
+        sys.stderr.write(f"{os.path.basename(sys.argv[0])}: error: {cli.as_flags(str(e), values)}\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Not sys.exit: tearing down the interpreter frees h5py and TensorFlow objects whose writes failed, and
+        # that crashed it (exit 139 on a 3 MB filesystem); the study is closed and whole already.
+        os._exit(1)  # pylint: disable=protected-access
     if result.best is None:
         sys.exit(1)
 
