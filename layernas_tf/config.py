@@ -16,12 +16,10 @@ is built).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import os
 import pickle
-import sqlite3
 from typing import Any, Callable, Optional
 
 import search_spaces
@@ -347,10 +345,29 @@ def check_study_dir(study_dir: str) -> None:
     if os.path.lexists(database):
         if not os.path.isfile(database):
             raise ValueError(f"study_dir={study_dir}: {database} is not a file; move it away or use another study_dir")
-        try:
-            with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-                db.execute("PRAGMA quick_check").fetchone()
-        except sqlite3.DatabaseError as e:
-            raise ValueError(f"study_dir={study_dir}: {database} is not a readable study database ({e}); it is left "
-                             "as it is: move it away or use another study_dir") from None
+        problem = _sqlite_header_problem(database)
+        if problem:
+            raise ValueError(f"study_dir={study_dir}: {database} is not a readable study database ({problem}); it is "
+                             "left as it is: move it away or use another study_dir")
+
+
+def _sqlite_header_problem(path: str) -> Optional[str]:
+    """What is wrong with an SQLite file, from its header alone, or None.
+
+    Read, not opened: opening a database that a live search holds (in WAL mode) touches its
+    shared-memory file, and a second search on a held study must write nothing.
+    """
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+        size = os.path.getsize(path)
+    except OSError as e:
+        return e.strerror or str(e)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return "file is not a database"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if header[24:28] == header[92:96] and size < pages * page_size:  # the page count is valid: is it all there?
+        return f"truncated: {size:,} bytes where its header says {pages * page_size:,}"
+    return None

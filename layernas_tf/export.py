@@ -95,7 +95,7 @@ def run(values: flags.FlagValues) -> None:
                                  tflite=values.tflite, final_epochs=values.final_epochs)
         listed[trial_id] = {"trial": trial_id, "arch": row["arch"], "reward": row["reward"],
                             "costs": {config.cost: row["cost"]}, **delivered}
-        reports.write_json(index, [listed[i] for i in sorted(listed)])
+        reports.write_json(index, list(listed.values()))
     print(f"wrote {len(chosen)} export(s) and {index}", flush=True)
 
 

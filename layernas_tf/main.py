@@ -85,10 +85,13 @@ def arguments(values: flags.FlagValues) -> dict:
 def run(values: flags.FlagValues) -> None:
     """The command over parsed flags."""
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines would bury the per-trial lines
+    def log(line: str) -> None:  # the library's `name=value` as this command's `--name=value`
+        print(cli.as_flags(line, values), flush=True)
+
     with cli.bad_input():
-        prepared = api.prepare(**arguments(values))
+        prepared = api.prepare(log=log, **arguments(values))
     try:
-        result = api.run(prepared, export=True)
+        result = api.run(prepared, export=True, log=log)
     except KeyboardInterrupt as interrupt:  # the search printed what is kept and how to resume
         sys.exit(stopping.exit_status(interrupt))
     except (StudyLocked, StudyMismatch) as e:

@@ -379,7 +379,7 @@ def test_export_any_trial_and_the_whole_front_of_a_search(tmp_path):
     assert "training it again" in exported.stdout  # only the front's weights were kept
     assert (study_dir / "exports" / f"trial_{off_front:04d}" / "model_dynamic.tflite").is_file()
     listed = json.loads((study_dir / "exports" / "exports.json").read_text())
-    assert [r["trial"] for r in listed] == sorted({e["trial"] for e in front} | {off_front})  # earlier ones stay
+    assert [r["trial"] for r in listed] == [e["trial"] for e in front] + [off_front]  # earlier ones stay
 
     (tmp_path / "file").write_text("")
     for args, fragment in ((["--trial=99"], "--trial=99 (no such trial): choose a completed trial"),
@@ -517,7 +517,7 @@ def test_ray_trains_the_same_architectures_as_the_serial_search(tmp_path):
     assert started.returncode == 0, started.stderr[-3000:]
     # The paper's LayerNAS picks its trials whatever order results come back in; LayerNAS+'s model proposes
     # from the results back so far, so two workers and one may see different trials.
-    common = ["--space=nats_sss", "--params=600K", "--image_size=16", "--proxy_epochs=1", "--max_trials=12",
+    common = ["--space=nats_sss", "--params=600K", "--image_size=16", "--proxy_epochs=1", "--max_trials=8",
               "--algorithm=layernas", "--batch_size=64", "--verbose=0"]
     try:
         result = run_main(*common, "--executor=ray", f"--ray_address=127.0.0.1:{port}", "--parallel_trials=2",
@@ -555,7 +555,7 @@ def test_readmes_main_job_shortened_prints_the_same_figures_twice(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_search_under_a_latency_budget_from_a_profile_of_this_host(tmp_path):
+def test_a_search_under_a_latency_budget_from_a_profile_of_this_host(tmp_path, capsys):
     import search_spaces  # pylint: disable=import-outside-toplevel
     from layernas_tf.cost import latency_model  # pylint: disable=import-outside-toplevel
     from layernas_tf.core.space import Subspace  # pylint: disable=import-outside-toplevel
@@ -592,8 +592,7 @@ def test_a_search_under_a_latency_budget_from_a_profile_of_this_host(tmp_path):
     for args, fragment in (([f"--latency={fastest / 2:.4f}ms"], "is below the cheapest network of mbv3_small at 32x32"),
                            (["--latency=1s", "--deploy_image_size=64"], "measured for --space=mbv3_small at 32x32"),
                            (["--latency=1s", "--decisions=kernel"], "lacks")):
-        refused = run_main(*SMALL, "--decisions=skip", f"--latency_profile={profile}", *args,
-                           f"--study_dir={tmp_path / 'nothing'}")
-        lines = [line for line in refused.stderr.splitlines() if line.startswith("main.py: error:")]
-        assert refused.returncode == 2 and len(lines) == 1 and fragment in lines[0], refused.stderr[-2000:]
+        status, lines = main_in_process(capsys, *SMALL, "--decisions=skip", f"--latency_profile={profile}", *args,
+                                        f"--study_dir={tmp_path / 'nothing'}")
+        assert status == 2 and len(lines) == 1 and fragment in lines[0], lines
     assert not (tmp_path / "nothing").exists()

@@ -168,8 +168,8 @@ def _function(name: str, function: Callable[[], dict], num_classes: Optional[int
                         f"'validation' and 'test'}} of (image, label) pairs; got {type(splits).__name__}")
     loaded = _carved(dict(splits), validation_fraction)
     if num_classes is None:
-        num_classes = int(loaded["train"].reduce(tf.constant(-1, tf.int64),
-                                                 lambda m, example: tf.maximum(m, tf.cast(example[1], tf.int64)))) + 1
+        labels = loaded["train"].map(lambda image, label: tf.cast(label, tf.int64))
+        num_classes = int(labels.reduce(np.int64(-1), tf.maximum)) + 1
     _check_classes(name, num_classes)
     sizes = {k: int(loaded[k].reduce(0, lambda n, _: n + 1)) for k in loaded}
     return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes,
