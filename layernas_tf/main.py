@@ -30,6 +30,10 @@ from layernas_tf import algorithms, api, cli, config  # pylint: disable=wrong-im
 from layernas_tf.trials import executors, stopping  # pylint: disable=wrong-import-position
 from layernas_tf.trials.study import StudyLocked, StudyMismatch  # pylint: disable=wrong-import-position
 
+# Set when the disk filled up: the process then ends without tearing the interpreter down.
+_DISK_FULL: list = []
+
+
 def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
     """The command's flags, in `values` (a test defines them in a `FlagValues` of its own)."""
     cli.define_shared_flags(values, "space", "deploy_image_size", "decisions", "data_dir", "final_epochs", "export_dir", "tflite")
@@ -99,15 +103,20 @@ def run(values: flags.FlagValues) -> None:
     except executors.WorkerSetupError as e:
         cli.fail(f"the trial workers could not start: {e}", values)
     except executors.DiskFull as e:
-        sys.stderr.write(f"{os.path.basename(sys.argv[0])}: error: {cli.as_flags(str(e), values)}\n")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # Not sys.exit: tearing down the interpreter frees h5py and TensorFlow objects whose writes failed, and
-        # that crashed it (exit 139 on a 3 MB filesystem); the study is closed and whole already.
-        os._exit(1)  # pylint: disable=protected-access
+        _DISK_FULL.append(e)
+        cli.fail(e, values, status=1)
     if result.best is None:
         sys.exit(1)
 
 
 if __name__ == "__main__":
-    cli.run(run, define_flags)
+    try:
+        cli.run(run, define_flags)
+    except SystemExit as ended:
+        if not _DISK_FULL:
+            raise
+        # Tearing the interpreter down frees h5py and TensorFlow objects whose writes failed, and that crashed
+        # it (exit 139 on a 3 MB filesystem); the study is closed and whole already, the line is printed.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(ended.code)  # pylint: disable=protected-access

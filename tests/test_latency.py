@@ -170,6 +170,7 @@ Memory footprint delta from the start of the tool (MB): init=2.5 overall=3.1
 """
 
 
+@pytest.mark.slow
 def test_a_phones_timings_become_its_profile(tmp_path):
     """--export_blocks writes a model per part and network; benchmark_model's outputs are read back."""
     space = small(decisions=("activation",))

@@ -79,6 +79,7 @@ def test_analytic_cost_equals_profiling_for_nasnet_a_random_and_covering_cells(s
         keras.backend.clear_session()
 
 
+@pytest.mark.slow
 def test_every_operation_converts_to_tflite_and_litert_agrees_with_keras(tmp_path):
     space = search_spaces.get("nasnet", **SMALL, input_shape=(32, 32, 3), num_classes=5)
     images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
