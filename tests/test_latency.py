@@ -220,3 +220,30 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeypatc
     lines = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
     assert ended.value.code == 2 and len(lines) == 1 and fragment in lines[0], lines
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_measurement_with_one_line_and_no_profile(tmp_path):
+    """SIGTERM, as a batch system sends it, ends the command as Ctrl-C does: exit 143, nothing half-written."""
+    import signal  # pylint: disable=import-outside-toplevel
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+
+    from conftest import REPO  # pylint: disable=import-outside-toplevel
+
+    output = tmp_path / "host.json"
+    process = subprocess.Popen([sys.executable, "-m", "layernas_tf.latency", "--space=mbv3_small",
+                                "--deploy_image_size=32", "--num_classes=10", f"--output={output}"], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().startswith("measuring ")  # flags checked, the measurement begun
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 143 and "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("interrupted")] == [
+        "interrupted: every file written so far is whole (each is written under a temporary name and renamed when "
+        "complete); run the same command again"]
+    assert not list(tmp_path.iterdir())

@@ -131,9 +131,12 @@ def test_driver_killed_at_any_moment_resumes_without_retraining(tmp_path):
     while len(fake_objective.started(log)) < 8 and time.time() < deadline:
         time.sleep(0.05)
     os.killpg(os.getpgid(process.pid), 0)  # still alive
+    workers = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
     process.send_signal(signal.SIGKILL)
     process.wait()
-    time.sleep(0.5)  # the orphaned workers see their pipe close and exit
+    deadline = time.time() + 30
+    while any(os.path.exists(f"/proc/{pid}") for pid in workers) and time.time() < deadline:
+        time.sleep(0.05)  # the workers die with their driver (their parent-death signal)
     with sqlite3.connect(study_dir / "study.db") as db:
         complete_before = {arch for arch, in db.execute("SELECT arch FROM trials WHERE status = 'COMPLETE'")}
     assert complete_before
