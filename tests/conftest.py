@@ -15,6 +15,15 @@ NATS_OFFICIAL = os.path.join(SHARED_DATA, "official", "NATS-sss-v1_0-50262-simpl
 MACRO_JSON = os.path.join(os.path.dirname(SHARED_DATA), "nas_bench_macro", "nas-bench-macro_cifar10.json")
 
 
+def running(pid):
+    """Whether `pid` still runs: a zombie (dead, waiting for whoever adopted it to reap it) does not."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
 class AdditiveSpace(SearchSpace):
     """A toy space whose cost is the sum of the chosen option values."""
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO
+from conftest import REPO, running
 from layernas_tf import cli
 from layernas_tf.core.units import human
 from layernas_tf import main as main_module
@@ -465,7 +465,7 @@ def test_a_stop_ends_the_workers_with_one_line_and_the_search_resumes(tmp_path, 
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     interrupted = [line for line in out.splitlines() if line.startswith("interrupted")]
     assert len(interrupted) == 1 and "run the same command again to resume" in interrupted[0]
-    assert workers and not any(os.path.exists(f"/proc/{pid}") for pid in workers)
+    assert workers and not any(running(pid) for pid in workers)
     kept = {trial for trial, _, status, _ in _study_rows(study_dir) if status == "COMPLETE"}
     assert kept and f"{len(kept)} completed trial(s) are kept" in interrupted[0]
 
@@ -490,9 +490,9 @@ def test_workers_die_with_a_driver_killed_by_sigkill(tmp_path):
         process.kill()
         process.wait()
         deadline = time.time() + 10
-        while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in workers):
+        while time.time() < deadline and any(running(pid) for pid in workers):
             time.sleep(0.1)
-        assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)  # no orphan trains on
+        assert not any(running(pid) for pid in workers)  # no orphan trains on
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

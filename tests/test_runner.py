@@ -11,7 +11,7 @@ import time
 import pytest
 
 import fake_objective
-from conftest import REPO
+from conftest import REPO, running
 from layernas_tf.algorithms import LayerNAS, RegularizedEvolution
 from layernas_tf.trials.executors import LocalExecutor, SerialExecutor, WorkerSetupError
 from layernas_tf.trials.runner import Runner
@@ -135,7 +135,7 @@ def test_driver_killed_at_any_moment_resumes_without_retraining(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     deadline = time.time() + 30
-    while any(os.path.exists(f"/proc/{pid}") for pid in workers) and time.time() < deadline:
+    while any(running(pid) for pid in workers) and time.time() < deadline:
         time.sleep(0.05)  # the workers die with their driver (their parent-death signal)
     with sqlite3.connect(study_dir / "study.db") as db:
         complete_before = {arch for arch, in db.execute("SELECT arch FROM trials WHERE status = 'COMPLETE'")}
