@@ -22,16 +22,22 @@ test in milliseconds.
 
 from layernas_tf.core.space import Architecture, DecisionPoint, SearchSpace
 
-__all__ = ["Architecture", "DecisionPoint", "SearchSpace", "SearchConfig", "SearchResult", "search"]
+__all__ = ["Architecture", "DecisionPoint", "KerasSpace", "SearchSpace", "SearchConfig", "SearchResult", "choose",
+           "search"]
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """`search`, `SearchResult` and `SearchConfig` on first use (PEP 562): they import TensorFlow."""
+    """`search`, `SearchResult`, `KerasSpace`, `choose` and `SearchConfig` on first use (PEP 562): all but the
+    last import TensorFlow."""
     if name in ("search", "SearchResult"):
         from layernas_tf import api  # pylint: disable=import-outside-toplevel  (imports TensorFlow)
 
         return getattr(api, name)
+    if name in ("KerasSpace", "choose"):
+        from search_spaces import keras_space  # pylint: disable=import-outside-toplevel  (imports Keras)
+
+        return getattr(keras_space, name)
     if name == "SearchConfig":
         from layernas_tf.config import SearchConfig  # pylint: disable=import-outside-toplevel
 

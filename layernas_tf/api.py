@@ -27,7 +27,7 @@ import keras  # pylint: disable=wrong-import-position
 import search_spaces
 from layernas_tf.algorithms import TITLES, LayerNAS, create, layerwise
 from layernas_tf.config import (TFLITE_KINDS, SearchConfig, check_arguments, check_feasible, check_picklable,
-                                check_positive, check_study_dir)
+                                check_positive, check_study_dir, is_module_space)
 from layernas_tf.reports import plot_search, write_json
 from layernas_tf.core import front
 from layernas_tf.core.space import SearchSpace
@@ -107,10 +107,11 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
     dataset = data.load(name, a["data_dir"], source=source, num_classes=a["num_classes"])
     image_size = a["image_size"] or dataset.default_image_size()
     space = a["space"]
-    if isinstance(space, str):  # built once at the training size: a space says here when that is too small
+    registered = isinstance(space, str) and not is_module_space(space)
+    if registered:  # built once at the training size: a space says here when that is too small
         search_spaces.get(space, input_shape=(image_size, image_size, 3), num_classes=dataset.num_classes,
                           **dict(a["space_options"]))
-    at_training_size = not isinstance(space, str) or space in ("nats_sss", "zoph_le")
+    at_training_size = not registered or space in ("nats_sss", "zoph_le")
     deploy = a["deploy_image_size"] or (image_size if at_training_size else 224)
     cost = a["cost"]
     t_min, t_max = a["ranges"][cost]

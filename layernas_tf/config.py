@@ -153,7 +153,8 @@ class SearchConfig:
         if settings.get("dataset", "").startswith(("arrays:", "function:")) and "data_source" not in overrides:
             raise ValueError(f"the study trained on the user's own data ({settings['dataset']}), which it does not "
                              "hold; export it from Python with the result of layernas_tf.search()")
-        if settings.get("space") not in search_spaces.names() and "space" not in overrides:
+        if (settings.get("space") not in search_spaces.names() and not is_module_space(settings.get("space", ""))
+                and "space" not in overrides):
             raise ValueError(f"the study searched the user's space {settings.get('space')!r}, which it does not hold; "
                              "export it from Python with the result of layernas_tf.search()")
         fields = {f.name for f in dataclasses.fields(cls)}
@@ -177,7 +178,12 @@ class SearchConfig:
 
     def _chosen_space(self) -> SearchSpace:
         """The space at the deployment shape with the dataset's classes, restricted to `decisions`."""
-        if isinstance(self.space, str):
+        if isinstance(self.space, str) and is_module_space(self.space):
+            # The user's build function: Keras is imported with it, and only then.
+            from search_spaces import keras_space  # pylint: disable=import-outside-toplevel
+
+            space = keras_space.from_path(self.space, self.deploy_shape(), self.num_classes)
+        elif isinstance(self.space, str):
             space = search_spaces.get(self.space, input_shape=self.deploy_shape(), num_classes=self.num_classes,
                                       **dict(self.space_options))
         else:
@@ -205,6 +211,11 @@ class SearchConfig:
         space = space if space is not None else self._chosen_space()
         return latency_model.Predictor(latency_model.Profile.load(self.latency_profile), space,
                                        self.deploy_image_size, self.num_classes)
+
+
+def is_module_space(space: str) -> bool:
+    """`module:function`: the user's Keras build function (`search_spaces.keras_space`), not a registered name."""
+    return ":" in space
 
 
 def check_positive(name: str, value: Any, kind: type = int, allow_zero: bool = False) -> None:
@@ -238,7 +249,7 @@ def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown argument(s) {', '.join(unknown)}; valid: {', '.join(DEFAULTS)}")
     a = {**DEFAULTS, **arguments}
     space = a["space"]
-    if isinstance(space, str):
+    if isinstance(space, str) and not is_module_space(space):
         _one_of("space", space, search_spaces.names())
     elif not isinstance(space, SearchSpace):
         raise ValueError(f"space={space!r} is neither a space's name ({', '.join(search_spaces.names())}) "

@@ -1,0 +1,95 @@
+"""The layer counter equals graph profiling on keras.applications networks and on random user models."""
+
+import random
+
+import keras
+import pytest
+
+from layernas_tf.cost import graph
+from layernas_tf.cost.layers import count_madds
+
+APPLICATIONS = {
+    "MobileNet": lambda shape: keras.applications.MobileNet(weights=None, input_shape=shape),
+    "MobileNetV2": lambda shape: keras.applications.MobileNetV2(weights=None, input_shape=shape),
+    "MobileNetV3Small": lambda shape: keras.applications.MobileNetV3Small(weights=None, input_shape=shape),
+    "MobileNetV3Large": lambda shape: keras.applications.MobileNetV3Large(weights=None, input_shape=shape),
+    "EfficientNetB0": lambda shape: keras.applications.EfficientNetB0(weights=None, input_shape=shape),
+    "ResNet50": lambda shape: keras.applications.ResNet50(weights=None, input_shape=shape),
+    "DenseNet121": lambda shape: keras.applications.DenseNet121(weights=None, input_shape=shape),
+    "NASNetMobile": lambda shape: keras.applications.NASNetMobile(weights=None, input_shape=shape),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+def test_keras_applications_count_as_they_profile(name):
+    keras.backend.clear_session()
+    model = APPLICATIONS[name]((224, 224, 3))
+    assert count_madds(model) == graph.profile_madds(model)
+
+
+def random_model(rng: random.Random) -> keras.Model:
+    """A user's model as they write them: convolutions of every kind the counter knows, nested and shared."""
+    size = rng.choice([17, 24, 32])
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(rng.choice([4, 8]), rng.choice([1, 3, 5]), strides=rng.choice([1, 2]),
+                            padding=rng.choice(["same", "valid"]))(inputs)
+    for _ in range(rng.randint(2, 5)):
+        kind = rng.choice(["conv", "dilated", "depthwise", "separable", "block"])
+        channels = x.shape[-1]
+        if kind == "conv":
+            x = keras.layers.Conv2D(rng.choice([4, 8, 12]), rng.choice([(1, 3), 3]), strides=rng.choice([1, 2]),
+                                    padding=rng.choice(["same", "valid"]), use_bias=rng.random() < 0.5)(x)
+        elif kind == "dilated":
+            x = keras.layers.Conv2D(rng.choice([4, 8]), 3, dilation_rate=rng.choice([2, 3]),
+                                    padding=rng.choice(["same", "valid"]))(x)
+        elif kind == "depthwise":
+            x = keras.layers.DepthwiseConv2D(rng.choice([3, 5]), strides=rng.choice([1, 2]), padding="same",
+                                             depth_multiplier=rng.choice([1, 2]))(x)
+        elif kind == "separable":
+            x = keras.layers.SeparableConv2D(rng.choice([8, 16]), 3, padding="same", depth_multiplier=rng.choice([1, 2]))(x)
+        else:  # a nested block, called twice: counted per call
+            inner = keras.Input(x.shape[1:])
+            y = keras.layers.BatchNormalization()(keras.layers.Conv2D(channels, 1)(inner))
+            block = keras.Model(inner, keras.layers.ReLU()(y))
+            x = keras.layers.Add()([block(x), block(x)])
+        if x.shape[1] < 4:
+            break
+    sequence = keras.layers.Reshape((-1, x.shape[-1]))(x)
+    sequence = keras.layers.Dense(6)(sequence)  # a Dense on rank 3
+    paddings = ["same", "valid", "causal"] if sequence.shape[1] >= 8 else ["same", "causal"]
+    sequence = keras.layers.Conv1D(5, 3, padding=rng.choice(paddings), dilation_rate=rng.choice([1, 2]))(sequence)
+    pooled = keras.layers.GlobalAveragePooling1D()(sequence)
+    head = keras.Sequential([keras.layers.Dense(7), keras.layers.Softmax()])
+    return keras.Model(inputs, head(pooled))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_user_models_count_as_they_profile(seed):
+    keras.backend.clear_session()
+    model = random_model(random.Random(seed))
+    assert count_madds(model) == graph.profile_madds(model)
+
+
+@pytest.mark.parametrize("groups, strides, padding", [(2, 1, "same"), (4, 2, "valid")])
+def test_a_grouped_convolution_counts_as_its_groups_side_by_side(groups, strides, padding):
+    """Keras runs a grouped convolution as an XLA function, which the graph profiler does not look into (it
+    counts 0): the same convolution written as its groups, each a Conv2D on its share of the channels, profiles
+    what the counter says."""
+    inputs = keras.Input((9, 9, 8))
+    grouped = keras.Model(inputs, keras.layers.Conv2D(12, 3, strides=strides, padding=padding, groups=groups)(inputs))
+    per = 8 // groups
+    parts = [keras.layers.Conv2D(12 // groups, 3, strides=strides, padding=padding)(inputs[..., g * per:(g + 1) * per])
+             for g in range(groups)]
+    side_by_side = keras.Model(inputs, keras.layers.Concatenate()(parts))
+    assert count_madds(grouped) == graph.profile_madds(side_by_side) > 0
+
+
+@pytest.mark.parametrize("layer", [keras.layers.Conv3D(2, 3), keras.layers.Conv2DTranspose(2, 3),
+                                   keras.layers.Lambda(lambda t: t * 2)])
+def test_a_layer_it_cannot_count_is_named_never_counted_as_zero(layer):
+    shape = (6, 6, 6, 2) if isinstance(layer, keras.layers.Conv3D) else (6, 6, 2)
+    inputs = keras.Input(shape)
+    model = keras.Model(inputs, layer(inputs))
+    with pytest.raises(ValueError, match=f"layer {layer.name!r} \\({type(layer).__name__}\\) cannot be counted"):
+        count_madds(model)
