@@ -15,13 +15,26 @@ NATS_OFFICIAL = os.path.join(SHARED_DATA, "official", "NATS-sss-v1_0-50262-simpl
 MACRO_JSON = os.path.join(os.path.dirname(SHARED_DATA), "nas_bench_macro", "nas-bench-macro_cifar10.json")
 
 
-def running(pid):
-    """Whether `pid` still runs: a zombie (dead, waiting for whoever adopted it to reap it) does not."""
+def _stat(pid):
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def process(pid):
+    """`pid` with its start time: PIDs wrap around quickly on a busy host (pid_max 32768 here), so a PID alone
+    may name another process a moment later."""
+    return pid, _stat(pid)[19]
+
+
+def running(identity):
+    """Whether the process `process()` named still runs: not if it is gone, a zombie (dead, waiting for whoever
+    adopted it to reap it), or its PID now belongs to another process."""
+    pid, started = identity
     try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        fields = _stat(pid)
     except OSError:
         return False
+    return fields[19] == started and fields[0] not in ("Z", "X")
 
 
 class AdditiveSpace(SearchSpace):

@@ -100,12 +100,14 @@ def _arrays():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("executor", ["serial", "local"])
-def test_a_user_model_is_searched_exported_and_resumed(tmp_path, executor):
+def test_a_user_model_is_searched_by_local_workers_exported_and_resumed(tmp_path):
+    """Under `local` the space reaches the workers pickled, its build function by import (the command line's test
+    below runs it serially)."""
+    executor = "local"
     space = KerasSpace(small_cnn, input_shape=(16, 16, 3), num_classes=2)
     budget = (space.cost(space.cheapest()) + space.cost(space.dearest())) // 2
     arguments = dict(space=space, madds=budget, dataset=_arrays(), image_size=16, proxy_epochs=1, batch_size=32,
-                     max_trials=3, verbose=0, executor=executor, parallel_trials=1 if executor == "serial" else 2,
+                     max_trials=3, verbose=0, executor=executor, parallel_trials=2,
                      study_dir=str(tmp_path / "study"))
     result = layernas_tf.search(**arguments, log=lambda line: None)
     assert result.best["costs"]["madds"] <= budget and result.trials == 3

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, running
+from conftest import REPO, process, running
 from layernas_tf import cli
 from layernas_tf.core.units import human
 from layernas_tf import main as main_module
@@ -404,7 +404,7 @@ def _spawned_workers(parent_pid):
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             command = f.read()
         if b"spawn_main" in command and b"resource_tracker" not in command:
-            workers.append(int(pid))
+            workers.append(process(int(pid)))
     return workers
 
 
@@ -420,7 +420,7 @@ def test_local_workers_survive_a_killed_worker_and_train_nothing_twice(tmp_path)
                   "two trials never ran at once")
         workers = _spawned_workers(process.pid)
         assert len(workers) == 2
-        os.kill(workers[0], signal.SIGKILL)
+        os.kill(workers[0][0], signal.SIGKILL)
         out, _ = process.communicate(timeout=900)
     finally:
         process.kill()
@@ -468,7 +468,7 @@ def test_a_stop_ends_the_workers_with_one_line_and_the_search_resumes(tmp_path, 
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     interrupted = [line for line in out.splitlines() if line.startswith("interrupted")]
     assert len(interrupted) == 1 and "run the same command again to resume" in interrupted[0]
-    assert workers and not any(running(pid) for pid in workers)
+    assert workers and not any(running(worker) for worker in workers)
     kept = {trial for trial, _, status, _ in _study_rows(study_dir) if status == "COMPLETE"}
     assert kept and f"{len(kept)} completed trial(s) are kept" in interrupted[0]
 
@@ -493,9 +493,9 @@ def test_workers_die_with_a_driver_killed_by_sigkill(tmp_path):
         process.kill()
         process.wait()
         deadline = time.time() + 10
-        while time.time() < deadline and any(running(pid) for pid in workers):
+        while time.time() < deadline and any(running(worker) for worker in workers):
             time.sleep(0.1)
-        assert not any(running(pid) for pid in workers)  # no orphan trains on
+        assert not any(running(worker) for worker in workers)  # no orphan trains on
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

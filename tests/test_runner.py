@@ -11,7 +11,8 @@ import time
 import pytest
 
 import fake_objective
-from conftest import REPO, running
+import conftest
+from conftest import REPO
 from layernas_tf.algorithms import LayerNAS, RegularizedEvolution
 from layernas_tf.trials.executors import LocalExecutor, SerialExecutor, WorkerSetupError
 from layernas_tf.trials.runner import Runner
@@ -131,11 +132,12 @@ def test_driver_killed_at_any_moment_resumes_without_retraining(tmp_path):
     while len(fake_objective.started(log)) < 8 and time.time() < deadline:
         time.sleep(0.05)
     os.killpg(os.getpgid(process.pid), 0)  # still alive
-    workers = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+    workers = [conftest.process(int(pid)) for pid in
+               subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()]
     process.send_signal(signal.SIGKILL)
     process.wait()
     deadline = time.time() + 30
-    while any(running(pid) for pid in workers) and time.time() < deadline:
+    while any(conftest.running(worker) for worker in workers) and time.time() < deadline:
         time.sleep(0.05)  # the workers die with their driver (their parent-death signal)
     with sqlite3.connect(study_dir / "study.db") as db:
         complete_before = {arch for arch, in db.execute("SELECT arch FROM trials WHERE status = 'COMPLETE'")}
