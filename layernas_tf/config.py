@@ -249,11 +249,12 @@ def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown argument(s) {', '.join(unknown)}; valid: {', '.join(DEFAULTS)}")
     a = {**DEFAULTS, **arguments}
     space = a["space"]
-    if isinstance(space, str) and not is_module_space(space):
-        _one_of("space", space, search_spaces.names())
+    if isinstance(space, str):
+        if not is_module_space(space):
+            _one_of("space", space, search_spaces.names())
     elif not isinstance(space, SearchSpace):
-        raise ValueError(f"space={space!r} is neither a space's name ({', '.join(search_spaces.names())}) "
-                         "nor a layernas_tf.SearchSpace")
+        raise ValueError(f"space={space!r} is neither a space's name ({', '.join(search_spaces.names())}), "
+                         "module:build_function, nor a layernas_tf.SearchSpace")
     given = {name: a[name] for name in COSTS if a[name] is not None}
     if not given:
         raise ValueError("give a budget: madds=220M, params=2.5M or latency=12ms (with latency_profile=PROFILE.json), "

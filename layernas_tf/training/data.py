@@ -142,6 +142,12 @@ def _carved(splits: dict[str, tf.data.Dataset], validation_fraction: float) -> d
             "validation": _every_kth(splits["train"], k, keep=True)}
 
 
+def _counted(splits: dict[str, tf.data.Dataset]) -> tuple[dict[str, int], dict[str, tf.data.Dataset]]:
+    """Each split's size, and the split told it: Keras otherwise warns that a filtered split "ran out of data"."""
+    sizes = {k: int(ds.reduce(0, lambda n, _: n + 1)) for k, ds in splits.items()}
+    return sizes, {k: ds.apply(tf.data.experimental.assert_cardinality(sizes[k])) for k, ds in splits.items()}
+
+
 def _check_classes(name: str, num_classes: int) -> None:
     if num_classes < 2:
         raise DataError(f"dataset {name} has {num_classes} class(es): a classifier needs at least 2")
@@ -153,7 +159,7 @@ def _arrays(name: str, arrays: Any, validation_fraction: float) -> Dataset:
     num_classes = int(splits["train"][1].max()) + 1 if len(splits["train"][1]) else 0
     _check_classes(name, num_classes)
     loaded = _carved({k: tf.data.Dataset.from_tensor_slices(v) for k, v in splits.items()}, validation_fraction)
-    sizes = {k: int(loaded[k].reduce(0, lambda n, _: n + 1)) for k in loaded}
+    sizes, loaded = _counted(loaded)
     return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes,
                    _native(splits["train"][0].shape[1:]))
 
@@ -171,7 +177,7 @@ def _function(name: str, function: Callable[[], dict], num_classes: Optional[int
         labels = loaded["train"].map(lambda image, label: tf.cast(label, tf.int64))
         num_classes = int(labels.reduce(np.int64(-1), tf.maximum)) + 1
     _check_classes(name, num_classes)
-    sizes = {k: int(loaded[k].reduce(0, lambda n, _: n + 1)) for k in loaded}
+    sizes, loaded = _counted(loaded)
     return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes,
                    _native(loaded["train"].element_spec[0].shape))
 
@@ -240,6 +246,7 @@ def _from_builder(builder, name: str, validation_fraction: float, subsplits: boo
     for key, split in splits.items():
         size = builder.info.splits[split].num_examples if available == set(builder.info.splits) and not carve else None
         sizes[key] = size if isinstance(size, int) else int(loaded[key].reduce(0, lambda n, _: n + 1))
+        loaded[key] = loaded[key].apply(tf.data.experimental.assert_cardinality(sizes[key]))
     _check_classes(name, num_classes)
     return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes, native)
 
