@@ -263,7 +263,7 @@ def search(*, export: bool = False, log: Log = _print, **arguments) -> SearchRes
 
         import layernas_tf
 
-        result = layernas_tf.search(space="nats_sss", dataset="digits", params="600K", image_size=16,
+        result = layernas_tf.search(space="nats_sss", dataset="digits", madds="40M", image_size=16,
                                     proxy_epochs=1, batch_size=64, max_trials=3, verbose=0,
                                     study_dir="runs/example")
         print(result.best["arch"], result.best["reward"], result.best["costs"])

@@ -39,16 +39,20 @@ def _trial_rows(study_dir):
 
 
 @pytest.mark.slow
-def test_the_docstring_example_runs_exports_for_litert_and_resumes_without_training(tmp_path, monkeypatch):
+@pytest.mark.parametrize("executor", ["serial", "local"])
+def test_the_docstring_example_runs_exports_for_litert_and_resumes_without_training(tmp_path, monkeypatch, executor):
     from ai_edge_litert.interpreter import Interpreter  # pylint: disable=import-outside-toplevel
 
     example = textwrap.dedent(api.search.__doc__.split("Example")[1].split("Args:")[0].split("\n", 1)[1])
+    where = {"serial": "", "local": 'executor="local", parallel_trials=2, '}[executor]
+    example = example.replace("verbose=0,", f"verbose=0, {where}")
+    assert where in example
     monkeypatch.chdir(tmp_path)  # the example writes runs/example
     scope = {}
     exec(compile(example, "search.__doc__", "exec"), scope)  # pylint: disable=exec-used
     result, exported = scope["result"], scope["exported"]
     assert result.trials == 3 and result.stopped_early and result.study_dir == "runs/example"
-    assert result.best["costs"]["params"] <= 600_000 and result.best["image_size"] == 16
+    assert result.best["costs"]["madds"] <= 40_000_000 and result.best["image_size"] == 16
     assert result.front and result.front[-1]["trial"] == result.best["trial"]
     assert scope["model"].input_shape == (None, 16, 16, 3)
     lite = exported["exports"]["tflite"]
@@ -64,8 +68,9 @@ def test_the_docstring_example_runs_exports_for_litert_and_resumes_without_train
     rows = _trial_rows("runs/example")
 
     lines, log = _lines()
-    again = layernas_tf.search(space="nats_sss", dataset="digits", params="600K", image_size=16, proxy_epochs=1,
-                               batch_size=64, max_trials=3, verbose=0, study_dir="runs/example", log=log)
+    again = layernas_tf.search(space="nats_sss", dataset="digits", madds="40M", image_size=16, proxy_epochs=1,
+                               batch_size=64, max_trials=3, verbose=0, study_dir="runs/example", log=log,
+                               **({"executor": "local", "parallel_trials": 2} if executor == "local" else {}))
     assert any(line.startswith("resuming runs/example/study.db: 3 trial(s) done, 0 to retry") for line in lines)
     assert not [line for line in lines if line.startswith("trial ")]  # nothing trained again
     assert again.best == result.best and _trial_rows("runs/example") == rows
@@ -89,8 +94,6 @@ def test_numpy_arrays_and_a_dataset_function_train_under_the_local_executor(tmp_
     assert [r["status"] for r in rows] == ["COMPLETE"] * 2
     assert by_function.best["reward"] > 0.9
     assert "local executor (2 worker processes" in lines[0]
-    exported = by_function.export(tflite="float", log=log)
-    assert exported["exports"]["tflite"]["verified"] and exported["final"]["test_top1"] > 0.9
 
 
 def test_bad_arguments_raise_value_error_naming_the_argument(tmp_path):

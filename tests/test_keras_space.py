@@ -107,10 +107,10 @@ def test_a_user_model_is_searched_by_local_workers_exported_and_resumed(tmp_path
     space = KerasSpace(small_cnn, input_shape=(16, 16, 3), num_classes=2)
     budget = (space.cost(space.cheapest()) + space.cost(space.dearest())) // 2
     arguments = dict(space=space, madds=budget, dataset=_arrays(), image_size=16, proxy_epochs=1, batch_size=32,
-                     max_trials=3, verbose=0, executor=executor, parallel_trials=2,
+                     max_trials=2, verbose=0, executor=executor, parallel_trials=2,
                      study_dir=str(tmp_path / "study"))
     result = layernas_tf.search(**arguments, log=lambda line: None)
-    assert result.best["costs"]["madds"] <= budget and result.trials == 3
+    assert result.best["costs"]["madds"] <= budget and result.trials == 2
     assert study.read(result.study_dir)[0]["space"] == "small_cnn"
     exported = result.export(tflite="float", log=lambda line: None)
     assert exported["exports"]["tflite"]["verified"]
@@ -126,6 +126,6 @@ def test_the_command_line_searches_a_build_function_by_module_path(tmp_path, cap
 
     cli.invoke(main_module.define_flags, main_module.run, [
         "--space=test_keras_space:small_cnn", "--madds=2M", "--image_size=32", "--proxy_epochs=1",
-        "--batch_size=64", "--max_trials=2", "--verbose=0", f"--study_dir={tmp_path / 'study'}"])
+        "--batch_size=64", "--max_trials=1", "--verbose=0", f"--study_dir={tmp_path / 'study'}"])
     out = capsys.readouterr().out
     assert "on test_keras_space:small_cnn (5 decision points" in out and "exported trial" in out

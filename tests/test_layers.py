@@ -23,9 +23,9 @@ APPLICATIONS = {
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(APPLICATIONS))
 def test_keras_applications_count_as_they_profile(name):
-    """At 160x160, which every one of them builds at; `python -m benchmarks.layer_counter` runs them at 224."""
+    """At 128x128, which every one of them builds at; `python -m benchmarks.layer_counter` runs them at 224."""
     keras.backend.clear_session()
-    model = APPLICATIONS[name]((160, 160, 3))
+    model = APPLICATIONS[name]((128, 128, 3))
     assert count_madds(model) == graph.profile_madds(model)
 
 

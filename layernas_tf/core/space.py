@@ -135,6 +135,7 @@ class SearchSpace:
 
         `every_point` matters for a `Subspace` only: here every point is searched.
         """
+        del every_point
         values = self.layer_values(arch)
         width = max(len(p.name) for p in self.decision_points)
         rows = [f"{'layer'.ljust(width)}  index  value"]
