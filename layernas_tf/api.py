@@ -20,9 +20,9 @@ import subprocess
 import sys
 from typing import Any, Callable, Optional
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter is not the search's output
+import layernas_tf.quiet  # pylint: disable=unused-import,ungrouped-imports  (first: TensorFlow starts quietly)
 
-import keras  # pylint: disable=wrong-import-position
+import keras  # pylint: disable=wrong-import-order
 
 import search_spaces
 from layernas_tf.algorithms import TITLES, LayerNAS, create, layerwise

@@ -15,12 +15,7 @@ from __future__ import annotations
 import json
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
-
-from layernas_tf.quiet import quiet_native_output  # pylint: disable=wrong-import-position
-
-with quiet_native_output():  # TensorFlow's C++ start-up lines
-    import tensorflow  # pylint: disable=unused-import,wrong-import-position
+import layernas_tf.quiet  # pylint: disable=unused-import  (first: TensorFlow starts without its C++ start-up lines)
 
 from absl import flags  # pylint: disable=wrong-import-position
 

@@ -1,5 +1,8 @@
 """Keeping third-party chatter off the console: what TensorFlow, its converter and LiteRT print from C++.
 
+Importing this module starts TensorFlow with its start-up lines silenced: the
+commands and `api` import it first, so whichever runs starts TensorFlow here, once.
+
 TF_CPP_MIN_LOG_LEVEL no longer silences TensorFlow 2.21's start-up lines ("oneDNN
 custom operations are on", "Could not find cuda drivers"), nor the converter's
 ("fully_quantize: 0, inference_type: 6, ...") or LiteRT's ("INFO: Created TensorFlow
@@ -13,6 +16,8 @@ import contextlib
 import os
 import sys
 from typing import Iterator
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # what the C++ logging still honours
 
 
 @contextlib.contextmanager
@@ -29,3 +34,7 @@ def quiet_native_output() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+with quiet_native_output():  # "oneDNN custom operations are on", "Could not find cuda drivers", ...
+    import tensorflow  # pylint: disable=unused-import,wrong-import-position

@@ -15,6 +15,19 @@ NATS_OFFICIAL = os.path.join(SHARED_DATA, "official", "NATS-sss-v1_0-50262-simpl
 MACRO_JSON = os.path.join(os.path.dirname(SHARED_DATA), "nas_bench_macro", "nas-bench-macro_cifar10.json")
 
 
+def command_in_process(module, capsys, *args):
+    """A command (`layernas_tf.main`, `.export`, `.latency`) run in this process as from a shell: its exit status,
+    None when it ended well, and the one-line errors it wrote to stderr."""
+    from layernas_tf import cli  # pylint: disable=import-outside-toplevel  (the commands import TensorFlow)
+
+    try:
+        cli.invoke(module.define_flags, module.run, list(args))
+        status = None
+    except SystemExit as ended:
+        status = ended.code
+    return status, [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+
+
 def _stat(pid):
     with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
         return f.read().rsplit(")", 1)[1].split()

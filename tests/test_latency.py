@@ -6,7 +6,8 @@ import random
 import pytest
 
 import search_spaces
-from layernas_tf import cli, latency
+from conftest import command_in_process
+from layernas_tf import latency
 from layernas_tf.cost import graph, latency_model, latency_timing
 from layernas_tf.core.space import Subspace
 
@@ -215,10 +216,8 @@ def test_a_phones_timings_become_its_profile(tmp_path):
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys, args, fragment):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as ended:
-        cli.invoke(latency.define_flags, latency.run, args)
-    lines = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
-    assert ended.value.code == 2 and len(lines) == 1 and fragment in lines[0], lines
+    status, lines = command_in_process(latency, capsys, *args)
+    assert status == 2 and len(lines) == 1 and fragment in lines[0], lines
     assert not list(tmp_path.iterdir())
 
 

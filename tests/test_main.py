@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, process, running
+from conftest import REPO, command_in_process, process, running
 from layernas_tf import cli
 from layernas_tf.core.units import human
 from layernas_tf import main as main_module
@@ -29,9 +29,9 @@ def run_main(*args, timeout=900, env=None):
 
 def main_in_process(capsys, *args):
     """The command run in this process, as from a shell: (exit status, its one-line errors on stderr)."""
-    with pytest.raises(SystemExit) as ended:
-        cli.invoke(main_module.define_flags, main_module.run, list(args))
-    return ended.value.code, [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    status, lines = command_in_process(main_module, capsys, *args)
+    assert status is not None, "the command ended well"
+    return status, lines
 
 
 @pytest.mark.parametrize(
@@ -389,11 +389,9 @@ def test_export_any_trial_and_the_whole_front_of_a_search(tmp_path, capsys):
                            ([f"--trial={front[0]['trial']}", f"--export_dir={tmp_path / 'file' / 'x'}"],
                             "cannot be written"),
                            (["--front", f"--study_dir={tmp_path / 'nowhere'}"], "holds no study")):
-        with pytest.raises(SystemExit) as ended:
-            cli.invoke(export.define_flags, export.run, [f"--study_dir={study_dir}",
-                                                         f"--export_dir={tmp_path / 'nothing'}", *args])
-        lines = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
-        assert ended.value.code == 2 and len(lines) == 1 and fragment in lines[0], lines
+        status, lines = command_in_process(export, capsys, f"--study_dir={study_dir}",
+                                           f"--export_dir={tmp_path / 'nothing'}", *args)
+        assert status == 2 and len(lines) == 1 and fragment in lines[0], lines
     assert not (tmp_path / "nothing").exists() and not (tmp_path / "nowhere").exists()
 
 
