@@ -143,7 +143,10 @@ def _carved(splits: dict[str, tf.data.Dataset], validation_fraction: float) -> d
 
 
 def _counted(splits: dict[str, tf.data.Dataset]) -> tuple[dict[str, int], dict[str, tf.data.Dataset]]:
-    """Each split's size, and the split told it: Keras otherwise warns that a filtered split "ran out of data"."""
+    """Each split's size, and the split told it: Keras otherwise warns that a filtered split "ran out of data".
+
+    Counting is one pass over each split: cheap for arrays, an epoch's reading for a dataset function's large split.
+    """
     sizes = {k: int(ds.reduce(0, lambda n, _: n + 1)) for k, ds in splits.items()}
     return sizes, {k: ds.apply(tf.data.experimental.assert_cardinality(sizes[k])) for k, ds in splits.items()}
 
