@@ -30,6 +30,9 @@ setup(
         "nats": ["nats_bench==1.8"],
         # Trials on a Ray cluster: --executor=ray (tested: ray 2.60.0).
         "ray": ["ray>=2.60,<2.61"],
-        "test": ["pytest>=8,<10", "pytest-xdist>=3.8,<4", "hypothesis>=6.100,<7", "nats_bench==1.8", "ray>=2.60,<2.61"],
+        # LayerNAS inside KerasTuner: layernas_tf.keras_tuner (tested: keras-tuner 1.4.8).
+        "tuner": ["keras-tuner==1.4.8"],
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.8,<4", "hypothesis>=6.100,<7", "nats_bench==1.8", "ray>=2.60,<2.61",
+                 "keras-tuner==1.4.8"],
     },
 )

@@ -96,6 +96,7 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
     Raises:
       ValueError: a bad argument, naming it (`name=value`) and what is valid.
     """
+    executors.check_not_in_worker("layernas_tf.search()")
     a = check_arguments(arguments)
     if a["executor"] == "ray":
         executors.import_ray()

@@ -152,6 +152,20 @@ class SerialExecutor(Executor):
         return "serial executor (one trial at a time, in this process)"
 
 
+WORKER_NAME = "layernas-worker"
+
+
+def check_not_in_worker(what: str) -> None:
+    """ValueError when a local worker is importing the user's script and reaches `what` (a search) at its top level.
+
+    Workers start with `spawn`, which imports the driver's main script: a script that
+    starts a search outside `if __name__ == "__main__":` would start one in every worker.
+    """
+    if multiprocessing.current_process().name.startswith(WORKER_NAME):
+        raise ValueError(f"{what} was started while a trial worker imported your script: local workers import the "
+                         "main script, so start the search under `if __name__ == \"__main__\":`")
+
+
 def _die_with(parent: int) -> None:
     """Ends this worker when its driver dies, however it dies (kill -9 included).
 
@@ -227,16 +241,18 @@ class LocalExecutor(Executor):
             self._envs.append(env)
         self._workers: list[Optional[tuple[Any, Any]]] = [None] * slots
         self._busy: dict[int, int] = {}  # slot -> trial id
+        self._answered: set[int] = set()  # slots whose worker has sent a result
         for slot in range(slots):  # all at once: LayerNAS's first layer is one trial, its second many
             self._start(slot)
 
     def _start(self, slot: int):
         parent, child = self._context.Pipe()
         process = self._context.Process(target=_worker_main, args=(child, self._factory, self._envs[slot], os.getpid()),
-                                        name=f"layernas-worker-{slot}", daemon=True)
+                                        name=f"{WORKER_NAME}-{slot}", daemon=True)
         process.start()
         child.close()
         self._workers[slot] = (process, parent)
+        self._answered.discard(slot)
         return self._workers[slot]
 
     def submit(self, trial_id: int, arch: str) -> None:
@@ -273,11 +289,18 @@ class LocalExecutor(Executor):
         except (EOFError, OSError):
             outcome = None
         if outcome is not None:
+            self._answered.add(slot)
             if outcome[0] in ("setup", "full"):
                 self.close()
             return _result(outcome)
         process.join(timeout=5)
         self._workers[slot] = None
+        if slot not in self._answered and process.exitcode is not None and process.exitcode > 0:
+            # Python exited with an error before the worker's own code ran (it could not import the main
+            # script, or unpickle the objective): every new worker would do the same.
+            self.close()
+            raise WorkerSetupError(f"worker {process.pid} {_exit_reason(process.exitcode)} before it could start "
+                                   "(its error is printed above)")
         return Result(trial_id, error=f"worker {process.pid} {_exit_reason(process.exitcode)}", lost=True)
 
     def close(self) -> None:
