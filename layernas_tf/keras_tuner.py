@@ -60,7 +60,7 @@ from keras_tuner.src.engine import hypermodel as kt_hypermodel, tuner_utils  # p
 from layernas_tf.algorithms import TITLES, create, layerwise, names
 from layernas_tf.config import DEFAULTS, TFLITE_KINDS
 from layernas_tf.core.space import Architecture, SearchSpace, WithCost
-from layernas_tf.core.status import COMPLETE, PENDING
+from layernas_tf.core.status import PENDING
 from layernas_tf.core.units import UNITS, show
 from layernas_tf.deploy.tflite import export_model
 from layernas_tf.reports import write_atomic, write_json

@@ -4,8 +4,6 @@ import json
 import os
 
 import keras
-import keras_tuner as kt
-import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
@@ -29,14 +27,17 @@ def build_model(hp):
 
 
 class Stop(keras.callbacks.Callback):
-    """Ctrl-C in the middle of the search's `trial`-th trial (counted over the search)."""
+    """Ctrl-C as the search's `trial`-th trial starts training (KerasTuner copies callbacks per trial: the count is
+    the class's)."""
+
+    started = 0
 
     def __init__(self, trial):
         super().__init__()
-        self.trial, self.seen = trial, 0
+        self.trial = trial
 
     def on_train_begin(self, logs=None):
-        Stop.started = getattr(Stop, "started", 0) + 1
+        Stop.started += 1
         if Stop.started == self.trial:
             raise KeyboardInterrupt
 
