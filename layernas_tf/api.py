@@ -105,7 +105,8 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
         os.environ[THREADS_ENV] = str(max(1, int(a["cpus_per_trial"])))
     distribute.set_threads()
     name, source = _data_source(a["dataset"], a["executor"])
-    dataset = data.load(name, a["data_dir"], source=source, num_classes=a["num_classes"])
+    dataset = data.load(name, a["data_dir"], source=source, num_classes=a["num_classes"],
+                        train_examples=a["train_examples"])
     image_size = a["image_size"] or dataset.default_image_size()
     space = a["space"]
     registered = isinstance(space, str) and not is_module_space(space)
@@ -132,7 +133,7 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
         verbose=a["verbose"], study_dir=study_dir, latency_profile=a["latency_profile"], algorithm=a["algorithm"],
         controller_batch=a["controller_batch"], executor=kind, parallel_trials=slots,
         gpus_per_trial=a["gpus_per_trial"], cpus_per_trial=a["cpus_per_trial"], ray_address=a["ray_address"],
-        trial_retries=a["trial_retries"], labelled_progress=slots > 1)
+        trial_retries=a["trial_retries"], labelled_progress=slots > 1, train_examples=a["train_examples"])
     searched = prepared_config.search_space()
     check_feasible(prepared_config, searched, log)
     check_study_dir(study_dir)
@@ -292,7 +293,8 @@ def _header(prepared: Prepared, search_algorithm, executor: executors.Executor, 
     return (f"{TITLES[cfg.algorithm]} on {space.name} ({chosen}; {float(space.size):.3g} networks), {unit} "
             f"{at} in [{show(cfg.cost, cfg.target[0])}, {show(cfg.cost, cfg.target[1])}]{also}"
             f"{f' (buckets by {unit})' if isinstance(search_algorithm, LayerNAS) else ''}, "
-            f"proxies train on {dataset.name} at {cfg.image_size}x{cfg.image_size} ({dataset.sizes['train']} train / "
+            f"proxies train on {dataset.name} at {cfg.image_size}x{cfg.image_size} ({dataset.sizes['train']} train"
+            f"{' (a fixed, class-balanced part)' if cfg.train_examples is not None else ''} / "
             f"{dataset.sizes['validation']} validation images), --strategy={cfg.strategy}, {executor.describe()}; "
             f"at most {bound} trials; study in {cfg.study_dir}")
 

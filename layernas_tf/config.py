@@ -44,7 +44,7 @@ DEFAULTS: dict[str, Any] = dict(
     space=DEFAULT_SPACE, madds=None, params=None, latency=None, latency_profile=None, bucket_by=None,
     madds_min=None, decisions=None, nasnet_cells=None, nasnet_filters=None,
     dataset=DEFAULT_DATASET, data_dir=None, num_classes=None, image_size=None, deploy_image_size=None,
-    batch_size=128, proxy_epochs=5, learning_rate=0.05,
+    batch_size=128, proxy_epochs=5, learning_rate=0.05, train_examples=None,
     algorithm=DEFAULT_ALGORITHM, buckets=10, per_bucket=1, controller_batch=1, max_trials=None, seed=0,
     strategy="auto", tpu=None, mixed_precision=False, study_dir=None,
     executor=None, parallel_trials=None, gpus_per_trial=None, cpus_per_trial=None, ray_address=None,
@@ -75,6 +75,8 @@ class SearchConfig:
       latency_profile: the device profile latency budgets are predicted from.
       labelled_progress: each epoch prints one line starting with its trial (several
         workers share the console).
+      train_examples: proxies train on a fixed, class-balanced part of the training
+        split: this many examples, or this fraction of them (< 1); None: all.
     """
 
     space: Any
@@ -111,6 +113,7 @@ class SearchConfig:
     ray_address: Optional[str] = None
     trial_retries: int = 1
     labelled_progress: bool = False
+    train_examples: Optional[float] = None
 
     @property
     def space_name(self) -> str:
@@ -140,6 +143,8 @@ class SearchConfig:
             settings["space_options"] = [list(o) for o in self.space_options]
         if self.latency_profile:
             settings["latency_profile"] = self.latency_profile
+        if self.train_examples is not None:
+            settings["train_examples"] = self.train_examples
         return settings
 
     @classmethod
@@ -230,6 +235,14 @@ def check_positive(name: str, value: Any, kind: type = int, allow_zero: bool = F
         raise ValueError(f"{name}={value!r} is not {bound}")
 
 
+def check_train_examples(value: Any) -> None:
+    """ValueError unless `value` is None, a fraction in (0, 1), or a whole number of examples (>= 1)."""
+    check_positive("train_examples", value, float)
+    if value is not None and value >= 1 and not float(value).is_integer():
+        raise ValueError(f"train_examples={value!r} is neither a fraction of the training split (0 < f < 1) nor a "
+                         "whole number of examples")
+
+
 def _one_of(name: str, value: Any, valid) -> None:
     if value not in valid:
         raise ValueError(f"unknown {name}={value!r}; valid: {', '.join(str(v) for v in valid)}")
@@ -287,6 +300,7 @@ def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     for name in ("final_epochs", "trial_retries", "seed"):
         check_positive(name, a[name], allow_zero=True)
     check_positive("learning_rate", a["learning_rate"], float)
+    check_train_examples(a["train_examples"])
     for name in ("gpus_per_trial", "cpus_per_trial"):
         check_positive(name, a[name], float, allow_zero=True)
     _one_of("verbose", a["verbose"], (0, 1, 2))

@@ -50,6 +50,9 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
     flags.DEFINE_integer("image_size", None, "Side the proxies train at; default: the dataset's.", flag_values=values)
     flags.DEFINE_integer("batch_size", 128, "Global batch size, split across replicas.", flag_values=values)
     flags.DEFINE_integer("proxy_epochs", 5, "Epochs each candidate trains before it is scored.", flag_values=values)
+    flags.DEFINE_float("train_examples", None,
+                       "Proxies train on a fixed, class-balanced part of the training split: this many examples, or "
+                       "this fraction (< 1); the validation split is unchanged. Default: all.", flag_values=values)
     flags.DEFINE_float("learning_rate", 0.05, "Peak learning rate (SGD, cosine decay after warm-up).", flag_values=values)
     flags.DEFINE_enum("algorithm", algorithms.DEFAULT, algorithms.names(),
                       "The search: layernas_plus (LayerNAS with a reward model, see docs/algorithm.md), layernas (as the "

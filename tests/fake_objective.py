@@ -46,3 +46,15 @@ def started(log_path):
         return []
     with open(log_path, encoding="utf-8") as log:
         return [(int(line.split()[0]), line.split()[1]) for line in log if line.strip()]
+
+
+def _fail_to_load():
+    raise ImportError("No module named 'my_script'")
+
+
+class Unloadable:
+    """A factory that pickles here but cannot be loaded in a worker, as when a worker cannot import the script
+    that defines the objective."""
+
+    def __reduce__(self):
+        return (_fail_to_load, ())

@@ -1,5 +1,6 @@
 """The front door: `layernas_tf.search()` from Python, its result, its resume and its bad arguments."""
 
+import multiprocessing
 import re
 import textwrap
 
@@ -88,12 +89,14 @@ def test_numpy_arrays_and_a_dataset_function_train_under_the_local_executor(tmp_
 
     lines, log = _lines()
     by_function = layernas_tf.search(**TINY, dataset=make_data, max_trials=2, executor="local", parallel_trials=2,
-                                      study_dir=str(tmp_path / "function"), log=log)
+                                      train_examples=100, study_dir=str(tmp_path / "function"), log=log)
     settings, rows = study.read(str(tmp_path / "function"))
     assert settings["dataset"] == "function:test_api.make_data" and settings["num_classes"] == 2
+    assert settings["train_examples"] == 100  # the proxies' part of the split is part of the search
     assert [r["status"] for r in rows] == ["COMPLETE"] * 2
     assert by_function.best["reward"] > 0.9
     assert "local executor (2 worker processes" in lines[0]
+    assert "(100 train (a fixed, class-balanced part) / 26 validation images)" in lines[0]
 
 
 def test_bad_arguments_raise_value_error_naming_the_argument(tmp_path):
@@ -125,3 +128,11 @@ def test_the_package_loads_no_tensorflow_until_search_is_used():
             "layernas_tf.search\n"
             "assert 'tensorflow' in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)
+
+
+def test_a_search_started_while_a_worker_imports_the_script_is_refused(monkeypatch):
+    """Workers start with spawn, which imports the driver's script: one without a main guard would otherwise start
+    a search in every worker."""
+    monkeypatch.setattr(multiprocessing.current_process(), "name", "layernas-worker-0")
+    with pytest.raises(ValueError, match=r'under `if __name__ == "__main__":`'):
+        layernas_tf.search(space="mbv2", madds="300M")

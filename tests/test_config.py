@@ -17,7 +17,7 @@ def test_arguments_are_normalized_once_for_the_command_and_for_python():
 def test_a_config_is_rebuilt_from_the_settings_its_study_recorded():
     made = SearchConfig(space="mbv3_small", cost="params", target=(0, 3e6), dataset="digits", num_classes=10,
                         image_size=32, deploy_image_size=32, batch_size=64, proxy_epochs=1, learning_rate=0.02,
-                        budgets=(("madds", 0, 2.1e6),), decisions=("skip",), study_dir="runs/a")
+                        budgets=(("madds", 0, 2.1e6),), decisions=("skip",), study_dir="runs/a", train_examples=0.25)
     rebuilt = SearchConfig.from_study(made.study_settings(), study_dir="runs/a")
     assert rebuilt == made and rebuilt.study_settings() == made.study_settings()
 

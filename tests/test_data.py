@@ -85,6 +85,28 @@ def test_image_folder_dataset(tmp_path):
     assert x.shape == (12, 32, 32, 3) and y.shape == (12, 2)
 
 
+def _labels(split):
+    return [int(label) for _, label in split.as_numpy_iterator()]
+
+
+def test_proxies_can_train_on_a_fixed_class_balanced_part_of_the_training_split():
+    full = data.load("digits")
+    part = data.load("digits", train_examples=100)
+    assert part.sizes == {**full.sizes, "train": 100}
+    assert np.bincount(_labels(part.train)).tolist() == [10] * 10
+    images = [x.tobytes() for x, _ in part.train.as_numpy_iterator()]
+    assert images == [x.tobytes() for x, _ in data.load("digits", train_examples=100).train.as_numpy_iterator()]
+    assert set(images) <= {x.tobytes() for x, _ in full.train.as_numpy_iterator()}
+    assert _labels(part.validation) == _labels(full.validation)  # the validation split is unchanged
+    assert data.load("digits", train_examples=0.25).sizes["train"] == round(0.25 * full.sizes["train"])
+    # A class with too few examples gives what it has; the others share the rest.
+    images, labels = np.zeros((30, 8, 8, 3), np.uint8), np.array([0] * 25 + [1] * 5)
+    uneven = data.load("arrays:uneven", source=(images, labels), train_examples=12)
+    assert np.bincount(_labels(uneven.train)).tolist() == [7, 5]
+    with pytest.raises(data.DataError, match="train_examples=5 gives 5 examples, fewer than the 10 classes"):
+        data.load("digits", train_examples=5)
+
+
 def test_bad_datasets_get_one_clear_message(tmp_path, monkeypatch):
     with pytest.raises(data.DataError, match="unknown dataset 'no_such_set'.*folder:PATH.*digits"):
         data.load("no_such_set")

@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import pytest
@@ -182,3 +184,27 @@ def test_a_hypermodel_is_searched_in_keras_tuner_conventions_resumed_and_exporte
     _search(resumed, tmp_path / "stopped")
     assert _trials(resumed) == trials
     assert {i: os.path.getmtime(project / f"trial_{i}" / "checkpoint.weights.h5") for i in finished} == finished
+
+
+UNGUARDED = """
+import sys
+sys.path.insert(0, {tests!r})
+from layernas_tf.keras_tuner import LayerNASTuner
+from test_keras_tuner import _digits, build_model
+
+(x, y), validation = _digits()
+tuner = LayerNASTuner(build_model, max_madds=100_000, executor="local", directory={directory!r}, project_name="p")
+tuner.search(x, y, epochs=1, validation_data=validation, verbose=0)
+"""
+
+
+@pytest.mark.slow
+def test_a_script_without_a_main_guard_is_told_to_add_one(tmp_path):
+    """Local workers import the driver's script: unguarded, it would start a search (and overwrite the project) in
+    each of them. The workers refuse, and the driver ends at once with what to do."""
+    script = tmp_path / "search.py"
+    script.write_text(UNGUARDED.format(tests=os.path.dirname(__file__), directory=str(tmp_path)))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert 'start the search under `if __name__ == "__main__":`' in done.stderr
+    assert "WorkerSetupError" in done.stderr.strip().splitlines()[-1]

@@ -70,6 +70,9 @@ def main_in_process(capsys, *args):
         (["--madds=40M", "--image_size=16"], ["too small", "32x32"]),
         (["--madds=40M", "--image_size=0"], ["--image_size=0 is not a positive"]),
         (["--madds=40M", "--learning_rate=inf"], ["--learning_rate=inf is not a positive finite number"]),
+        (["--madds=40M", "--train_examples=0"], ["--train_examples=0.0 is not a positive"]),
+        (["--madds=40M", "--train_examples=1.5"], ["neither a fraction of the training split", "whole number"]),
+        (["--madds=40M", "--train_examples=5000"], ["--train_examples=5000 is more than the 1293 training examples"]),
         (["--params=2M", "--madds_min=1M"], ["--madds_min"]),
     ],
 )

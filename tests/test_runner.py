@@ -104,6 +104,13 @@ def test_worker_setup_failure_stops_the_run_with_its_reason(tmp_path, additive_s
         _run(tmp_path, additive_space, SerialExecutor(broken))
 
 
+def test_a_worker_that_dies_before_it_starts_ends_the_run_in_moments():
+    executor = LocalExecutor(fake_objective.Unloadable(), 1)
+    executor.submit(0, "0:0")
+    with pytest.raises(WorkerSetupError, match="exited with status 1 before it could start"):
+        executor.wait()
+
+
 DRIVER = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})

@@ -63,7 +63,7 @@ class Dataset:
 
 
 def load(name: str, data_dir: Optional[str] = None, validation_fraction: float = 0.1, *,
-         source: Any = None, num_classes: Optional[int] = None) -> Dataset:
+         source: Any = None, num_classes: Optional[int] = None, train_examples: Optional[float] = None) -> Dataset:
     """Loads `name`: a tfds dataset name, `folder:PATH`, or `digits` (embedded, no download).
 
     Args:
@@ -71,18 +71,71 @@ def load(name: str, data_dir: Optional[str] = None, validation_fraction: float =
         {split: (images, labels)} numpy arrays, or a function returning {split:
         tf.data.Dataset of (image, label)}.
       num_classes: for a dataset function; default: the largest training label + 1.
+      train_examples: keep only a fixed, class-balanced part of the training split
+        (`balanced_part`): a count, or a fraction (< 1).
     """
     if not 0 < validation_fraction < 1:
         raise DataError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
     if name.startswith(ARRAYS_PREFIX):
-        return _arrays(name, source, validation_fraction)
-    if name.startswith(FUNCTION_PREFIX):
-        return _function(name, source, num_classes, validation_fraction)
-    if name == DIGITS:
-        return _digits(validation_fraction)
-    if name.startswith(FOLDER_PREFIX):
-        return _folder(name[len(FOLDER_PREFIX):], validation_fraction)
-    return _tfds(name, data_dir, validation_fraction)
+        dataset = _arrays(name, source, validation_fraction)
+    elif name.startswith(FUNCTION_PREFIX):
+        dataset = _function(name, source, num_classes, validation_fraction)
+    elif name == DIGITS:
+        dataset = _digits(validation_fraction)
+    elif name.startswith(FOLDER_PREFIX):
+        dataset = _folder(name[len(FOLDER_PREFIX):], validation_fraction)
+    else:
+        dataset = _tfds(name, data_dir, validation_fraction)
+    return dataset if train_examples is None else balanced_part(dataset, train_examples)
+
+
+def balanced_part(dataset: Dataset, train_examples: float) -> Dataset:
+    """The dataset with its training split cut to a fixed, class-balanced part; validation and test unchanged.
+
+    The part is the first examples of each class in the split's order, as equal in
+    number as the classes allow (a class with too few gives all it has, the others
+    share the rest): the same examples on every worker and every resume, without a
+    seed. Finding them reads the split's labels once.
+
+    Raises:
+      DataError: asked for more examples than the split holds, or fewer than one per class.
+    """
+    size = dataset.sizes["train"]
+    wanted = int(round(train_examples * size)) if train_examples < 1 else int(train_examples)
+    if wanted > size:
+        raise DataError(f"train_examples={train_examples:g} is more than the {size} training examples of {dataset.name}")
+    if wanted < dataset.num_classes:
+        raise DataError(f"train_examples={train_examples:g} gives {wanted} examples, fewer than the "
+                        f"{dataset.num_classes} classes of {dataset.name}: give at least one per class")
+    labels = np.fromiter(dataset.train.map(lambda image, label: label).as_numpy_iterator(), dtype=np.int64)
+    counts = np.bincount(labels, minlength=dataset.num_classes)
+    quota, left = np.zeros_like(counts), wanted
+    while left:
+        open_classes = np.flatnonzero(quota < counts)
+        share = max(1, left // len(open_classes))
+        for c in open_classes:
+            add = min(share, counts[c] - quota[c], left)
+            quota[c] += add
+            left -= add
+            if not left:
+                break
+    rank = np.zeros_like(labels)
+    seen = np.zeros_like(counts)
+    for i, label in enumerate(labels):
+        rank[i], seen[label] = seen[label], seen[label] + 1
+    keep = tf.constant(rank < quota[labels])
+
+    def kept(index, example):
+        del example
+        return keep[index]
+
+    def without_index(index, example):
+        del index
+        return example
+
+    train = dataset.train.enumerate().filter(kept).map(without_index)
+    return dataclasses.replace(dataset, train=train.apply(tf.data.experimental.assert_cardinality(wanted)),
+                               sizes={**dataset.sizes, "train": wanted})
 
 
 def as_splits(dataset: Any) -> "dict[str, tuple[np.ndarray, np.ndarray]]":

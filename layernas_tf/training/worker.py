@@ -49,7 +49,7 @@ class TrialWorker:
             tpu = isinstance(self.strategy, tf.distribute.TPUStrategy)
             keras.mixed_precision.set_global_policy("mixed_bfloat16" if tpu else "mixed_float16")
         dataset = data.load(config.dataset, config.data_dir, source=config.data_source,
-                            num_classes=config.num_classes)
+                            num_classes=config.num_classes, train_examples=config.train_examples)
         self.dataset = dataset
         self.train_images = data.resized(dataset.train, image_size=config.image_size,
                                          size_hint=dataset.sizes["train"])
