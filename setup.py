@@ -33,6 +33,8 @@ setup(
         # LayerNAS inside KerasTuner: layernas_tf.keras_tuner (tested: keras-tuner 1.4.8).
         "tuner": ["keras-tuner==1.4.8"],
         "test": ["pytest>=8,<10", "pytest-xdist>=3.8,<4", "hypothesis>=6.100,<7", "nats_bench==1.8", "ray>=2.60,<2.61",
-                 "keras-tuner==1.4.8"],
+                 "keras-tuner==1.4.8",
+                 # An outside peer in benchmarks/search_quality.py (Optuna's TPE sampler).
+                 "optuna==5.0.0"],
     },
 )
