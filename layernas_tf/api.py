@@ -149,7 +149,8 @@ def make_executor(prepared: Prepared) -> executors.Executor:
         return executors.SerialExecutor(factory)
     if prepared.executor == "local":
         return executors.LocalExecutor(factory, prepared.slots, gpus=prepared.gpus,
-                                       gpus_per_trial=cfg.gpus_per_trial or 1)
+                                       gpus_per_trial=cfg.gpus_per_trial or 1,
+                                       cpus=int(cfg.cpus_per_trial * prepared.slots) if cfg.cpus_per_trial else None)
     cpus = cfg.cpus_per_trial or max(1, (os.cpu_count() or 1) // prepared.slots)
     return executors.RayExecutor(factory, prepared.slots, address=cfg.ray_address, cpus_per_trial=cpus,
                                  gpus_per_trial=cfg.gpus_per_trial or 0)

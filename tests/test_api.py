@@ -136,3 +136,22 @@ def test_a_search_started_while_a_worker_imports_the_script_is_refused(monkeypat
     monkeypatch.setattr(multiprocessing.current_process(), "name", "layernas-worker-0")
     with pytest.raises(ValueError, match=r'under `if __name__ == "__main__":`'):
         layernas_tf.search(space="mbv2", madds="300M")
+
+
+@pytest.mark.slow
+def test_one_and_two_local_workers_run_the_same_search(tmp_path):
+    """Without max_trials the default proposes from which trials are complete at a layer's end, and each network
+    trains from its own seed: one worker or two, the same trials, the same rewards, the same answer."""
+    from test_keras_space import small_cnn  # pylint: disable=import-outside-toplevel
+
+    space = layernas_tf.KerasSpace(small_cnn, input_shape=(16, 16, 3), num_classes=10)
+    results = {}
+    for workers in (1, 2):
+        results[workers] = layernas_tf.search(
+            space=space, madds=(space.cost(space.cheapest()) + space.cost(space.dearest())) // 2, image_size=16,
+            proxy_epochs=1, batch_size=64, buckets=2, verbose=0, executor="local", parallel_trials=workers,
+            cpus_per_trial=1, study_dir=str(tmp_path / str(workers)), log=lambda line: None)
+    one, two = (_trial_rows(str(tmp_path / str(w))) for w in (1, 2))
+    assert len(one) >= 8 and one == two
+    assert results[1].best == results[2].best and not results[1].stopped_early
+

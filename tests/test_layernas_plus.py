@@ -52,10 +52,42 @@ def test_an_empty_model_predicts_zero_and_a_ridge_shrinks_towards_the_mean():
     assert 0.0 < low < 5.0 < high < 10.0
 
 
+def _noisy_pairwise(arch):
+    return pairwise_reward(arch) + (hash(tuple(arch)) % 97) / 970
+
+
+@pytest.mark.parametrize("options, limit", [(((1, 2, 3), (0, 5, 10, 20), (1, 2), (0, 3, 6)), 20),
+                                            ([(1, 2, 3)] * 7, 14), ([(1, 2, 3, 4)] * 6, 15)])
+def test_without_max_trials_the_model_takes_the_place_of_layernas_children_never_adds_to_them(options, limit):
+    space = AdditiveSpace(options=options)
+    default = run(LayerNASPlus(space, limit), _noisy_pairwise)
+    paper = run(LayerNAS(space, limit), _noisy_pairwise)
+    assert len(default.trials) <= len(paper.trials) <= LayerNASPlus.trial_bound(space) == default.natural_bound
+    assert default.best().reward >= paper.best().reward
+    assert default.replaced == default._sources.count("m") and "r" not in default._sources  # no warm-up on top
+
+
+def test_without_max_trials_the_search_is_the_same_whatever_order_results_come_back_in():
+    """What it proposes depends on which trials are complete at a layer's end, not on when each came back:
+    one worker or several, the same trials with the same rewards."""
+    space = AdditiveSpace(options=[(1, 2, 3, 4)] * 6)
+    one = run(LayerNASPlus(space, 15), _noisy_pairwise)
+    assert one.replaced > 0
+    algo, rng = LayerNASPlus(space, 15), random.Random(1)
+    out = []
+    while not algo.done:
+        out += algo.suggest(rng.randint(1, 4))  # several workers, each asking when it is free
+        rng.shuffle(out)
+        for trial in out[: rng.randint(1, len(out))]:  # and results coming back in any order
+            algo.report(trial.id, _noisy_pairwise(trial.arch))
+            out.remove(trial)
+    assert [(t.arch, t.reward) for t in algo.trials] == [(t.arch, t.reward) for t in one.trials]
+
+
 def test_random_networks_come_first_then_the_model_and_layernas_share_the_trials():
     space = AdditiveSpace()
     limit = 15  # the default network (the dearest, 32) is over it
-    algo = run(LayerNASPlus(space, limit), toy_reward)
+    algo = run(LayerNASPlus(space, limit, max_trials=40), toy_reward)
     assert space.cost(space.default()) > limit and algo.warmup == 5 and algo.lead == 3 * len(space)
     assert all(t.cost <= limit for t in algo.trials[:5]) and algo._sources[:5] == "rrrrr"
     assert algo.trials[algo._sources.index("l")].arch == space.default()

@@ -1,7 +1,18 @@
-"""LayerNAS+: LayerNAS with a reward model that proposes half of the trials; the default search.
+"""LayerNAS+: LayerNAS with a reward model; the default search.
 
-What changes against the paper's LayerNAS (`layernas.py`; `docs/algorithm.md`
-gives the measurements):
+Two regimes (`docs/algorithm.md` gives the measurements):
+
+- **Without `max_trials`** (the search ends by itself): no trial on top of
+  LayerNAS's. At each layer's start the model looks at the children LayerNAS queued;
+  a child it is confident cannot be among the `per_bucket` best of its cost bucket
+  (`confidence` standard deviations of the fit's spread) is left untrained, and the
+  model's best-ranked untried feasible network trains in its place. A layer closes
+  only when nothing is out, so what is proposed depends on which trials exist and
+  what they scored, never on the order results came back in: one worker or many,
+  the same search. No warm-up: the model starts once it has `warmup` trials of
+  LayerNAS's to learn from, and while the fit has fewer networks than effects its
+  spread is infinite and nothing is left out.
+- **With `max_trials`** (a budget to spend), what follows.
 
 - The first `warmup` trials are random feasible networks; after them a `model_share`
   of the trials are not LayerNAS's: each is the untrained feasible network that a
@@ -18,10 +29,10 @@ gives the measurements):
   that is finding them.
 - A network the model trained is one LayerNAS reuses for free when it comes up as
   a child, and the reverse; no network trains twice.
-- With `max_trials`, the model also keeps workers busy while LayerNAS waits on
-  results still out, and the trials LayerNAS leaves at its natural end go to the
-  model: a budget is spent, not returned. Without it the search ends with LayerNAS,
-  within `trial_bound` trials.
+- The model also keeps workers busy while LayerNAS waits on results still out,
+  and the trials LayerNAS leaves at its natural end go to the model: a budget is
+  spent, not returned. (This regime's proposals depend on which results are in
+  when a worker asks: with several workers the trials differ run to run.)
 
 Args:
   model_share: the fraction of the trials after the warmup that the model proposes
@@ -34,18 +45,22 @@ Args:
   ridge: the model's L2 penalty.
   samples: in spaces too large to list, the random networks added per proposal
     to the neighbours of the best trials.
+  confidence: without `max_trials`, how many standard deviations of the fit's
+    spread a child must be below `per_bucket` rivals of its bucket to be replaced
+    (0.5, measured; larger replaces fewer).
   layernas: LayerNAS's own settings (`buckets`, `per_bucket`, `max_trials`, `seed`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from layernas_tf.algorithms.base import Target
 from layernas_tf.core.status import COMPLETE, PENDING
-from layernas_tf.algorithms.layernas import LayerNAS
+from layernas_tf.algorithms.layernas import LayerNAS, bucketize
 from layernas_tf.algorithms.surrogate import AdditiveModel
 from layernas_tf.core.space import Architecture, SearchSpace
 
@@ -73,17 +88,21 @@ class LayerNASPlus(LayerNAS):
         lead: Optional[int] = None,
         ridge: float = 1.0,
         samples: int = 64,
+        confidence: float = 0.5,
         **layernas: Any,
     ):
         if (not 0 < model_share < 1 or warmup < 0 or (lead is not None and lead < 0) or ridge <= 0
-                or samples < 0):
-            raise ValueError(f"need 0 < model_share < 1, warmup >= 0, lead >= 0, ridge > 0, samples >= 0; got "
-                             f"{model_share}, {warmup}, {lead}, {ridge}, {samples}")
+                or samples < 0 or not confidence >= 0):
+            raise ValueError(f"need 0 < model_share < 1, warmup >= 0, lead >= 0, ridge > 0, samples >= 0, "
+                             f"confidence >= 0; got {model_share}, {warmup}, {lead}, {ridge}, {samples}, {confidence}")
         self.model_share = model_share
         self.warmup = warmup
         self.lead = _lead(space, lead)
         self.ridge = ridge
         self.samples = samples
+        self.confidence = confidence
+        self.replaced = 0  # without max_trials: LayerNAS children left untrained for a model pick
+        self._picks: set[Architecture] = set()  # the model's picks queued in LayerNAS's place
         self._from_model = self._from_layernas = 0
         self._model_exhausted = False
         self._model = AdditiveModel([len(p) for p in space.decision_points], ridge)
@@ -98,8 +117,15 @@ class LayerNASPlus(LayerNAS):
         super().__init__(space, target, **layernas)
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "model_share": self.model_share, "warmup": self.warmup, "lead": self.lead,
-                "ridge": self.ridge, "samples": self.samples}
+        settings = {**super().config(), "model_share": self.model_share, "warmup": self.warmup, "lead": self.lead,
+                    "ridge": self.ridge, "samples": self.samples}
+        if self._in_place():
+            settings["confidence"] = self.confidence
+        return settings
+
+    def _in_place(self) -> bool:
+        """Without max_trials the model's trials take the place of LayerNAS children, never add to them."""
+        return self.max_trials is None
 
     # -- the search --------------------------------------------------------------
 
@@ -112,7 +138,11 @@ class LayerNASPlus(LayerNAS):
 
     def _model_turn(self) -> bool:
         """Whether the model proposes the next trial: during the warm-up, after LayerNAS's end, when it is
-        behind its share, and while it leads, up to `lead` trials ahead of it (LayerNAS likewise)."""
+        behind its share, and while it leads, up to `lead` trials ahead of it (LayerNAS likewise).
+
+        Without max_trials, never: its picks are in LayerNAS's queue (`_replace`)."""
+        if self._in_place():
+            return False
         if self._is_finished or self._from_model < self.warmup:
             return True
         self._learn()
@@ -133,8 +163,10 @@ class LayerNASPlus(LayerNAS):
         if arch is None and model_turn and not self._is_finished:
             model_turn, arch = False, super()._next()
         if arch is not None:
-            if model_turn:
-                self._sources += RANDOM if self._from_model < self.warmup else MODEL
+            picked = arch in self._picks
+            self._picks.discard(arch)
+            if picked or model_turn:
+                self._sources += MODEL if picked or self._from_model >= self.warmup else RANDOM
                 self._from_model += 1
             else:
                 self._sources += LAYERNAS
@@ -142,16 +174,79 @@ class LayerNASPlus(LayerNAS):
         return arch
 
     @staticmethod
-    def trial_bound(space: SearchSpace, buckets: int = 10, per_bucket: int = 1, model_share: float = 0.5,
-                    warmup: int = 5, lead: Optional[int] = None) -> int:
-        """The most trials a search without `max_trials` takes: LayerNAS's, and the model's share and lead
-        on top."""
-        layernas = LayerNAS.trial_bound(space, buckets, per_bucket)
-        return warmup + layernas + int(layernas * model_share / (1 - model_share)) + _lead(space, lead) + 1
+    def trial_bound(space: SearchSpace, buckets: int = 10, per_bucket: int = 1, **unused: Any) -> int:
+        """The most trials a search without `max_trials` takes: LayerNAS's (the model's picks take the place of
+        LayerNAS children)."""
+        del unused
+        return LayerNAS.trial_bound(space, buckets, per_bucket)
 
     @property
-    def natural_bound(self) -> int:
-        return self.trial_bound(self.space, self.buckets, self.per_bucket, self.model_share, self.warmup, self.lead)
+    def natural_bound(self) -> float:
+        """LayerNAS's bound without max_trials; with it, none of its own (a budget is spent)."""
+        return self.trial_bound(self.space, self.buckets, self.per_bucket) if self._in_place() else math.inf
+
+    # -- without max_trials: the model's picks in place of LayerNAS children ----------------
+
+    def _children_out(self) -> bool:
+        # A layer closes when nothing is out, picks included: the next layer's queue then depends on which
+        # trials exist and what they scored, never on the order results came back in.
+        return bool(self._pending) if self._in_place() else super()._children_out()
+
+    def _advance(self) -> None:
+        super()._advance()
+        if self._in_place() and not self._is_finished and self._layer is not None and self._layer >= 0:
+            self._replace()
+
+    def _replace(self) -> None:
+        """Leaves untrained each queued child the model is confident cannot be among the `per_bucket` best of
+        its bucket, and queues as many of the model's own picks in their place.
+
+        Confident: at least `per_bucket` other children of the bucket (trained, with their
+        reward, or queued, with their prediction less `confidence` standard deviations)
+        are above the child's prediction plus `confidence` standard deviations. While
+        the fit has fewer networks than effects its spread is infinite: nothing is left out.
+        """
+        self._learn()
+        if self._model.count < self.warmup or not self._queue:
+            return
+        costs = [self.cost(c) for c in self._children]
+        index = dict(zip(self._children, bucketize(costs, self.buckets, min(costs), max(costs))))
+        columns = self._model.columns([self.space.canonical(c) for c in self._children])
+        predicted = self._model.predict(columns)
+        spread = self._model.spread(columns)
+        if not np.isfinite(spread).all():
+            return
+        low, high = {}, {}
+        for child, mean, sd in zip(self._children, predicted, spread):
+            trial = self.tried(child)
+            if trial is not None and trial.status == COMPLETE:
+                low[child] = high[child] = trial.reward
+            elif trial is None:
+                low[child], high[child] = mean - self.confidence * sd, mean + self.confidence * sd
+        out = set()
+        for child in self._queue:
+            rivals = sum(1 for other in low if other != child and index[other] == index[child]
+                         and low[other] > high[child])
+            if rivals >= self.per_bucket:
+                out.add(child)
+        if not out:
+            return
+        picks = self._ranked_picks(len(out), exclude={self.space.canonical(c) for c in self._children})
+        self.replaced += len(picks)
+        dropped = set(sorted(out, key=lambda c: high[c])[:len(picks)])  # the least promising go first
+        kept = [c for c in self._queue if c not in dropped]
+        self._picks.update(picks)
+        self._queue = [a for pair in zip(kept, picks) for a in pair] + kept[len(picks):] + picks[len(kept):]
+
+    def _ranked_picks(self, n: int, exclude: set) -> list[Architecture]:
+        """The `n` untried feasible networks the model ranks best, none of `exclude`."""
+        listing = self.space.feasible_architectures(self.target.t_min, self.target.t_max)
+        pool = ([a for a in listing if self.tried(a) is None] if listing is not None else self._pool())
+        pool = [a for a in pool if a not in exclude]
+        if not pool:
+            return []
+        order = np.argsort(-self._model.predict(self._model.columns(pool)), kind="stable")
+        return [pool[i] for i in order[:n]]
 
     def _propose(self) -> Optional[Architecture]:
         """The untrained feasible network the model ranks best (a random one while it warms up)."""
@@ -229,12 +324,15 @@ class LayerNASPlus(LayerNAS):
 
     def _extra_state(self) -> dict[str, Any]:
         return {**super()._extra_state(), "from_model": self._from_model, "from_layernas": self._from_layernas,
-                "model_exhausted": self._model_exhausted, "sources": self._sources}
+                "model_exhausted": self._model_exhausted, "sources": self._sources,
+                "picks": sorted(str(a) for a in self._picks), "replaced": self.replaced}
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         super()._load_extra_state(state)
         self._from_model, self._from_layernas = state["from_model"], state["from_layernas"]
         self._model_exhausted, self._sources = state["model_exhausted"], state["sources"]
+        self._picks = {self.space.parse(a) for a in state.get("picks", ())}
+        self.replaced = state.get("replaced", 0)
         self._model = AdditiveModel([len(p) for p in self.space.decision_points], self.ridge)
         self._modelled, self._leader, self._leading_reward = 0, None, -np.inf
         self._listing = None

@@ -36,7 +36,7 @@ class AdditiveModel:
         self._inverse = np.eye(self.width) / ridge
         self._counts = np.zeros(self.width)
         self._moment = np.zeros(self.width)
-        self._sum, self._count = 0.0, 0
+        self._sum, self._squares, self._count = 0.0, 0.0, 0
         self._weights = None
 
     def columns(self, archs: Sequence[Sequence[int]]) -> np.ndarray:
@@ -55,6 +55,7 @@ class AdditiveModel:
         self._counts[on] += 1.0
         self._moment[on] += reward
         self._sum += reward
+        self._squares += reward * reward
         self._count += 1
         self._weights = None
 
@@ -66,8 +67,33 @@ class AdditiveModel:
         """Predicted rewards of networks given by their `columns()`; 0 while nothing is known."""
         if self._count == 0:
             return np.zeros(len(columns))
-        mean = self._sum / self._count
+        return self._fitted()[columns].sum(axis=1) + self._sum / self._count
+
+    def _fitted(self) -> np.ndarray:
         if self._weights is None:
             # Fitted on rewards centred at their mean: the penalty pulls effects to 0, not the mean to 0.
+            mean = self._sum / self._count
             self._weights = self._inverse @ (self._moment - mean * self._counts)
-        return self._weights[columns].sum(axis=1) + mean
+        return self._weights
+
+    def noise(self) -> float:
+        """The residual standard deviation of one reward around the fit; inf while the fit has no degrees of
+        freedom left (fewer networks than effectively fitted effects).
+
+        Ridge's exact residual sum, y'y - w'X'y - ridge |w|^2 on centred rewards, over
+        n - 1 - (width - ridge trace(A^-1)) degrees of freedom (the effects' effective number).
+        """
+        if self._count < 2:
+            return np.inf
+        mean = self._sum / self._count
+        weights = self._fitted()
+        centred = self._squares - self._count * mean * mean
+        residual = centred - weights @ (self._moment - mean * self._counts) - self.ridge * weights @ weights
+        freedom = self._count - 1 - (self.width - self.ridge * np.trace(self._inverse))
+        return float(np.sqrt(max(residual, 0.0) / freedom)) if freedom >= 1 else np.inf
+
+    def spread(self, columns: np.ndarray) -> np.ndarray:
+        """The standard deviation of each prediction (of the mean reward, not of one training), for networks
+        given by their `columns()`: noise() * sqrt(x' A^-1 x)."""
+        leverage = np.array([self._inverse[np.ix_(c, c)].sum() for c in columns])
+        return self.noise() * np.sqrt(np.maximum(leverage, 0.0))
