@@ -12,6 +12,7 @@ from layernas_tf.algorithms.controller import Controller
 from layernas_tf.algorithms.evolution import RegularizedEvolution
 from layernas_tf.algorithms.layernas import LayerNAS
 from layernas_tf.algorithms.layernas_plus import LayerNASPlus
+from layernas_tf.algorithms.listed import Listed
 from layernas_tf.algorithms.random_search import RandomSearch
 from layernas_tf.algorithms.reinforce import Reinforce
 
@@ -43,6 +44,6 @@ def create(name: str, space, target, **settings) -> Algorithm:
 
 __all__ = [
     "ALGORITHMS", "COMPLETE", "Controller", "DEFAULT", "FAILED", "PENDING", "TITLES", "Algorithm", "LayerNAS",
-    "LayerNASPlus", "RandomSearch", "RegularizedEvolution", "Reinforce", "Target", "Trial", "create", "layerwise",
+    "LayerNASPlus", "Listed", "RandomSearch", "RegularizedEvolution", "Reinforce", "Target", "Trial", "create", "layerwise",
     "names",
 ]

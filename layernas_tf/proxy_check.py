@@ -1,0 +1,234 @@
+r"""Does the proxy rank networks as longer training does? Check it before a long search.
+
+    python -m layernas_tf.proxy_check --space=mbv3_small --madds=2.1M --decisions=skip --dataset=digits \
+        --image_size=32 --proxy_epochs=1 --networks=8 --reference_epochs=5 [--reference_image_size=N]
+
+Every search flag of `main` means what it means there (the proxy is `--proxy_epochs`
+at `--image_size`, on `--train_examples` if given). A handful of networks of the
+space within the budget (`--networks`: the default when feasible, the cheapest and
+the dearest feasible, then random feasible ones) train twice, with the proxy settings
+and with the reference's (`--reference_epochs`, default four times the proxy's, at
+`--reference_image_size`, default the proxy's). It prints each network's two rewards,
+Spearman's and Kendall's rank correlation between them and what a proxy trial costs
+against a reference one, and writes `proxy_check.json` and `proxy_check.png` into
+`--study_dir`. Each side is a study of its own (`STUDY_DIR/proxy`,
+`STUDY_DIR/reference`) run by the search's runner, so any executor trains it, a
+stopped check resumes without retraining, and Google's advice for Vertex AI NAS
+(check the proxy task against full training before searching) costs one command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import sys
+from typing import Any, Callable, Optional
+
+import layernas_tf.quiet  # pylint: disable=unused-import,ungrouped-imports  (first: TensorFlow starts quietly)
+
+import numpy as np  # pylint: disable=wrong-import-order
+from absl import flags, logging  # pylint: disable=wrong-import-order
+from scipy import stats  # pylint: disable=wrong-import-order
+
+from layernas_tf import api, cli, main
+from layernas_tf.algorithms import Listed, RandomSearch
+from layernas_tf.config import check_positive, check_study_dir
+from layernas_tf.core.space import Architecture, SearchSpace
+from layernas_tf.core.status import COMPLETE
+from layernas_tf.core.units import label
+from layernas_tf.reports import _pyplot, _save_figure, write_json
+from layernas_tf.trials import executors, stopping
+from layernas_tf.trials.runner import Runner
+from layernas_tf.trials.study import Study, StudyLocked, StudyMismatch
+
+REPORT, PLOT = "proxy_check.json", "proxy_check.png"
+_DRAWS = 2000  # random feasible draws in a space too large to list, for the dearest feasible network
+
+
+def networks_to_check(space: SearchSpace, target: tuple[float, float], count: int, seed: int = 0) -> list[Architecture]:
+    """The default (when feasible), the cheapest and the dearest feasible network, then random feasible ones."""
+    sampler = RandomSearch(space, target, seed=seed)
+    chosen: dict[Architecture, None] = {}
+    listing = space.feasible_architectures(*target)
+    if listing is not None:
+        feasible = list(listing)
+    else:
+        feasible = []
+        for _ in range(_DRAWS):
+            arch = space.random(sampler.rng)
+            if sampler.feasible(arch):
+                feasible.append(space.canonical(arch))
+    if not feasible:
+        raise ValueError(f"no network of {space.name} within the budget was found to check")
+    for arch in (space.default(), space.cheapest()):
+        if sampler.feasible(arch):
+            chosen.setdefault(space.canonical(arch), None)
+    chosen.setdefault(max(feasible, key=space.cost), None)
+    rng = random.Random(seed)
+    rest = [a for a in dict.fromkeys(feasible) if a not in chosen]
+    rng.shuffle(rest)
+    for arch in rest[: max(0, count - len(chosen))]:
+        chosen[arch] = None
+    return list(chosen)[:count]
+
+
+def _train(prepared: api.Prepared, archs: list[Architecture], log: Callable[[str], None]) -> dict[str, dict]:
+    """Trains `archs` with `prepared`'s settings in its own study; returns each network's row by its string."""
+    cfg = prepared.config
+    algorithm = Listed(prepared.space, cfg.target, archs, seed=cfg.seed)
+    study = Study(cfg.study_dir, {**cfg.study_settings(), "algorithm": algorithm.config()})
+    executor = None
+    try:
+        with stopping.sigterm_stops():
+            executor = api.make_executor(prepared)
+            at = f"at {cfg.size_label()}"
+            Runner(study, algorithm, executor, retries=cfg.trial_retries, expected_trials=len(archs), log=log,
+                   format_cost=lambda c: f"{label(cfg.cost, c)} {at}").run()
+        return {row["arch"]: row for row in study.trials()}
+    finally:
+        if executor is not None:
+            executor.close()
+        study.close()
+
+
+@dataclasses.dataclass
+class Plan:
+    """A checked proxy check: the proxy's and the reference's settings and the networks both train."""
+
+    proxy: api.Prepared
+    reference: api.Prepared
+    networks: list[Architecture]
+
+
+def proxy_check(*, log: Callable[[str], None] = print, **arguments: Any) -> dict[str, Any]:
+    """Trains a few networks with the proxy settings and the reference's; returns the report it writes.
+
+    Takes `plan()`'s arguments.
+    """
+    return run_plan(plan(log=log, **arguments), log=log)
+
+
+def plan(*, networks: int = 8, reference_epochs: Optional[int] = None, reference_image_size: Optional[int] = None,
+         log: Callable[[str], None] = print, **arguments: Any) -> Plan:
+    """Checks everything and picks the networks; nothing is trained or written.
+
+    Takes `layernas_tf.search()`'s arguments for the proxy (space, budget, data, proxy_epochs, image_size,
+    train_examples, executor, study_dir for the check's files, ...); the reference trains on the whole
+    training split, `reference_epochs` (default 4x the proxy's) at `reference_image_size` (default the proxy's).
+
+    Raises:
+      ValueError: a bad argument, or a reference no longer or larger than the proxy.
+    """
+    check_positive("networks", networks)
+    check_positive("reference_epochs", reference_epochs)
+    check_positive("reference_image_size", reference_image_size)
+    if networks < 3:
+        raise ValueError(f"networks={networks}: a rank correlation needs at least 3 networks")
+    prepared = api.prepare(log=log, **arguments)
+    cfg = prepared.config
+    root = cfg.study_dir if arguments.get("study_dir") else f"{cfg.study_dir}_proxy_check"
+    reference = dataclasses.replace(cfg, proxy_epochs=reference_epochs or 4 * cfg.proxy_epochs,
+                                    image_size=reference_image_size or cfg.image_size,
+                                    study_dir=os.path.join(root, "reference"), train_examples=None)
+    if reference.proxy_epochs <= cfg.proxy_epochs and reference.image_size <= cfg.image_size and (
+            cfg.train_examples is None):
+        raise ValueError(f"reference_epochs={reference.proxy_epochs} at reference_image_size={reference.image_size} "
+                         f"is no longer training than the proxy (proxy_epochs={cfg.proxy_epochs} at "
+                         f"image_size={cfg.image_size}): give a longer or larger reference")
+    proxy = dataclasses.replace(cfg, study_dir=os.path.join(root, "proxy"))
+    for side in (proxy, reference):
+        check_study_dir(side.study_dir)
+    archs = networks_to_check(prepared.space, cfg.target, networks, cfg.seed)
+    return Plan(dataclasses.replace(prepared, config=proxy), dataclasses.replace(prepared, config=reference), archs)
+
+
+def run_plan(checked: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Trains both sides (resuming what a stopped check kept) and writes the report."""
+    cfg, reference, space = checked.proxy.config, checked.reference.config, checked.proxy.space
+    part = f" on {checked.proxy.dataset.sizes['train']} training examples" if cfg.train_examples else ""
+    log(f"proxy check of {len(checked.networks)} networks of {space.name}: proxy {cfg.proxy_epochs} epoch(s) at "
+        f"{cfg.image_size}x{cfg.image_size}{part}, reference {reference.proxy_epochs} epoch(s) at "
+        f"{reference.image_size}x{reference.image_size}; in {os.path.dirname(cfg.study_dir)}")
+    rows = {}
+    for name, side in (("proxy", checked.proxy), ("reference", checked.reference)):
+        log(f"\n-- {name}: {side.config.proxy_epochs} epoch(s) at {side.config.image_size}x{side.config.image_size}")
+        rows[name] = _train(side, checked.networks, log)
+    return _report(cfg, reference, space, checked.networks, rows, log)
+
+
+def _report(cfg, reference, space, archs, rows, log) -> dict[str, Any]:
+    directory = os.path.dirname(cfg.study_dir)
+    entries = []
+    for arch in archs:
+        proxy_row, reference_row = rows["proxy"].get(str(arch)), rows["reference"].get(str(arch))
+        if not (proxy_row and reference_row and proxy_row["status"] == reference_row["status"] == COMPLETE):
+            continue
+        entries.append({"arch": str(arch), "cost": space.cost(arch), "proxy": proxy_row["reward"],
+                        "reference": reference_row["reward"],
+                        "proxy_seconds": proxy_row["metrics"].get("train_seconds"),
+                        "reference_seconds": reference_row["metrics"].get("train_seconds")})
+    if len(entries) < 3:
+        raise ValueError(f"only {len(entries)} network(s) trained on both sides: a rank correlation needs 3")
+    proxy_rewards = np.array([e["proxy"] for e in entries])
+    reference_rewards = np.array([e["reference"] for e in entries])
+    spearman = stats.spearmanr(proxy_rewards, reference_rewards).statistic
+    kendall = stats.kendalltau(proxy_rewards, reference_rewards).statistic
+    cost = (sum(e["proxy_seconds"] or 0 for e in entries) / max(1e-9, sum(e["reference_seconds"] or 0
+                                                                            for e in entries)))
+    report = {
+        "space": space.name, "target": list(cfg.target), "cost": cfg.cost,
+        "proxy": {"epochs": cfg.proxy_epochs, "image_size": cfg.image_size, "train_examples": cfg.train_examples},
+        "reference": {"epochs": reference.proxy_epochs, "image_size": reference.image_size},
+        "spearman": float(spearman), "kendall": float(kendall), "proxy_cost_ratio": cost, "networks": entries,
+    }
+    log(f"\n{'network':<24} {'cost':>12} {'proxy':>8} {'reference':>10}")
+    for e in entries:
+        log(f"{e['arch']:<24} {label(cfg.cost, e['cost']):>12} {e['proxy']:>8.4f} {e['reference']:>10.4f}")
+    log(f"\nSpearman {spearman:.3f}, Kendall {kendall:.3f} over {len(entries)} networks; a proxy trial costs "
+        f"{cost:.2f}x a reference one in training time")
+    write_json(os.path.join(directory, REPORT), report)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    ax.scatter(proxy_rewards, reference_rewards, label=f"{len(entries)} networks")
+    ax.set_xlabel(f"proxy reward ({cfg.proxy_epochs} epochs at {cfg.image_size}x{cfg.image_size})")
+    ax.set_ylabel(f"reference reward ({reference.proxy_epochs} epochs at {reference.image_size}x{reference.image_size})")
+    ax.set_title(f"{space.name}: Spearman {spearman:.2f}, Kendall {kendall:.2f}")
+    _save_figure(plt, fig, ax, os.path.join(directory, PLOT))
+    log(f"wrote {directory}/{REPORT} and {PLOT}")
+    return report
+
+
+def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
+    """`main`'s flags (the proxy and where it runs), and the reference's."""
+    main.define_flags(values)
+    flags.DEFINE_integer("networks", 8, "Networks to train with both settings (at least 3).", flag_values=values)
+    flags.DEFINE_integer("reference_epochs", None, "Epochs of the reference training; default 4x --proxy_epochs.",
+                         flag_values=values)
+    flags.DEFINE_integer("reference_image_size", None, "Side the reference trains at; default --image_size.",
+                         flag_values=values)
+
+
+def run(values: flags.FlagValues) -> None:
+    """The command over parsed flags."""
+    logging.set_verbosity(logging.WARNING)
+
+    def log(line: str) -> None:
+        print(cli.as_flags(line, values), flush=True)
+
+    with cli.bad_input():
+        checked = plan(networks=values.networks, reference_epochs=values.reference_epochs,
+                       reference_image_size=values.reference_image_size, log=log, **main.arguments(values))
+    try:
+        run_plan(checked, log=log)
+    except KeyboardInterrupt as interrupt:
+        log("\ninterrupted: the trials trained so far are kept; run the same command again to resume")
+        sys.exit(stopping.exit_status(interrupt))
+    except (StudyLocked, StudyMismatch) as e:
+        cli.fail(e, values)
+    except executors.WorkerSetupError as e:
+        cli.fail(f"the trial workers could not start: {e}", values)
+
+
+if __name__ == "__main__":
+    cli.run(run, define_flags)

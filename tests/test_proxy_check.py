@@ -1,0 +1,51 @@
+"""The proxy check: a few networks trained with the proxy's settings and longer ones, and their rank correlation."""
+
+import json
+
+import pytest
+
+import layernas_tf
+from conftest import AdditiveSpace, command_in_process
+from layernas_tf import proxy_check
+
+
+def test_the_networks_checked_span_the_budget_and_are_feasible_and_distinct():
+    space = AdditiveSpace()
+    feasible = space.feasible_architectures(0, 20)
+    chosen = proxy_check.networks_to_check(space, (0, 20), 6, seed=1)
+    assert len(chosen) == len(set(chosen)) == 6 and set(chosen) <= set(feasible)
+    assert space.cheapest() in chosen and max(feasible, key=space.cost) in chosen
+    assert proxy_check.networks_to_check(space, (0, 20), 6, seed=1) == chosen
+    large = AdditiveSpace(options=[(1, 2, 3)] * 12)  # too large to list: random feasible draws
+    chosen = proxy_check.networks_to_check(large, (0, 24), 5)
+    assert len(set(chosen)) == 5 and all(large.cost(a) <= 24 for a in chosen)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--networks=2"], "--networks=2: a rank correlation needs at least 3 networks"),
+    (["--reference_epochs=1"], "is no longer training than the proxy"),
+    (["--reference_epochs=0"], "--reference_epochs=0 is not a positive"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, message):
+    status, lines = command_in_process(proxy_check, capsys, "--space=nats_sss", "--params=600K", "--proxy_epochs=1",
+                                       *args, f"--study_dir={tmp_path / 'check'}")
+    assert status == 2 and len(lines) == 1 and message in lines[0]
+    assert not (tmp_path / "check").exists()
+
+
+@pytest.mark.slow
+def test_a_proxy_is_checked_against_longer_training_by_local_workers_and_resumes(tmp_path):
+    from test_keras_space import small_cnn  # pylint: disable=import-outside-toplevel
+
+    space = layernas_tf.KerasSpace(small_cnn, input_shape=(16, 16, 3), num_classes=10)
+    arguments = dict(space=space, madds=space.cost(space.dearest()), image_size=16, proxy_epochs=1, batch_size=64,
+                     verbose=0, executor="local", parallel_trials=2, networks=4, reference_epochs=2,
+                     study_dir=str(tmp_path / "check"))
+    report = proxy_check.proxy_check(**arguments, log=lambda line: None)
+    assert len(report["networks"]) == 4 and report["reference"] == {"epochs": 2, "image_size": 16}
+    assert -1 <= report["spearman"] <= 1 and -1 <= report["kendall"] <= 1 and 0 < report["proxy_cost_ratio"] < 1
+    assert json.loads((tmp_path / "check" / "proxy_check.json").read_text()) == report
+    assert (tmp_path / "check" / "proxy_check.png").stat().st_size > 0
+    lines = []
+    again = proxy_check.proxy_check(**arguments, log=lines.append)
+    assert again == report and not [line for line in lines if line.startswith("trial ")]
