@@ -21,7 +21,6 @@ import contextlib
 import io
 import os
 import statistics
-import sys
 import tempfile
 import time
 
@@ -90,7 +89,8 @@ def _run(name, seed, trials, madds, params, space, directory):
     tuner = _tuner(name, seed, trials, madds, params, directory)
     tuner.oracle.verbose = 0
     start = time.time()
-    with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints a traceback for every oversized model
+    quiet = io.StringIO()
+    with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):  # a traceback per oversized model
         tuner.search(x, y, epochs=_EPOCHS.value, batch_size=64, validation_data=validation, verbose=0)
     seconds = time.time() - start
     within, best, epochs = 0, float("nan"), 0
