@@ -64,6 +64,7 @@ from layernas_tf.core.status import PENDING
 from layernas_tf.core.units import UNITS, show
 from layernas_tf.deploy.tflite import export_model
 from layernas_tf.reports import write_atomic, write_json
+from layernas_tf.training import distribute
 from layernas_tf.trials import executors
 from layernas_tf.trials.artefacts import trial_seed
 from search_spaces.keras_space import KerasSpace, choose
@@ -283,7 +284,6 @@ class _TrialTrainer:
         self.space_config, self.seed, self.arguments_path = space_config, seed, arguments_path
 
     def setup(self):
-        from layernas_tf.training import distribute  # pylint: disable=import-outside-toplevel
         distribute.set_threads()
         self.tuner = _WorkerTuner(kt.Oracle(objective=self.objective), self.hypermodel, directory=self.directory,
                                   project_name=self.project_name, executions_per_trial=self.executions_per_trial)
