@@ -173,12 +173,7 @@ class LayerNASPlus(LayerNAS):
                 self._from_layernas += 1
         return arch
 
-    @staticmethod
-    def trial_bound(space: SearchSpace, buckets: int = 10, per_bucket: int = 1, **unused: Any) -> int:
-        """The most trials a search without `max_trials` takes: LayerNAS's (the model's picks take the place of
-        LayerNAS children)."""
-        del unused
-        return LayerNAS.trial_bound(space, buckets, per_bucket)
+    # `trial_bound` is LayerNAS's: without max_trials each pick takes the place of a child, layer by layer.
 
     @property
     def natural_bound(self) -> float:
