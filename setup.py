@@ -11,7 +11,7 @@ setup(
     python_requires=">=3.10,<3.13",
     packages=find_packages(include=["layernas_tf", "layernas_tf.*", "search_spaces", "search_spaces.*"]),
     # Tested with tensorflow 2.21.0, keras 3.15.1, tensorboard 2.21.0, tensorflow-datasets 4.9.10,
-    # ai-edge-litert 2.3.0, scikit-learn 1.9.1, numpy 2.4.6, matplotlib 3.11.2, absl-py 2.5.1.
+    # ai-edge-litert 2.3.0, scikit-learn 1.9.1, scipy 1.17.1, numpy 2.4.6, matplotlib 3.11.2, absl-py 2.5.1.
     install_requires=[
         "absl-py>=2.1,<3",
         "ai-edge-litert>=2.3,<3",  # runs and checks the exported TFLite models
@@ -21,6 +21,7 @@ setup(
         "numpy>=2.0,<3",
         "pillow>=10",
         "scikit-learn>=1.5,<2",  # ships the embedded default dataset (digits)
+        "scipy>=1.11,<2",  # the proxy check's rank correlations (tested: 1.17.1)
         "tensorboard>=2.21,<2.22",
         "tensorflow>=2.21,<2.22",
         "tensorflow-datasets>=4.9.10,<5",
