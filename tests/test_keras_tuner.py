@@ -126,6 +126,18 @@ def test_what_layernas_cannot_search_is_refused_with_one_clear_message(tmp_path,
     assert not os.path.exists(tmp_path / "p")  # refused before anything is written
 
 
+def test_with_both_budgets_layernas_buckets_by_madds_and_keeps_parameters_within_theirs(tmp_path, capsys):
+    tuner = LayerNASTuner(build_model, max_madds=100_000, max_params=1_415, directory=str(tmp_path),
+                          project_name="both")
+    space, algorithm = tuner.oracle.space, tuner.oracle.search_algorithm
+    assert space.cost_name == "madds" and [(view.cost_name, high) for view, _, high in space.budgets] == [("params", 1415)]
+    feasible = [a for a in space.base.all_architectures() if algorithm.feasible(a)]
+    assert feasible and all(space.base.madds(a) <= 100_000 and space.base.params(a) <= 1_415 for a in feasible)
+    assert len(feasible) < sum(space.base.madds(a) <= 100_000 for a in space.base.all_architectures())
+    tuner.search_space_summary()
+    assert "conv1_filters (Choice)" in capsys.readouterr().out  # KerasTuner's own view of the space
+
+
 def _tuner(tmp_path, **arguments):
     return LayerNASTuner(build_model, max_madds=100_000, directory=str(tmp_path), project_name="digits",
                          **arguments)
