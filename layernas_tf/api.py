@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import math
 import os
 import sqlite3
@@ -34,13 +35,14 @@ from layernas_tf.core.space import SearchSpace
 from layernas_tf.core.status import COMPLETE
 from layernas_tf.core.units import UNITS, label, show
 from layernas_tf.cost.latency_timing import Timer
+from layernas_tf.train import plan_of as final_training_plan, run_plan as run_final_training
 from layernas_tf.deploy import trial_export
 from layernas_tf.training import data, distribute
 from layernas_tf.training.worker import TrialWorker
 from layernas_tf.trials import executors, stopping
 from layernas_tf.trials.artefacts import THREADS_ENV, WEIGHTS, load_weights, trial_dir
 from layernas_tf.trials.runner import Runner
-from layernas_tf.trials.study import Study
+from layernas_tf.trials.study import Study, read as read_study
 
 Log = Callable[[str], None]
 
@@ -197,6 +199,23 @@ class SearchResult:
         model = self._space.build(self._space.parse(best["arch"]), input_shape=self.config.deploy_shape())
         load_weights(model, path)
         return model
+
+    def train(self, *, trial: Optional[int] = None, epochs: int = 30, log: Log = _print,
+              **recipe: Any) -> dict[str, Any]:
+        """The final training of the answer (or `trial`) with a full recipe, then its export, checked with LiteRT:
+        what `python -m layernas_tf.train` does (its flags as keyword arguments: optimizer, learning_rate,
+        warmup_epochs, label_smoothing, weight_decay, ema, augment, batch_size, tflite, export_dir, verbose).
+        Its state and `final.json` are in STUDY_DIR/final/trial_ID; run again, a preempted training resumes."""
+        allowed = set(inspect.signature(final_training_plan).parameters) - {"config", "space", "rows", "trial",
+                                                                             "epochs"}
+        unknown = sorted(set(recipe) - allowed)
+        if unknown:
+            raise ValueError(f"unknown recipe argument(s) {', '.join(unknown)}; valid: {', '.join(sorted(allowed))}")
+        recipe.setdefault("verbose", self.config.verbose)
+        checked = final_training_plan(self.config, self._space, read_study(self.study_dir)[1],
+                                      trial=self._answer()["trial"] if trial is None else trial, epochs=epochs,
+                                      **recipe)
+        return run_final_training(checked, log=log)
 
     def export(self, export_dir: Optional[str] = None, *, tflite: str = "float", final_epochs: int = 0,
                log: Log = _print) -> dict[str, Any]:

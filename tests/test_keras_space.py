@@ -114,6 +114,11 @@ def test_a_user_model_is_searched_by_local_workers_exported_and_resumed(tmp_path
     assert study.read(result.study_dir)[0]["space"] == "small_cnn"
     exported = result.export(tflite="float", log=lambda line: None)
     assert exported["exports"]["tflite"]["verified"]
+    # The final training of the user's own network on the user's own data, which a study alone cannot rebuild.
+    trained = result.train(epochs=2, optimizer="rmsprop", verbose=0, log=lambda line: None)
+    assert trained["trial"] == result.best["trial"] and trained["exports"]["tflite"]["verified"]
+    with pytest.raises(ValueError, match="unknown recipe argument.*optimiser"):
+        result.train(optimiser="sgd")
     lines = []
     again = layernas_tf.search(**arguments, log=lines.append)
     assert again.best == result.best and not [line for line in lines if line.startswith("trial ")]

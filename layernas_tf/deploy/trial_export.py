@@ -7,7 +7,7 @@ completed trial or the front.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import keras
 import numpy as np
@@ -29,7 +29,9 @@ def arrays(batches: tf.data.Dataset, limit: int) -> tuple[np.ndarray, np.ndarray
 
 
 def export_trial(config, space, dataset, trial_id: int, arch: str, export_dir: str, *, tflite: str,
-                 final_epochs: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
+                 final_epochs: int = 0, recipe: Optional[trainer.TrainConfig] = None,
+                 batch_size: Optional[int] = None, randaugment: bool = False, work_dir: Optional[str] = None,
+                 log: Callable[[str], None] = print) -> dict[str, Any]:
     """Exports one trial's network at the deployment size; returns its "final" and "exports" reports.
 
     The network keeps the weights its trial saved, trained at the proxies' size, or
@@ -41,10 +43,18 @@ def export_trial(config, space, dataset, trial_id: int, arch: str, export_dir: s
       config: the search's `trial.SearchConfig`.
       space: `config.search_space()`.
       dataset: the loaded `data.Dataset` the search trained on.
+      recipe: the final training's recipe (`python -m layernas_tf.train`), its epochs
+        in place of `final_epochs`; default: the proxies' recipe.
+      batch_size, randaugment: the final training's batch (default the search's) and
+        whether Keras' RandAugment augments it.
+      work_dir: where the final training keeps its `BackupAndRestore` state (a
+        preempted training resumes from its last epoch) and TensorBoard events.
     """
     architecture = space.parse(arch)
+    if recipe is not None:
+        final_epochs = recipe.epochs
     final_size = config.deploy_image_size if final_epochs else config.image_size
-    pipeline = dict(image_size=final_size, batch_size=config.batch_size, num_classes=dataset.num_classes)
+    pipeline = dict(image_size=final_size, batch_size=batch_size or config.batch_size, num_classes=dataset.num_classes)
     validation_data = data.input_pipeline(dataset.validation, training=False,
                                           size_hint=dataset.sizes["validation"], **pipeline)
     weights = os.path.join(config.trial_dir(trial_id), WEIGHTS)
@@ -55,12 +65,14 @@ def export_trial(config, space, dataset, trial_id: int, arch: str, export_dir: s
         epochs = final_epochs or config.proxy_epochs
         log(f"training {arch} for {epochs} epochs at {final_size}x{final_size}")
         train_data = data.input_pipeline(dataset.train, training=True, flip=dataset.flip, seed=config.seed,
-                                         size_hint=dataset.sizes["train"], **pipeline)
+                                         size_hint=dataset.sizes["train"], randaugment=randaugment, **pipeline)
         model, _ = trainer.train(
             lambda: space.build(architecture, input_shape=(final_size, final_size, 3)), train_data, validation_data,
-            trainer.TrainConfig(epochs=epochs, learning_rate=config.learning_rate, verbose=config.verbose),
+            recipe or trainer.TrainConfig(epochs=epochs, learning_rate=config.learning_rate, verbose=config.verbose),
             distribute.make_strategy(config.strategy, config.tpu),
-            steps_per_epoch=data.steps_per_epoch(dataset.sizes["train"], config.batch_size), seed=config.seed)
+            steps_per_epoch=data.steps_per_epoch(dataset.sizes["train"], pipeline["batch_size"]), seed=config.seed,
+            backup_dir=os.path.join(work_dir, "backup") if work_dir else None,
+            log_dir=os.path.join(work_dir, "tensorboard") if work_dir else None)
     else:
         model = space.build(architecture, input_shape=config.train_shape())
         load_weights(model, weights)

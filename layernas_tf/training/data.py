@@ -20,6 +20,7 @@ import os
 import socket
 from typing import Any, Callable, Optional
 
+import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -426,11 +427,13 @@ def batches(
     flip: bool = True,
     size_hint: Optional[int] = None,
     seed: Optional[int] = None,
+    randaugment: bool = False,
 ) -> tf.data.Dataset:
     """Batches of (float32 RGB pixels in [0, 255], one-hot label) from `resized` images.
 
     Training adds random crops (pad by 1/8 of the side, crop back) and, where `flip`,
-    left-right flips, reshuffles every epoch, and drops a last partial batch when
+    left-right flips (with `randaugment`, Keras' `RandAugment` after them: two random
+    operations of magnitude 0.5 per image), reshuffles every epoch, and drops a last partial batch when
     there is at least one whole one (a batch of another shape would make Keras trace
     the training step a second time). Evaluation keeps every example, in order.
     """
@@ -453,6 +456,9 @@ def batches(
     if training:
         ds = ds.shuffle(min(size_hint or 10_000, 10_000), seed=seed, reshuffle_each_iteration=True)
         ds = ds.map(augment, num_parallel_calls=autotune)
+        if randaugment:
+            rand_augment = keras.layers.RandAugment(value_range=(0, 255), seed=seed)
+            ds = ds.map(lambda image, label: (rand_augment(image, training=True), label), num_parallel_calls=autotune)
         drop_remainder = size_hint is not None and size_hint >= batch_size
     ds = ds.map(one_hot, num_parallel_calls=autotune)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(autotune)

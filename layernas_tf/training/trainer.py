@@ -44,6 +44,10 @@ class TrainConfig:
       label: with several workers printing at once, Keras' unlabelled lines cannot be
         told apart: given a label ("trial 12"), each epoch prints one line of its own
         starting with it instead (when `verbose` > 0).
+      optimizer: "sgd" (with `momentum`) or "rmsprop" (decay 0.9, `momentum`, epsilon
+        0.002: the MobileNet papers' final-training optimizer).
+      ema: keep an exponential moving average of the weights with this momentum (e.g.
+        0.9999) and end with it; 0: none.
     """
 
     epochs: int
@@ -54,6 +58,8 @@ class TrainConfig:
     warmup_fraction: float = 0.1
     verbose: int = 1
     label: Optional[str] = None
+    optimizer: str = "sgd"
+    ema: float = 0.0
 
 
 def learning_rate_at(step: int, total_steps: int, config: TrainConfig) -> float:
@@ -83,10 +89,22 @@ class LearningRateSchedule(keras.callbacks.Callback):
         self.model.optimizer.learning_rate = learning_rate_at(step, total, self.config)
 
 
+OPTIMIZERS = ("sgd", "rmsprop")
+
+
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer={config.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+    common = dict(weight_decay=config.weight_decay, use_ema=config.ema > 0, ema_momentum=config.ema or 0.99)
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(config.learning_rate, rho=0.9, momentum=config.momentum, epsilon=0.002,
+                                        **common)
+    return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum, **common)
+
+
 def compile_model(model: keras.Model, config: TrainConfig) -> None:
     model.compile(
-        optimizer=keras.optimizers.SGD(config.learning_rate, momentum=config.momentum,
-                                       weight_decay=config.weight_decay),
+        optimizer=make_optimizer(config),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=[keras.metrics.CategoricalAccuracy(name="top1")],
     )

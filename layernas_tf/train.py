@@ -1,0 +1,202 @@
+r"""The final training of a searched network: a full recipe at the deployment size, then export, checked.
+
+    python -m layernas_tf.train --study_dir=DIR [--trial=ID] [--epochs=30] [--optimizer=rmsprop] \
+        [--learning_rate=...] [--warmup_epochs=N] [--ema=0.9999] [--label_smoothing=0.1] \
+        [--augment=randaugment] [--batch_size=N] [--strategy=...] [--tflite=int8]
+
+A search scores networks with a short proxy; the network it answers with is then
+trained the way the paper's table was: longer, at the deployment size, with the
+recipe's optimizer (SGD or the MobileNets' RMSProp), warm-up then cosine decay,
+label smoothing, an exponential moving average of the weights and RandAugment
+(Keras' preprocessing layer) if asked. It trains the answer by default (`--trial`
+for any completed trial), on the study's data and strategy (`--strategy` to
+change it: mirrored, multi-worker, TPU). Its state is kept in
+STUDY_DIR/final/trial_ID: `BackupAndRestore` (a preempted or killed job run again
+resumes from its last finished epoch), TensorBoard events, `final.json`, and the
+export (SavedModel and TFLite, checked with LiteRT, as the search's own).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable, Optional
+
+import layernas_tf.quiet  # pylint: disable=unused-import,ungrouped-imports  (first: TensorFlow starts quietly)
+
+from absl import flags, logging  # pylint: disable=wrong-import-order
+
+from layernas_tf.cli import as_flags, bad_input, define_shared_flags, fail
+from layernas_tf.cli import run as run_command
+from layernas_tf.reports import check_writable, write_json
+from layernas_tf.config import STRATEGIES, TFLITE_KINDS, SearchConfig, check_positive
+from layernas_tf.core.status import COMPLETE
+from layernas_tf.deploy.trial_export import export_trial
+from layernas_tf.training import data
+from layernas_tf.training.trainer import OPTIMIZERS, TrainConfig
+from layernas_tf.trials import study
+from layernas_tf.trials.artefacts import STUDY_DB
+
+AUGMENTS = ("none", "randaugment")
+FINAL_DIR = "final"
+
+
+def answer(config: SearchConfig, space, rows: list[dict]) -> dict:
+    """The search's answer: the best-reward completed trial within every budget (cheaper, then earlier, on ties)."""
+    within = [r for r in rows if r["status"] == COMPLETE and config.target[0] <= r["cost"] <= config.target[1]
+              and space.within_budgets(space.parse(r["arch"]))]
+    if not within:
+        raise ValueError(f"study_dir={config.study_dir} has no completed network within its budget")
+    return max(within, key=lambda r: (r["reward"], -r["cost"], -r["id"]))
+
+
+@dataclasses.dataclass
+class Plan:
+    """A checked final training: the study's settings, the trial, the recipe and where its files go."""
+
+    config: SearchConfig
+    space: Any
+    row: dict
+    recipe: TrainConfig
+    batch_size: Optional[int]
+    augment: str
+    tflite: str
+    work_dir: str
+    export_dir: str
+
+
+def final_training(study_dir: str, *, log: Callable[[str], None] = print, **recipe: Any) -> dict[str, Any]:
+    """Trains a trial of the study (default: its answer) with the recipe (`plan()`'s arguments), exports it;
+    returns what it writes to `final.json`."""
+    return run_plan(plan(study_dir, **recipe), log=log)
+
+
+def plan(study_dir: str, *, strategy: Optional[str] = None, data_dir: Optional[str] = None, verbose: int = 1,
+         **recipe: Any) -> Plan:
+    """Checks the recipe (`plan_of`'s arguments) and finds the trial in the study; nothing is trained or written.
+
+    Raises:
+      ValueError: a bad argument, no study in `study_dir`, or a trial that did not complete.
+    """
+    if (strategy or "auto") not in STRATEGIES:
+        raise ValueError(f"unknown strategy={strategy!r}; valid: {', '.join(STRATEGIES)}")
+    check_recipe(**recipe)
+    if not os.path.isfile(os.path.join(study_dir, STUDY_DB)):
+        raise ValueError(f"study_dir={study_dir} holds no study ({STUDY_DB}): give the directory a search wrote")
+    settings, rows = study.read(study_dir)
+    config = SearchConfig.from_study(settings, study_dir=study_dir, data_dir=data_dir, verbose=verbose,
+                                     **({"strategy": strategy} if strategy else {}))
+    return plan_of(config, config.search_space(), rows, verbose=verbose, **recipe)
+
+
+def check_recipe(*, epochs: int = 30, optimizer: str = "sgd", learning_rate: Optional[float] = None,
+                 warmup_epochs: Optional[float] = None, label_smoothing: float = 0.1, weight_decay: float = 4e-5,
+                 ema: float = 0.0, augment: str = "none", batch_size: Optional[int] = None, tflite: str = "float",
+                 **unused: Any) -> None:
+    """ValueError naming the first bad recipe argument."""
+    del unused
+    check_positive("epochs", epochs)
+    check_positive("learning_rate", learning_rate, float)
+    check_positive("warmup_epochs", warmup_epochs, float, allow_zero=True)
+    check_positive("label_smoothing", label_smoothing, float, allow_zero=True)
+    check_positive("weight_decay", weight_decay, float, allow_zero=True)
+    check_positive("batch_size", batch_size)
+    for name, value, valid in (("optimizer", optimizer, OPTIMIZERS), ("augment", augment, AUGMENTS),
+                               ("tflite", tflite, TFLITE_KINDS)):
+        if value not in valid:
+            raise ValueError(f"unknown {name}={value!r}; valid: {', '.join(valid)}")
+    if not 0 <= ema < 1:
+        raise ValueError(f"ema={ema} is not in [0, 1): the moving average's momentum (0: none)")
+    if warmup_epochs is not None and warmup_epochs >= epochs:
+        raise ValueError(f"warmup_epochs={warmup_epochs} is not below epochs={epochs}")
+
+
+def plan_of(config: SearchConfig, space, rows: list[dict], *, trial: Optional[int] = None, epochs: int = 30,
+            optimizer: str = "sgd", learning_rate: Optional[float] = None, warmup_epochs: Optional[float] = None,
+            label_smoothing: float = 0.1, weight_decay: float = 4e-5, ema: float = 0.0, augment: str = "none",
+            batch_size: Optional[int] = None, tflite: str = "float", export_dir: Optional[str] = None,
+            verbose: int = 1) -> Plan:
+    """The plan for a search's config, space and trials at hand (`SearchResult.train`: the user's own space and
+    data included, which a study does not hold): `trial` (default: the answer) trained `epochs` with the recipe.
+    """
+    check_recipe(epochs=epochs, optimizer=optimizer, learning_rate=learning_rate, warmup_epochs=warmup_epochs,
+                 label_smoothing=label_smoothing, weight_decay=weight_decay, ema=ema, augment=augment,
+                 batch_size=batch_size, tflite=tflite)
+    study_dir = config.study_dir
+    if trial is None:
+        row = answer(config, space, rows)
+    else:
+        row = next((r for r in rows if r["id"] == trial), None)
+        if row is None or row["status"] != COMPLETE:
+            state = f" (it is {row['status']})" if row else " (no such trial)"
+            done = ", ".join(str(r["id"]) for r in rows if r["status"] == COMPLETE)
+            raise ValueError(f"trial={trial}{state}: choose a completed trial of {study_dir}: {done or 'none yet'}")
+    work_dir = os.path.join(study_dir, FINAL_DIR, f"trial_{row['id']:04d}")
+    check_writable("export_dir", export_dir or work_dir)
+    recipe = TrainConfig(epochs=epochs, learning_rate=learning_rate or config.learning_rate,
+                         weight_decay=weight_decay, label_smoothing=label_smoothing,
+                         warmup_fraction=(warmup_epochs if warmup_epochs is not None else 0.1 * epochs) / epochs,
+                         verbose=verbose, optimizer=optimizer, ema=ema)
+    return Plan(config, space, row, recipe, batch_size, augment, tflite, work_dir,
+                export_dir or os.path.join(work_dir, "export"))
+
+
+def run_plan(checked: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Trains (resuming a preempted training from its last epoch), exports and writes `final.json`."""
+    config, row, recipe, work_dir = checked.config, checked.row, checked.recipe, checked.work_dir
+    epochs, optimizer, ema, augment = recipe.epochs, recipe.optimizer, recipe.ema, checked.augment
+    dataset = data.load(config.dataset, config.data_dir, source=config.data_source, num_classes=config.num_classes)
+    log(f"final training of trial {row['id']} ({row['arch']}, proxy reward {row['reward']:.4f}) for {epochs} epochs "
+        f"at {config.size_label()}: {optimizer}, learning rate {recipe.learning_rate:g} with "
+        f"{recipe.warmup_fraction * epochs:g} warm-up epoch(s) then cosine decay, label smoothing "
+        f"{recipe.label_smoothing:g}"
+        f"{f', EMA {ema:g}' if ema else ''}{', RandAugment' if augment == 'randaugment' else ''}, "
+        f"--strategy={config.strategy}; state in {work_dir}")
+    delivered = export_trial(config, checked.space, dataset, row["id"], row["arch"], checked.export_dir,
+                             tflite=checked.tflite, recipe=recipe, batch_size=checked.batch_size,
+                             randaugment=augment == "randaugment", work_dir=work_dir, log=log)
+    report = {"trial": row["id"], "arch": row["arch"], "proxy_reward": row["reward"],
+              "recipe": {**dataclasses.asdict(recipe), "batch_size": checked.batch_size or config.batch_size,
+                         "augment": augment, "strategy": config.strategy}, **delivered}
+    write_json(os.path.join(work_dir, "final.json"), report)
+    log(f"wrote {os.path.join(work_dir, 'final.json')}")
+    return report
+
+
+def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
+    """The command's flags, in `values`."""
+    flags.DEFINE_string("study_dir", None, "The study directory a search wrote.", flag_values=values)
+    flags.DEFINE_integer("trial", None, "Train this completed trial; default: the search's answer.",
+                         flag_values=values)
+    flags.DEFINE_integer("epochs", 30, "Epochs of the final training.", flag_values=values)
+    flags.DEFINE_enum("optimizer", "sgd", list(OPTIMIZERS), "sgd (momentum 0.9) or rmsprop (the MobileNets').",
+                      flag_values=values)
+    flags.DEFINE_float("learning_rate", None, "Peak learning rate; default: the search's.", flag_values=values)
+    flags.DEFINE_float("warmup_epochs", None, "Linear warm-up before cosine decay; default: a tenth of --epochs.",
+                       flag_values=values)
+    flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing.", flag_values=values)
+    flags.DEFINE_float("weight_decay", 4e-5, "Decoupled weight decay.", flag_values=values)
+    flags.DEFINE_float("ema", 0.0, "Momentum of an exponential moving average of the weights (e.g. 0.9999); 0: none.",
+                       flag_values=values)
+    flags.DEFINE_enum("augment", "none", list(AUGMENTS), "Augmentation beyond crops and flips.", flag_values=values)
+    flags.DEFINE_integer("batch_size", None, "Global batch; default: the search's.", flag_values=values)
+    flags.DEFINE_enum("strategy", None, list(STRATEGIES), "tf.distribute strategy; default: the search's.",
+                      flag_values=values)
+    flags.DEFINE_integer("verbose", 1, "Keras progress output: 0 none, 1 bar, 2 a line per epoch.", flag_values=values)
+    define_shared_flags(values, "export_dir", "tflite", "data_dir")
+
+
+def run(values: flags.FlagValues) -> None:
+    """The command over parsed flags."""
+    logging.set_verbosity(logging.WARNING)
+    if values.study_dir is None:
+        fail("study_dir= is required: the directory a search wrote (it holds study.db)", values)
+    names = ("trial", "epochs", "optimizer", "learning_rate", "warmup_epochs", "label_smoothing", "weight_decay",
+             "ema", "augment", "batch_size", "strategy", "tflite", "export_dir", "data_dir", "verbose")
+    with bad_input():
+        checked = plan(values.study_dir, **{name: values[name].value for name in names})
+    run_plan(checked, log=lambda line: print(as_flags(line, values), flush=True))
+
+
+if __name__ == "__main__":
+    run_command(run, define_flags)

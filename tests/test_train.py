@@ -1,0 +1,64 @@
+"""The final training command: a searched network trained with a full recipe, exported and checked; resumed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, command_in_process
+from layernas_tf import main as main_module
+from layernas_tf import train
+
+SEARCH = ["--space=test_keras_space:small_cnn", "--madds=2M", "--image_size=32", "--proxy_epochs=1",
+          "--batch_size=64", "--max_trials=2", "--verbose=0"]
+
+
+def test_a_directory_without_a_study_or_a_bad_recipe_is_refused_with_one_line(tmp_path, capsys):
+    status, lines = command_in_process(train, capsys, f"--study_dir={tmp_path / 'none'}")
+    assert status == 2 and len(lines) == 1 and "holds no study (study.db)" in lines[0]
+    status, lines = command_in_process(train, capsys, f"--study_dir={tmp_path}", "--ema=1.5")
+    assert status == 2 and len(lines) == 1 and "--ema=1.5 is not in [0, 1)" in lines[0]
+    status, lines = command_in_process(train, capsys, f"--study_dir={tmp_path}", "--epochs=2", "--warmup_epochs=2")
+    assert status == 2 and "--warmup_epochs=2.0 is not below --epochs=2" in lines[0]
+
+
+@pytest.mark.slow
+def test_the_answer_trains_with_a_full_recipe_is_exported_and_a_killed_training_resumes(tmp_path, capsys):
+    study_dir = tmp_path / "study"
+    assert command_in_process(main_module, capsys, *SEARCH, f"--study_dir={study_dir}")[0] is None
+    status, lines = command_in_process(train, capsys, f"--study_dir={study_dir}", "--trial=7")
+    assert status == 2 and len(lines) == 1 and "--trial=7 (no such trial): choose a completed trial of" in lines[0]
+
+    args = [sys.executable, "-m", "layernas_tf.train", f"--study_dir={study_dir}", "--epochs=8",
+            "--optimizer=rmsprop", "--learning_rate=0.005", "--ema=0.9", "--augment=randaugment", "--verbose=2"]
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(__file__)}  # the space's module, for the command
+    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.time() + 300
+        # The epoch's weights are written first, then the metadata that marks the backup whole.
+        while not any(os.path.exists(os.path.join(root, "backup", "training_metadata.json"))
+                      for root in _final_dirs(study_dir)):
+            assert time.time() < deadline and process.poll() is None, "the final training never saved an epoch"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGKILL)  # preempted after its first epoch
+    finally:
+        process.kill()
+        process.wait()
+    resumed = subprocess.run(args, cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Epoch 1/8" not in resumed.stdout and "Epoch 8/8" in resumed.stdout  # from the backup, not epoch 1
+    (final,) = _final_dirs(study_dir)
+    report = json.loads(open(os.path.join(final, "final.json")).read())
+    assert report["recipe"]["optimizer"] == "rmsprop" and report["recipe"]["ema"] == 0.9
+    assert report["recipe"]["augment"] == "randaugment" and report["final"]["epochs"] == 8
+    assert report["exports"]["tflite"]["verified"] and os.path.isdir(os.path.join(final, "tensorboard"))
+    assert not os.listdir(os.path.join(final, "backup")) if os.path.isdir(os.path.join(final, "backup")) else True
+
+
+def _final_dirs(study_dir):
+    root = os.path.join(study_dir, "final")
+    return [os.path.join(root, d) for d in os.listdir(root)] if os.path.isdir(root) else []
