@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import math
 import os
 import sqlite3
@@ -206,11 +205,6 @@ class SearchResult:
         what `python -m layernas_tf.train` does (its flags as keyword arguments: optimizer, learning_rate,
         warmup_epochs, label_smoothing, weight_decay, ema, augment, batch_size, tflite, export_dir, verbose).
         Its state and `final.json` are in STUDY_DIR/final/trial_ID; run again, a preempted training resumes."""
-        allowed = set(inspect.signature(final_training_plan).parameters) - {"config", "space", "rows", "trial",
-                                                                             "epochs"}
-        unknown = sorted(set(recipe) - allowed)
-        if unknown:
-            raise ValueError(f"unknown recipe argument(s) {', '.join(unknown)}; valid: {', '.join(sorted(allowed))}")
         recipe.setdefault("verbose", self.config.verbose)
         checked = final_training_plan(self.config, self._space, read_study(self.study_dir)[1],
                                       trial=self._answer()["trial"] if trial is None else trial, epochs=epochs,

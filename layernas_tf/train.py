@@ -71,57 +71,59 @@ def final_training(study_dir: str, *, log: Callable[[str], None] = print, **reci
     return run_plan(plan(study_dir, **recipe), log=log)
 
 
-def plan(study_dir: str, *, strategy: Optional[str] = None, data_dir: Optional[str] = None, verbose: int = 1,
-         **recipe: Any) -> Plan:
-    """Checks the recipe (`plan_of`'s arguments) and finds the trial in the study; nothing is trained or written.
+# The recipe's settings and their defaults: the command's flags and `SearchResult.train`'s keywords.
+RECIPE: dict[str, Any] = dict(epochs=30, optimizer="sgd", learning_rate=None, warmup_epochs=None,
+                              label_smoothing=0.1, weight_decay=4e-5, ema=0.0, augment="none", batch_size=None,
+                              tflite="float")
+
+
+def plan(study_dir: str, *, trial: Optional[int] = None, strategy: Optional[str] = None,
+         data_dir: Optional[str] = None, export_dir: Optional[str] = None, verbose: int = 1, **recipe: Any) -> Plan:
+    """Checks the recipe (`RECIPE`'s settings) and finds the trial in the study; nothing is trained or written.
 
     Raises:
       ValueError: a bad argument, no study in `study_dir`, or a trial that did not complete.
     """
     if (strategy or "auto") not in STRATEGIES:
         raise ValueError(f"unknown strategy={strategy!r}; valid: {', '.join(STRATEGIES)}")
-    check_recipe(**recipe)
+    check_recipe(recipe)  # before the study is read: a bad flag is named first
     if not os.path.isfile(os.path.join(study_dir, STUDY_DB)):
         raise ValueError(f"study_dir={study_dir} holds no study ({STUDY_DB}): give the directory a search wrote")
     settings, rows = study.read(study_dir)
     config = SearchConfig.from_study(settings, study_dir=study_dir, data_dir=data_dir, verbose=verbose,
                                      **({"strategy": strategy} if strategy else {}))
-    return plan_of(config, config.search_space(), rows, verbose=verbose, **recipe)
+    return plan_of(config, config.search_space(), rows, trial=trial, export_dir=export_dir, verbose=verbose,
+                   **recipe)
 
 
-def check_recipe(*, epochs: int = 30, optimizer: str = "sgd", learning_rate: Optional[float] = None,
-                 warmup_epochs: Optional[float] = None, label_smoothing: float = 0.1, weight_decay: float = 4e-5,
-                 ema: float = 0.0, augment: str = "none", batch_size: Optional[int] = None, tflite: str = "float",
-                 **unused: Any) -> None:
-    """ValueError naming the first bad recipe argument."""
-    del unused
-    check_positive("epochs", epochs)
-    check_positive("learning_rate", learning_rate, float)
-    check_positive("warmup_epochs", warmup_epochs, float, allow_zero=True)
-    check_positive("label_smoothing", label_smoothing, float, allow_zero=True)
-    check_positive("weight_decay", weight_decay, float, allow_zero=True)
-    check_positive("batch_size", batch_size)
-    for name, value, valid in (("optimizer", optimizer, OPTIMIZERS), ("augment", augment, AUGMENTS),
-                               ("tflite", tflite, TFLITE_KINDS)):
-        if value not in valid:
-            raise ValueError(f"unknown {name}={value!r}; valid: {', '.join(valid)}")
-    if not 0 <= ema < 1:
-        raise ValueError(f"ema={ema} is not in [0, 1): the moving average's momentum (0: none)")
-    if warmup_epochs is not None and warmup_epochs >= epochs:
-        raise ValueError(f"warmup_epochs={warmup_epochs} is not below epochs={epochs}")
+def check_recipe(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The recipe with `RECIPE`'s defaults filled in; ValueError naming the first unknown or bad setting."""
+    unknown = sorted(set(recipe) - set(RECIPE))
+    if unknown:
+        raise ValueError(f"unknown recipe argument(s) {', '.join(unknown)}; valid: {', '.join(sorted(RECIPE))}")
+    r = {**RECIPE, **recipe}
+    check_positive("epochs", r["epochs"])
+    check_positive("learning_rate", r["learning_rate"], float)
+    check_positive("warmup_epochs", r["warmup_epochs"], float, allow_zero=True)
+    check_positive("label_smoothing", r["label_smoothing"], float, allow_zero=True)
+    check_positive("weight_decay", r["weight_decay"], float, allow_zero=True)
+    check_positive("batch_size", r["batch_size"])
+    for name, valid in (("optimizer", OPTIMIZERS), ("augment", AUGMENTS), ("tflite", TFLITE_KINDS)):
+        if r[name] not in valid:
+            raise ValueError(f"unknown {name}={r[name]!r}; valid: {', '.join(valid)}")
+    if not 0 <= r["ema"] < 1:
+        raise ValueError(f"ema={r['ema']} is not in [0, 1): the moving average's momentum (0: none)")
+    if r["warmup_epochs"] is not None and r["warmup_epochs"] >= r["epochs"]:
+        raise ValueError(f"warmup_epochs={r['warmup_epochs']} is not below epochs={r['epochs']}")
+    return r
 
 
-def plan_of(config: SearchConfig, space, rows: list[dict], *, trial: Optional[int] = None, epochs: int = 30,
-            optimizer: str = "sgd", learning_rate: Optional[float] = None, warmup_epochs: Optional[float] = None,
-            label_smoothing: float = 0.1, weight_decay: float = 4e-5, ema: float = 0.0, augment: str = "none",
-            batch_size: Optional[int] = None, tflite: str = "float", export_dir: Optional[str] = None,
-            verbose: int = 1) -> Plan:
+def plan_of(config: SearchConfig, space, rows: list[dict], *, trial: Optional[int] = None,
+            export_dir: Optional[str] = None, verbose: int = 1, **recipe: Any) -> Plan:
     """The plan for a search's config, space and trials at hand (`SearchResult.train`: the user's own space and
-    data included, which a study does not hold): `trial` (default: the answer) trained `epochs` with the recipe.
+    data included, which a study does not hold): `trial` (default: the answer) trained with the recipe.
     """
-    check_recipe(epochs=epochs, optimizer=optimizer, learning_rate=learning_rate, warmup_epochs=warmup_epochs,
-                 label_smoothing=label_smoothing, weight_decay=weight_decay, ema=ema, augment=augment,
-                 batch_size=batch_size, tflite=tflite)
+    chosen = check_recipe(recipe)
     study_dir = config.study_dir
     if trial is None:
         row = answer(config, space, rows)
@@ -133,12 +135,14 @@ def plan_of(config: SearchConfig, space, rows: list[dict], *, trial: Optional[in
             raise ValueError(f"trial={trial}{state}: choose a completed trial of {study_dir}: {done or 'none yet'}")
     work_dir = os.path.join(study_dir, FINAL_DIR, f"trial_{row['id']:04d}")
     check_writable("export_dir", export_dir or work_dir)
-    recipe = TrainConfig(epochs=epochs, learning_rate=learning_rate or config.learning_rate,
-                         weight_decay=weight_decay, label_smoothing=label_smoothing,
-                         warmup_fraction=(warmup_epochs if warmup_epochs is not None else 0.1 * epochs) / epochs,
-                         verbose=verbose, optimizer=optimizer, ema=ema)
-    return Plan(config, space, row, recipe, batch_size, augment, tflite, work_dir,
-                export_dir or os.path.join(work_dir, "export"))
+    epochs = chosen["epochs"]
+    warmup = chosen["warmup_epochs"] if chosen["warmup_epochs"] is not None else 0.1 * epochs
+    train_config = TrainConfig(epochs=epochs, learning_rate=chosen["learning_rate"] or config.learning_rate,
+                               weight_decay=chosen["weight_decay"], label_smoothing=chosen["label_smoothing"],
+                               warmup_fraction=warmup / epochs, verbose=verbose, optimizer=chosen["optimizer"],
+                               ema=chosen["ema"])
+    return Plan(config, space, row, train_config, chosen["batch_size"], chosen["augment"], chosen["tflite"],
+                work_dir, export_dir or os.path.join(work_dir, "export"))
 
 
 def run_plan(checked: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -191,8 +195,7 @@ def run(values: flags.FlagValues) -> None:
     logging.set_verbosity(logging.WARNING)
     if values.study_dir is None:
         fail("study_dir= is required: the directory a search wrote (it holds study.db)", values)
-    names = ("trial", "epochs", "optimizer", "learning_rate", "warmup_epochs", "label_smoothing", "weight_decay",
-             "ema", "augment", "batch_size", "strategy", "tflite", "export_dir", "data_dir", "verbose")
+    names = (*RECIPE, "trial", "strategy", "export_dir", "data_dir", "verbose")
     with bad_input():
         checked = plan(values.study_dir, **{name: values[name].value for name in names})
     run_plan(checked, log=lambda line: print(as_flags(line, values), flush=True))
