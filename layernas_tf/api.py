@@ -134,7 +134,8 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
         verbose=a["verbose"], study_dir=study_dir, latency_profile=a["latency_profile"], algorithm=a["algorithm"],
         controller_batch=a["controller_batch"], executor=kind, parallel_trials=slots,
         gpus_per_trial=a["gpus_per_trial"], cpus_per_trial=a["cpus_per_trial"], ray_address=a["ray_address"],
-        trial_retries=a["trial_retries"], labelled_progress=slots > 1, train_examples=a["train_examples"])
+        trial_retries=a["trial_retries"], labelled_progress=slots > 1, train_examples=a["train_examples"],
+        rung_epochs=a["rung_epochs"], rung_factor=a["rung_factor"])
     searched = prepared_config.search_space()
     check_feasible(prepared_config, searched, log)
     check_study_dir(study_dir)
@@ -166,7 +167,8 @@ class SearchResult:
         "reward", "costs": {"madds", "params"[, "latency_ms"]} at the deployment
         size, "image_size" (that size), "layers" (each searched point's value)}.
       front: every completed feasible trial no other beats on both cost and reward,
-        cheapest first, as `best` without "layers".
+        cheapest first, as `best` without "layers". With `rung_epochs`, only trials
+        trained to the full proxy compete, and both carry "epochs" and "full_fidelity".
       study_dir: where the study lives (run the same search again to resume it).
       trials: trials recorded; stopped_early: whether `max_trials` ended the search.
       exports: what `export()` wrote and checked, once it ran.
@@ -309,8 +311,14 @@ def _header(prepared: Prepared, search_algorithm, executor: executors.Executor, 
             f"{f' (buckets by {unit})' if isinstance(search_algorithm, LayerNAS) else ''}, "
             f"proxies train on {dataset.name} at {cfg.image_size}x{cfg.image_size} ({dataset.sizes['train']} train"
             f"{' (a fixed, class-balanced part)' if cfg.train_examples is not None else ''} / "
-            f"{dataset.sizes['validation']} validation images), --strategy={cfg.strategy}, {executor.describe()}; "
+            f"{dataset.sizes['validation']} validation images)"
+            f"{f', children ranked at {_epochs(cfg.rungs())} epochs (1/{cfg.rung_factor} of a bucket go on)' if cfg.rung_epochs else ''}"
+            f", --strategy={cfg.strategy}, {executor.describe()}; "
             f"at most {bound} trials; study in {cfg.study_dir}")
+
+
+def _epochs(rungs: tuple[int, ...]) -> str:
+    return ", ".join(str(e) for e in rungs[:-1]) + f" and {rungs[-1]}"
 
 
 def _algorithm(prepared: Prepared):
@@ -318,6 +326,8 @@ def _algorithm(prepared: Prepared):
     settings: dict[str, Any] = {"max_trials": cfg.max_trials, "seed": cfg.seed}
     if layerwise(cfg.algorithm):
         settings.update(buckets=cfg.buckets, per_bucket=cfg.per_bucket)
+    if cfg.rung_epochs:
+        settings.update(rungs=cfg.rungs(), rung_factor=cfg.rung_factor)
     elif cfg.algorithm == "controller":
         settings.update(batch=cfg.controller_batch)
     return create(cfg.algorithm, prepared.space, cfg.target, **settings)
@@ -406,6 +416,27 @@ def _costs(cfg: SearchConfig, space: SearchSpace, arch: str, latency) -> dict[st
     return {**costs, "latency_ms": latency(architecture)} if latency else costs
 
 
+def epochs_trained(rows: list[dict[str, Any]]) -> int:
+    """Epochs the study's trials trained, counted from their records (every rung of a multi-fidelity search)."""
+    total = 0
+    for row in rows:
+        if "rungs" in row:
+            total += sum(r["epochs_trained"] or 0 for r in row["rungs"])
+        elif row["status"] == COMPLETE:
+            total += row["metrics"].get("epochs_trained") or 0
+    return total
+
+
+def _rung_summary(cfg: SearchConfig, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which rewards are full-fidelity: how many trials stopped at each rung, and which ones."""
+    stopped: dict[int, list[int]] = {epochs: [] for epochs in cfg.rungs()}
+    for row in rows:
+        if row["status"] == COMPLETE and row.get("rungs"):
+            stopped[row["rungs"][-1]["epochs"]].append(row["id"])
+    return {"epochs": list(cfg.rungs()), "factor": cfg.rung_factor, "full_fidelity_epochs": cfg.proxy_epochs,
+            "trials_stopped_at": {str(e): ids for e, ids in stopped.items()}}
+
+
 def _finish(prepared: Prepared, search_algorithm, study: Study, *, export: bool, log: Log) -> SearchResult:
     """The answer, the front, the reports; with `export`, the answer exported first, as the command does."""
     cfg, space = prepared.config, prepared.space
@@ -414,14 +445,15 @@ def _finish(prepared: Prepared, search_algorithm, study: Study, *, export: bool,
     ids = front.of_search(search_algorithm)
     by_id = {r["id"]: r for r in rows}
     latency = cfg.latency_predictor() if cfg.latency_profile else None
+    fidelity = {"epochs": cfg.proxy_epochs, "full_fidelity": True} if cfg.rung_epochs else {}
     entries = [{"trial": i, "arch": by_id[i]["arch"], "reward": by_id[i]["reward"],
-                "costs": _costs(cfg, space, by_id[i]["arch"], latency), "image_size": cfg.deploy_image_size}
-               for i in ids]
+                "costs": _costs(cfg, space, by_id[i]["arch"], latency), "image_size": cfg.deploy_image_size,
+                **fidelity} for i in ids]
     answer = None
     if best is not None:
         answer = {"trial": best.id, "arch": str(best.arch), "reward": best.reward,
                   "costs": _costs(cfg, space, str(best.arch), latency), "image_size": cfg.deploy_image_size,
-                  "layers": space.layer_values(best.arch)}
+                  "layers": space.layer_values(best.arch), **fidelity}
     result = SearchResult(answer, entries, cfg.study_dir, len(search_algorithm.trials),
                           search_algorithm.stopped_early, cfg, _space=space, _dataset=prepared.dataset)
     if best is None:
@@ -438,8 +470,11 @@ def _finish(prepared: Prepared, search_algorithm, study: Study, *, export: bool,
         "budgets": {cfg.cost: list(cfg.target), **{name: [low, high] for name, low, high in cfg.budgets}},
         "trials": result.trials, "stopped_early": result.stopped_early,
         "best": {"trial": best.id, "arch": str(best.arch), "reward": best.reward, **answer["costs"],
-                 "layers": answer["layers"]},
+                 "layers": answer["layers"], **fidelity},
+        "epochs_trained": epochs_trained(rows),
     })
+    if cfg.rung_epochs:
+        result._results["rungs"] = _rung_summary(cfg, rows)  # pylint: disable=protected-access
     write_json(os.path.join(cfg.study_dir, "front.json"), entries)
     layer_log = getattr(search_algorithm, "layer_log", [])  # LayerNAS's layers; a baseline has none
     plot_search(os.path.join(cfg.study_dir, "search.png"), rows, t_min=cfg.target[0], t_max=cfg.target[1],

@@ -44,7 +44,7 @@ DEFAULTS: dict[str, Any] = dict(
     space=DEFAULT_SPACE, madds=None, params=None, latency=None, latency_profile=None, bucket_by=None,
     madds_min=None, decisions=None, nasnet_cells=None, nasnet_filters=None,
     dataset=DEFAULT_DATASET, data_dir=None, num_classes=None, image_size=None, deploy_image_size=None,
-    batch_size=128, proxy_epochs=5, learning_rate=0.05, train_examples=None,
+    batch_size=128, proxy_epochs=5, learning_rate=0.05, train_examples=None, rung_epochs=0, rung_factor=3,
     algorithm=DEFAULT_ALGORITHM, buckets=10, per_bucket=1, controller_batch=1, max_trials=None, seed=0,
     strategy="auto", tpu=None, mixed_precision=False, study_dir=None,
     executor=None, parallel_trials=None, gpus_per_trial=None, cpus_per_trial=None, ray_address=None,
@@ -77,6 +77,11 @@ class SearchConfig:
         workers share the console).
       train_examples: proxies train on a fixed, class-balanced part of the training
         split: this many examples, or this fraction of them (< 1); None: all.
+      rung_epochs: multi-fidelity LayerNAS: each child first trains this many of the
+        proxy's epochs, and only its bucket's best go on (`rungs()`); 0: every child
+        trains the whole proxy, as in the paper.
+      rung_factor: eta of successive halving: each rung keeps 1/eta of a bucket's
+        children and the next one trains eta times as long.
     """
 
     space: Any
@@ -114,6 +119,12 @@ class SearchConfig:
     trial_retries: int = 1
     labelled_progress: bool = False
     train_examples: Optional[float] = None
+    rung_epochs: int = 0
+    rung_factor: int = 3
+
+    def rungs(self) -> tuple[int, ...]:
+        """The epoch counts children are ranked at, the proxy's last: (1, 3, 5) for 1, eta 3 and 5 epochs."""
+        return rung_schedule(self.rung_epochs, self.rung_factor, self.proxy_epochs)
 
     @property
     def space_name(self) -> str:
@@ -305,6 +316,7 @@ def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
         check_positive(name, a[name], float, allow_zero=True)
     _one_of("verbose", a["verbose"], (0, 1, 2))
     _one_of("algorithm", a["algorithm"], algorithm_names())
+    check_rungs(a)
     if not layerwise(a["algorithm"]) and a["max_trials"] is None:
         raise ValueError(f"algorithm={a['algorithm']} has no natural end on a space this large: give max_trials= "
                          "(layernas and layernas_plus end by themselves)")
@@ -331,6 +343,33 @@ def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     a["ranges"] = ranges
     a["cost"] = a["bucket_by"] or next(iter(given))
     return a
+
+
+def rung_schedule(first: int, factor: int, epochs: int) -> tuple[int, ...]:
+    """first, first * factor, first * factor**2, ... below `epochs`, then `epochs`; () when `first` is 0."""
+    if not first:
+        return ()
+    rungs = [first]
+    while rungs[-1] * factor < epochs:
+        rungs.append(rungs[-1] * factor)
+    return (*rungs, epochs)
+
+
+def check_rungs(a: dict[str, Any]) -> None:
+    """ValueError unless `rung_epochs` and `rung_factor` make a successive-halving schedule LayerNAS can run."""
+    check_positive("rung_epochs", a["rung_epochs"], allow_zero=True)
+    check_positive("rung_factor", a["rung_factor"])
+    if not a["rung_epochs"]:
+        return
+    if a["rung_factor"] < 2:
+        raise ValueError(f"rung_factor={a['rung_factor']}: each rung keeps 1/rung_factor of a bucket's children; "
+                         "give 2 or more")
+    if a["rung_epochs"] >= a["proxy_epochs"]:
+        raise ValueError(f"rung_epochs={a['rung_epochs']} is the first rung's epochs: give fewer than "
+                         f"proxy_epochs={a['proxy_epochs']}")
+    if a["algorithm"] != "layernas":
+        raise ValueError(f"rung_epochs= is multi-fidelity LayerNAS: give algorithm=layernas, not "
+                         f"algorithm={a['algorithm']}")
 
 
 def check_picklable(name: str, value: Any) -> None:

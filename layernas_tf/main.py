@@ -53,6 +53,13 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
     flags.DEFINE_float("train_examples", None,
                        "Proxies train on a fixed, class-balanced part of the training split: this many examples, or "
                        "this fraction (< 1); the validation split is unchanged. Default: all.", flag_values=values)
+    flags.DEFINE_integer("rung_epochs", 0,
+                         "Multi-fidelity LayerNAS (--algorithm=layernas): each child first trains this many epochs; "
+                         "only its cost bucket's best train on to the full --proxy_epochs (successive halving). "
+                         "0: every child trains the full proxy, as in the paper.", flag_values=values)
+    flags.DEFINE_integer("rung_factor", 3,
+                         "With --rung_epochs: each rung keeps 1/rung_factor of a bucket's children (at least "
+                         "--per_bucket), and the next trains rung_factor times as long.", flag_values=values)
     flags.DEFINE_float("learning_rate", 0.05, "Peak learning rate (SGD, cosine decay after warm-up).", flag_values=values)
     flags.DEFINE_enum("algorithm", algorithms.DEFAULT, algorithms.names(),
                       "The search: layernas_plus (LayerNAS with a reward model, see docs/algorithm.md), layernas (as the "

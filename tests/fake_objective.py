@@ -58,3 +58,44 @@ class Unloadable:
 
     def __reduce__(self):
         return (_fail_to_load, ())
+
+
+def _rung_objective(trial_id, arch, epochs, *, log_path, raise_on, delay):
+    """Trains `arch` to `epochs` "epochs" on from its checkpoint, as the real worker's backup does.
+
+    Each epoch sleeps `delay`, then writes the checkpoint, then logs `epoch ID E` (so an epoch a kill
+    interrupted before its checkpoint is trained again, and no checkpointed epoch is logged twice).
+    The reward is the toy reward times the epochs, so every rung ranks as the full training does.
+    """
+    checkpoint = f"{log_path}.checkpoint-{trial_id}"
+    reached = int(open(checkpoint, encoding="utf-8").read()) if os.path.exists(checkpoint) else 0
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"start {trial_id} {arch} {reached} {epochs} {os.getpid()}\n")
+    if (arch, epochs) in raise_on:
+        raise MemoryError("out of memory on the device")
+    for epoch in range(reached, epochs):
+        time.sleep(delay)
+        with open(checkpoint + ".tmp", "w", encoding="utf-8") as f:
+            f.write(str(epoch + 1))
+        os.replace(checkpoint + ".tmp", checkpoint)
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(f"epoch {trial_id} {epoch + 1}\n")
+    return {"reward": toy_reward(arch) * epochs, "epochs_trained": max(0, epochs - reached), "worker": os.getpid()}
+
+
+def _rung_factory(**settings):
+    return functools.partial(_rung_objective, **settings)
+
+
+def make_rungs(log_path, raise_on=(), delay=0.0):
+    """A factory of `_rung_objective`; `raise_on`: (arch, epochs) pairs whose training raises."""
+    return functools.partial(_rung_factory, log_path=str(log_path), raise_on=tuple(tuple(p) for p in raise_on),
+                             delay=delay)
+
+
+def lines(log_path, kind):
+    """The objective's log lines of `kind` ("start", "epoch"), split, in order."""
+    if not os.path.exists(log_path):
+        return []
+    with open(log_path, encoding="utf-8") as log:
+        return [line.split()[1:] for line in log if line.startswith(kind + " ")]

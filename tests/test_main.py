@@ -74,6 +74,11 @@ def main_in_process(capsys, *args):
         (["--madds=40M", "--train_examples=1.5"], ["neither a fraction of the training split", "whole number"]),
         (["--madds=40M", "--train_examples=5000"], ["--train_examples=5000 is more than the 1293 training examples"]),
         (["--params=2M", "--madds_min=1M"], ["--madds_min"]),
+        (["--madds=40M", "--rung_epochs=1"], ["--rung_epochs= is multi-fidelity LayerNAS: give --algorithm=layernas"]),
+        (["--madds=40M", "--algorithm=layernas", "--rung_epochs=5"],
+         ["--rung_epochs=5 is the first rung's epochs: give fewer than --proxy_epochs=5"]),
+        (["--madds=40M", "--algorithm=layernas", "--rung_epochs=1", "--rung_factor=1"], ["--rung_factor=1", "2 or more"]),
+        (["--madds=40M", "--rung_epochs=-1"], ["--rung_epochs=-1 is not a"]),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, args, fragments):

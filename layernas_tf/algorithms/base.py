@@ -48,7 +48,14 @@ class Target:
 
 @dataclasses.dataclass
 class Trial:
-    """One architecture handed out for training, and what came of it."""
+    """One architecture handed out for training, and what came of it.
+
+    Attributes:
+      epochs: in a multi-fidelity search, the epochs the trial trains to (or reached,
+        once reported); a trial handed out again trains on from its checkpoint. None:
+        the objective's full training.
+      rewards: in a multi-fidelity search, the reward at each epoch count it reached.
+    """
 
     id: int
     arch: Architecture
@@ -56,9 +63,11 @@ class Trial:
     status: str = PENDING
     reward: Optional[float] = None
     error: Optional[str] = None
+    epochs: Optional[int] = None
+    rewards: dict[int, float] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "arch": str(self.arch),
             "cost": self.cost,
@@ -66,11 +75,15 @@ class Trial:
             "reward": self.reward,
             "error": self.error,
         }
+        if self.epochs is not None:  # absent otherwise: states of single-fidelity searches stay as they were
+            out.update(epochs=self.epochs, rewards={str(e): r for e, r in self.rewards.items()})
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Trial":
         arch = Architecture(int(i) for i in d["arch"].split(":"))
-        return cls(d["id"], arch, d["cost"], d["status"], d["reward"], d["error"])
+        return cls(d["id"], arch, d["cost"], d["status"], d["reward"], d["error"], d.get("epochs"),
+                   {int(e): r for e, r in d.get("rewards", {}).items()})
 
 
 def _rng_state_to_json(state: tuple) -> list:
@@ -137,6 +150,20 @@ class Algorithm:
 
     def _on_report(self, trial: Trial) -> None:
         pass
+
+    def _promotion(self) -> Optional[Trial]:
+        """A completed trial to train further, its `epochs` raised (multi-fidelity searches); None: none now."""
+        return None
+
+    def _first_epochs(self, arch: Architecture) -> Optional[int]:
+        """The epochs a new trial of `arch` trains to first; None: the full training."""
+        del arch
+        return None
+
+    def full_fidelity(self, trial: Trial) -> bool:
+        """Whether `trial`'s reward is its full training's: only those can be the answer or on the front."""
+        del trial
+        return True
 
     def _on_failure(self, trial: Trial) -> None:
         pass
@@ -225,13 +252,17 @@ class Algorithm:
             raise ValueError(f"suggest(n) needs n >= 1, got {n}")
         out = []
         while len(out) < n and self.budget_left and not self._finished():
-            arch = self._next()
-            if arch is None:
-                break
-            trial = Trial(len(self.trials), arch, self.cost(arch))
-            self.trials.append(trial)
-            self._tried[self.space.canonical(arch)] = trial
-            self._feasible_tried += self.feasible(arch)
+            trial = self._promotion()
+            if trial is not None:
+                trial.status = PENDING
+            else:
+                arch = self._next()
+                if arch is None:
+                    break
+                trial = Trial(len(self.trials), arch, self.cost(arch), epochs=self._first_epochs(arch))
+                self.trials.append(trial)
+                self._tried[self.space.canonical(arch)] = trial
+                self._feasible_tried += self.feasible(arch)
             self._pending[trial.id] = trial
             out.append(trial)
         return out
@@ -252,6 +283,8 @@ class Algorithm:
             raise ValueError(f"trial {trial_id}: reward {reward} is not finite; use report_failure")
         trial = self._pending_trial(trial_id)
         trial.status, trial.reward = COMPLETE, reward
+        if trial.epochs is not None:
+            trial.rewards[trial.epochs] = reward
         self._on_report(trial)
 
     def report_failure(self, trial_id: int, reason: str) -> None:
@@ -261,10 +294,10 @@ class Algorithm:
         self._on_failure(trial)
 
     def best(self) -> Optional[Trial]:
-        """The answer: the best-reward feasible trial so far (cheaper, then earlier, on ties)."""
+        """The answer: the best-reward feasible trial so far (cheaper, then earlier, on ties), at full fidelity."""
         best = None
         for t in self.trials:
-            if (t.status == COMPLETE and self.feasible(t.arch)
+            if (t.status == COMPLETE and self.feasible(t.arch) and self.full_fidelity(t)
                     and (best is None or (t.reward, -t.cost) > (best.reward, -best.cost))):
                 best = t
         return best

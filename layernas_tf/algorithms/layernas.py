@@ -9,10 +9,20 @@ trained before, or another string of the same network, reuses its reward for fre
 are split into H equal-width cost buckets, and the k best of each bucket become
 the layer-i candidates. Trials stay within 1 + sum_i k * H * |S_i|, polynomial in
 the number of layers.
+
+With `rungs` (multi-fidelity LayerNAS, successive halving inside a layer) a child
+first trains the first rung's epochs; once every child of the layer has, each
+bucket's best `max(k, ceil(n / rung_factor))` of its n children train on to the
+next rung from their checkpoints and the others stop there, their rung reward
+recorded as such; the k best of each bucket at the last rung (the full proxy)
+become the candidates. Only full-fidelity rewards compete for the answer and
+the front. A bucket of at most k networks has nothing to choose between: its
+children train to the last rung at once.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Sequence
 
 from layernas_tf.algorithms.base import Algorithm, Target
@@ -39,6 +49,10 @@ class LayerNAS(Algorithm):
       max_trials: stop after this many trials; the answer is then the best feasible
         network trained so far and `stopped_early` is True.
       seed: kept for the shared contract; LayerNAS itself draws nothing at random.
+      rungs: increasing epoch counts, the last one the full proxy (e.g. (1, 3, 5)):
+        successive halving within each layer (module docstring). Empty: every child
+        trains the full proxy, the paper's LayerNAS. Trials then carry no `epochs`.
+      rung_factor: eta: each rung keeps 1/eta of a bucket's children (at least k).
     """
 
     name = "layernas"
@@ -51,12 +65,24 @@ class LayerNAS(Algorithm):
         per_bucket: int = 1,
         max_trials: Optional[int] = None,
         seed: int = 0,
+        rungs: Sequence[int] = (),
+        rung_factor: int = 3,
     ):
         if buckets < 1 or per_bucket < 1:
             raise ValueError(f"buckets and per_bucket must be >= 1, got {buckets} and {per_bucket}")
+        rungs = tuple(int(r) for r in rungs)
+        if rungs and (len(rungs) < 2 or rungs[0] < 1 or any(a >= b for a, b in zip(rungs, rungs[1:]))):
+            raise ValueError(f"rungs must be at least two increasing positive epoch counts, got {rungs}")
+        if rungs and rung_factor < 2:
+            raise ValueError(f"rung_factor must be >= 2, got {rung_factor}")
         super().__init__(space, target, max_trials=max_trials, seed=seed)
         self.buckets = buckets
         self.per_bucket = per_bucket
+        self.rungs, self.rung_factor = rungs, int(rung_factor)
+        self._rung = 0  # the rung this layer's children are training at
+        self._promoting: list[int] = []  # trials to hand out again at `rungs[_rung]`
+        self._straight: set[Architecture] = set()  # children of this layer that skip the rungs
+        self.rung_log: list[dict[str, Any]] = []
         self._layer: Optional[int] = None  # None: not started; -1: training the default
         self._candidates: list[Architecture] = []
         self._children: list[Architecture] = []
@@ -78,7 +104,11 @@ class LayerNAS(Algorithm):
         return self.trial_bound(self.space, self.buckets, self.per_bucket)
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "buckets": self.buckets, "per_bucket": self.per_bucket}
+        rungs = {"rungs": list(self.rungs), "rung_factor": self.rung_factor} if self.rungs else {}
+        return {**super().config(), "buckets": self.buckets, "per_bucket": self.per_bucket, **rungs}
+
+    def full_fidelity(self, trial) -> bool:
+        return not self.rungs or trial.epochs == self.rungs[-1]
 
     @property
     def layer(self) -> Optional[int]:
@@ -99,6 +129,20 @@ class LayerNAS(Algorithm):
         self._settle()
         return self._queue.pop(0) if self._queue else None
 
+    def _first_epochs(self, arch: Architecture) -> Optional[int]:
+        if not self.rungs:
+            return None
+        return self.rungs[-1] if arch in self._straight else self.rungs[0]
+
+    def _promotion(self):
+        self._settle()
+        while self._promoting:
+            trial = self.trials[self._promoting.pop(0)]
+            if trial.status == COMPLETE and trial.epochs < self.rungs[self._rung]:
+                trial.epochs = self.rungs[self._rung]
+                return trial
+        return None
+
     def _on_report(self, trial) -> None:
         self._settle()
 
@@ -111,9 +155,12 @@ class LayerNAS(Algorithm):
             queued = len(self._queue)
             self._queue = [c for c in self._queue if self.tried(c) is None]
             self.trials_saved += queued - len(self._queue)
-            if self._queue or self._children_out():
+            if self._queue or self._promoting or self._children_out():
                 return
-            self._advance()
+            if self.rungs and self._layer is not None and self._rung < len(self.rungs) - 1 and self._children:
+                self._promote()
+            else:
+                self._advance()
 
     def _children_out(self) -> bool:
         """Whether a child of this layer is still training (under any string, by any source of trials)."""
@@ -138,6 +185,41 @@ class LayerNAS(Algorithm):
             self.trials_saved += sum(1 for c in self._children
                                      if self.tried(c) is not None and self.tried(c).arch != c)
         self._queue = [c for c in self._children if self.tried(c) is None]
+        self._rung = 0
+        self._straight = self._alone() if self.rungs else set()
+
+    def _buckets(self) -> dict[int, list[Architecture]]:
+        """This layer's searchable children by cost bucket, one string per network (its first)."""
+        costs = [self.cost(c) for c in self._children]
+        if not costs:
+            return {}
+        out: dict[int, list[Architecture]] = {}
+        seen = set()
+        for child, b in zip(self._children, bucketize(costs, self.buckets, min(costs), max(costs))):
+            if self.space.canonical(child) not in seen:
+                seen.add(self.space.canonical(child))
+                out.setdefault(b, []).append(child)
+        return out
+
+    def _alone(self) -> set[Architecture]:
+        """Children in buckets of at most k networks: all of them are kept whatever they score."""
+        return {c for group in self._buckets().values() if len(group) <= self.per_bucket for c in group}
+
+    def _promote(self) -> None:
+        """Closes rung `_rung` of this layer: each bucket's best go on to the next rung."""
+        epochs, following = self.rungs[self._rung], self.rungs[self._rung + 1]
+        ranked, promoted = 0, []
+        for group in self._buckets().values():
+            scored = sorted((-t.rewards[epochs], t.cost, t.id) for t in map(self.tried, group)
+                            if t is not None and t.status == COMPLETE and epochs in t.rewards)
+            ranked += len(scored)
+            quota = max(self.per_bucket, math.ceil(len(scored) / self.rung_factor))
+            promoted += [i for _, _, i in scored[:quota] if self.trials[i].epochs < following]
+        self._rung += 1
+        self._promoting = sorted(promoted)
+        if ranked:  # nothing to rank when every child went straight to the last rung
+            self.rung_log.append({"layer": self._layer, "epochs": epochs, "ranked": ranked, "next": following,
+                                  "promoted": list(self._promoting)})
 
     def _keep(self) -> list[Architecture]:
         """Bucketizes this layer's searchable children by cost; keeps the k best of each bucket."""
@@ -151,7 +233,8 @@ class LayerNAS(Algorithm):
         networks = set()
         for order, (child, b) in enumerate(zip(self._children, index)):
             trial = self.tried(child)
-            if trial is not None and trial.status == COMPLETE and trial.id not in networks:
+            if (trial is not None and trial.status == COMPLETE and self.full_fidelity(trial)
+                    and trial.id not in networks):
                 networks.add(trial.id)  # a network is kept once, under the first of its strings
                 ranked.setdefault(b, []).append((-trial.reward, costs[order], order))
         kept = []
@@ -178,6 +261,8 @@ class LayerNAS(Algorithm):
             "finished": self._is_finished,
             "layer_log": self.layer_log,
             "trials_saved": self.trials_saved,
+            **({"rung": self._rung, "promoting": self._promoting, "straight": sorted(str(c) for c in self._straight),
+                "rung_log": self.rung_log} if self.rungs else {}),
         }
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
@@ -189,3 +274,7 @@ class LayerNAS(Algorithm):
         self._is_finished = state["finished"]
         self.layer_log = list(state["layer_log"])
         self.trials_saved = state.get("trials_saved", 0)  # absent from states saved before it was counted
+        if self.rungs:
+            self._rung, self._promoting = state["rung"], list(state["promoting"])
+            self._straight = {parse(c) for c in state["straight"]}
+            self.rung_log = list(state["rung_log"])

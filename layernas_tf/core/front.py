@@ -24,6 +24,6 @@ def pareto_front(points: Iterable[tuple[int, float, float]]) -> list[int]:
 
 
 def of_search(search) -> list[int]:
-    """The front of an ask/tell search's completed feasible trials, cheapest first."""
+    """The front of an ask/tell search's completed feasible trials at full fidelity, cheapest first."""
     return pareto_front((t.id, t.cost, t.reward) for t in search.trials
-                        if t.status == COMPLETE and search.feasible(t.arch))
+                        if t.status == COMPLETE and search.feasible(t.arch) and search.full_fidelity(t))

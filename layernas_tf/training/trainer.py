@@ -48,6 +48,8 @@ class TrainConfig:
         0.002: the MobileNet papers' final-training optimizer).
       ema: keep an exponential moving average of the weights with this momentum (e.g.
         0.9999) and end with it; 0: none.
+      until: stop after this many of the `epochs` (a rung of a multi-fidelity search),
+        keeping the backup so that a later call trains on from there; None: all.
     """
 
     epochs: int
@@ -60,6 +62,11 @@ class TrainConfig:
     label: Optional[str] = None
     optimizer: str = "sgd"
     ema: float = 0.0
+    until: Optional[int] = None
+
+    @property
+    def stop(self) -> int:
+        return self.epochs if self.until is None else min(self.until, self.epochs)
 
 
 def learning_rate_at(step: int, total_steps: int, config: TrainConfig) -> float:
@@ -163,7 +170,8 @@ def train(
     Args:
       log_dir: where TensorBoard events go, if anywhere.
       backup_dir: Keras `BackupAndRestore` state: a trial killed mid-way resumes from
-        its last finished epoch; the state is deleted once training ends.
+        its last finished epoch; the state is deleted once the last epoch is done
+        (kept after `config.until` short of it).
       seed: seeds Keras, TensorFlow, NumPy and Python before the model is built, so
         the same seed trains the same way (with op determinism on).
 
@@ -195,14 +203,15 @@ def _train(build, train_data, validation_data, config, strategy, *, steps_per_ep
     epochs = _EpochCounter()
     callbacks = [keras.callbacks.TerminateOnNaN(), LearningRateSchedule(config, steps_per_epoch), epochs]
     if backup_dir:
-        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=True))
+        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch",
+                                                          delete_checkpoint=config.stop == config.epochs))
     if log_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0))
     verbose = progress_verbosity(config.verbose)
     if config.label and verbose:
         callbacks.append(LabelledProgress(config.label, config.epochs))
         verbose = 0
-    history = model.fit(train_data, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
+    history = model.fit(train_data, epochs=config.stop, callbacks=callbacks, verbose=verbose, shuffle=False)
     losses = history.history.get("loss", [])
     if losses and not all(math.isfinite(v) for v in losses):
         raise TrialFailed(f"diverged: training loss became {losses[-1]}")
@@ -214,5 +223,5 @@ def _train(build, train_data, validation_data, config, strategy, *, steps_per_ep
         "train_top1": float(history.history["top1"][-1]) if losses else None,
         "train_seconds": time.time() - start,
         "epochs_trained": epochs.count,
-        "first_epoch": epochs.first if epochs.first is not None else config.epochs,
+        "first_epoch": epochs.first if epochs.first is not None else config.stop,
     }

@@ -10,7 +10,7 @@ results; the driver alone writes the study database.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 import keras
 import tensorflow as tf
@@ -24,7 +24,8 @@ class TrialWorker:
     """Trains trials of one search; one per worker process, set up on first use.
 
     Calling it with `(trial_id, arch)` returns the trial's metrics (`reward`, the
-    validation top-1, among them), or raises: `trainer.TrialFailed` when training
+    validation top-1, among them); with `(trial_id, arch, epochs)` (a rung) it trains
+    the first `epochs` of the proxy, or on to them from the trial's backup. It raises: `trainer.TrialFailed` when training
     diverged, anything else when it could not run.
     """
 
@@ -60,7 +61,7 @@ class TrialWorker:
         self.space = config.search_space()
         self._ready = True
 
-    def __call__(self, trial_id: int, arch: str) -> dict[str, Any]:
+    def __call__(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> dict[str, Any]:
         self.setup()
         config, space = self.config, self.space
         architecture = space.parse(arch)
@@ -73,7 +74,7 @@ class TrialWorker:
         train_data = data.batches(self.train_images, batch_size=config.batch_size,
                                   num_classes=self.dataset.num_classes, training=True, flip=self.dataset.flip,
                                   size_hint=self.dataset.sizes["train"], seed=seed)
-        proxy = trainer.TrainConfig(epochs=config.proxy_epochs, learning_rate=config.learning_rate,
+        proxy = trainer.TrainConfig(epochs=config.proxy_epochs, until=epochs, learning_rate=config.learning_rate,
                                     verbose=config.verbose,
                                     label=f"trial {trial_id}" if config.labelled_progress else None)
         log_dir = os.path.join(directory, "tensorboard")
@@ -85,6 +86,7 @@ class TrialWorker:
         metrics["madds"] = space.madds(architecture)
         metrics["params"] = space.params(architecture)
         metrics["deploy_image_size"] = config.deploy_image_size
+        metrics["epochs"] = proxy.stop
         write_hparams(log_dir, {"arch": arch, "madds": metrics["madds"], "params": metrics["params"]},
                               {"reward": metrics["reward"]})
         return metrics

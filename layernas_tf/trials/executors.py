@@ -1,7 +1,9 @@
 """Where trials train: in this process, in worker processes on this machine, or on Ray.
 
 Every executor takes a `factory`: a picklable callable that, called once in each
-worker, returns the objective `objective(trial_id, arch) -> metrics`. Workers set
+worker, returns the objective `objective(trial_id, arch) -> metrics` (in a multi-fidelity
+search `objective(trial_id, arch, epochs)`: train to `epochs`, on from the
+trial's checkpoint). Workers set
 up once (TensorFlow starts once per worker, not per trial) and only return
 results; the runner in the driver reports them to the algorithm and writes the
 study, so the study stays the single source of truth.
@@ -74,7 +76,8 @@ class Executor:
 
     slots = 1
 
-    def submit(self, trial_id: int, arch: str) -> None:
+    def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> None:
+        """Starts training `arch`; `epochs` (multi-fidelity searches) trains it that far, on from its checkpoint."""
         raise NotImplementedError
 
     def wait(self) -> list[Result]:
@@ -112,12 +115,13 @@ class _Host:
         except Exception as e:  # pylint: disable=broad-except
             self._setup_error = f"on {socket.gethostname()}: {describe_error(e)}"
 
-    def run(self, trial_id: int, arch: str) -> tuple[str, int, Any]:
+    def run(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> tuple[str, int, Any]:
         self.prepare()
         if self._setup_error:
             return ("setup", trial_id, self._setup_error)
         try:
-            return ("done", trial_id, self._objective(trial_id, arch))
+            metrics = self._objective(trial_id, arch) if epochs is None else self._objective(trial_id, arch, epochs)
+            return ("done", trial_id, metrics)
         except Exception as e:  # pylint: disable=broad-except
             if disk_full(e):
                 return ("full", trial_id, describe_error(e))
@@ -140,10 +144,10 @@ class SerialExecutor(Executor):
 
     def __init__(self, factory: Callable[[], Callable[[int, str], dict]]):
         self._host = _Host(factory)
-        self._queue: list[tuple[int, str]] = []
+        self._queue: list[tuple[int, str, Optional[int]]] = []
 
-    def submit(self, trial_id: int, arch: str) -> None:
-        self._queue.append((trial_id, arch))
+    def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> None:
+        self._queue.append((trial_id, arch, epochs))
 
     def wait(self) -> list[Result]:
         return [_result(self._host.run(*self._queue.pop(0)))]
@@ -255,12 +259,12 @@ class LocalExecutor(Executor):
         self._answered.discard(slot)
         return self._workers[slot]
 
-    def submit(self, trial_id: int, arch: str) -> None:
+    def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> None:
         slot = next(s for s in range(self.slots) if s not in self._busy)
         worker = self._workers[slot]
         if worker is None or not worker[0].is_alive():
             worker = self._start(slot)
-        worker[1].send((trial_id, arch))
+        worker[1].send((trial_id, arch, epochs))
         self._busy[slot] = trial_id
 
     def wait(self) -> list[Result]:
@@ -372,12 +376,12 @@ class RayExecutor(Executor):
         self._busy: dict[Any, tuple[int, int]] = {}  # object ref -> (slot, trial id)
         self._cpus, self._gpus = cpus_per_trial, gpus_per_trial
 
-    def submit(self, trial_id: int, arch: str) -> None:
+    def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> None:
         used = {slot for slot, _ in self._busy.values()}
         slot = next(s for s in range(self.slots) if s not in used)
         if self._actors[slot] is None:
             self._actors[slot] = self._actor_class.remote(self._factory, self._env)
-        self._busy[self._actors[slot].run.remote(trial_id, arch)] = (slot, trial_id)
+        self._busy[self._actors[slot].run.remote(trial_id, arch, epochs)] = (slot, trial_id)
 
     def wait(self) -> list[Result]:
         if not self._busy:

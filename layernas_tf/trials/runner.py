@@ -58,6 +58,7 @@ class Runner:
         self._finished_here = 0
         self._began = time.time()
         self._layers_shown = len(getattr(algorithm, "layer_log", ()))
+        self._rungs_shown = len(getattr(algorithm, "rung_log", ()))
 
     def run(self) -> None:
         algorithm = self.algorithm
@@ -92,7 +93,7 @@ class Runner:
         self.study.record(trial, self.algorithm.state_dict(), status=RUNNING, started=self._started[trial.id])
         self._out[trial.id] = trial
         self._attempts[trial.id] = self._attempts.get(trial.id, 0) + 1
-        self.executor.submit(trial.id, str(trial.arch))
+        self.executor.submit(trial.id, str(trial.arch), trial.epochs)
 
     def _handle(self, result: Result) -> None:
         trial = self._out.pop(result.trial_id)
@@ -124,13 +125,24 @@ class Runner:
         self._show_layers()
 
     def _show_layers(self) -> None:
-        """One line per layer the algorithm closed since the last result (LayerNAS's `layer_log`)."""
+        """One line per rung and layer the algorithm closed since the last result (LayerNAS's logs)."""
+        rungs = getattr(self.algorithm, "rung_log", [])
+        for entry in rungs[self._rungs_shown:]:
+            self.log(self._rung_line(entry))
+        self._rungs_shown = len(rungs)
         layers = getattr(self.algorithm, "layer_log", None)
         if layers is None:
             return
         for entry in layers[self._layers_shown:]:
             self.log(self._layer_line(entry))
         self._layers_shown = len(layers)
+
+    def _rung_line(self, entry: dict[str, Any]) -> str:
+        layer = entry["layer"]
+        promoted = entry["promoted"]
+        return (f"layer {layer + 1}/{len(self.algorithm.space)} rung of {entry['epochs']} epoch(s) closed: "
+                f"{entry['ranked']} networks ranked, {len(promoted)} train on to {entry['next']} epochs"
+                + (f" (trials {', '.join(str(i) for i in promoted)})" if promoted else ""))
 
     def _layer_line(self, entry: dict[str, Any]) -> str:
         algorithm = self.algorithm
@@ -150,8 +162,9 @@ class Runner:
         best = algorithm.best()
         elapsed = time.time() - self._began
         over = "" if algorithm.feasible(trial.arch) else "  (over budget: not a candidate answer)"
-        line = (f"trial {trial.id:>4} {trial.arch}  {self.format_cost(trial.cost)}  reward {trial.reward:.4f}  "
-                f"best {f'{best.reward:.4f}' if best else '-'}  elapsed {clock(elapsed)}")
+        fidelity = "" if algorithm.full_fidelity(trial) else f" ({trial.epochs} epoch rung)"
+        line = (f"trial {trial.id:>4} {trial.arch}  {self.format_cost(trial.cost)}  reward {trial.reward:.4f}"
+                f"{fidelity}  best {f'{best.reward:.4f}' if best else '-'}  elapsed {clock(elapsed)}")
         if self.expected_trials:
             left = max(0, self.expected_trials - len(algorithm.trials) + len(self._out))
             line += f"  left <= {clock(left * elapsed / max(1, self._finished_here))}"

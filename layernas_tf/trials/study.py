@@ -18,6 +18,7 @@ import sqlite3
 from typing import Any, Optional
 
 from layernas_tf.algorithms import Trial
+from layernas_tf.core.status import COMPLETE
 from layernas_tf.trials.artefacts import STUDY_DB
 
 DB_NAME = STUDY_DB
@@ -35,6 +36,14 @@ CREATE TABLE IF NOT EXISTS trials (
     started REAL,
     ended REAL,
     error TEXT
+);
+CREATE TABLE IF NOT EXISTS rungs (
+    trial INTEGER NOT NULL,
+    epochs INTEGER NOT NULL,
+    reward REAL NOT NULL,
+    metrics TEXT,
+    ended REAL,
+    PRIMARY KEY (trial, epochs)
 );
 """
 
@@ -94,11 +103,22 @@ def read(study_dir: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def _trials(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Trial rows; in a multi-fidelity search each with `rungs`, its reward at every epoch count it reached."""
     cursor = db.execute("SELECT id, arch, cost, status, reward, metrics, started, ended, error FROM trials ORDER BY id")
     columns = [c[0] for c in cursor.description]
     rows = [dict(zip(columns, row)) for row in cursor.fetchall()]
+    rungs: dict[int, list[dict[str, Any]]] = {}
+    try:
+        for trial, epochs, reward, metrics in db.execute(
+                "SELECT trial, epochs, reward, metrics FROM rungs ORDER BY trial, epochs"):
+            trained = json.loads(metrics).get("epochs_trained") if metrics else None
+            rungs.setdefault(trial, []).append({"epochs": epochs, "reward": reward, "epochs_trained": trained})
+    except sqlite3.OperationalError:  # a study written before rungs existed, opened read-only
+        pass
     for row in rows:
         row["metrics"] = json.loads(row["metrics"]) if row["metrics"] else {}
+        if rungs:
+            row["rungs"] = rungs.get(row["id"], [])
     return rows
 
 
@@ -162,7 +182,7 @@ class Study:
 
     def record(self, trial: Trial, state: dict, *, status: str, metrics: Optional[dict] = None,
                started: Optional[float] = None, ended: Optional[float] = None, error: Optional[str] = None) -> None:
-        """Writes one trial row and the algorithm state in a single transaction."""
+        """Writes one trial row (and a multi-fidelity trial's rung) and the algorithm state in one transaction."""
         with self._transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO trials (id, arch, cost, status, reward, metrics, started, ended, error) "
@@ -170,6 +190,10 @@ class Study:
                 (trial.id, str(trial.arch), trial.cost, status, trial.reward,
                  json.dumps(metrics) if metrics else None, started, ended, error),
             )
+            if trial.epochs is not None and status == COMPLETE:
+                self._db.execute("INSERT OR REPLACE INTO rungs (trial, epochs, reward, metrics, ended) "
+                                 "VALUES (?, ?, ?, ?, ?)", (trial.id, trial.epochs, trial.reward,
+                                                          json.dumps(metrics) if metrics else None, ended))
             self._put("algorithm_state", state)
 
     def trials(self) -> list[dict[str, Any]]:
