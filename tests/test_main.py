@@ -18,6 +18,7 @@ from conftest import REPO, command_in_process, process, running
 from layernas_tf import cli
 from layernas_tf.core.units import human
 from layernas_tf import main as main_module
+from layernas_tf.trials import study
 
 SMALL = ["--space=mbv3_small", "--batch_size=64", "--learning_rate=0.02", "--verbose=0", "--deploy_image_size=32"]
 
@@ -522,9 +523,10 @@ def test_ray_trains_the_same_architectures_as_the_serial_search(tmp_path):
                               "--disable-usage-stats"], capture_output=True, text=True, timeout=300, env=local)
     assert started.returncode == 0, started.stderr[-3000:]
     # The paper's LayerNAS picks its trials whatever order results come back in; LayerNAS+'s model proposes
-    # from the results back so far, so two workers and one may see different trials.
-    common = ["--space=nats_sss", "--params=600K", "--image_size=16", "--proxy_epochs=1", "--max_trials=6",
-              "--algorithm=layernas", "--batch_size=64", "--verbose=0"]
+    # from the results back so far, so two workers and one may see different trials. With rungs: Ray's actors
+    # train a rung on from its checkpoint as local workers do.
+    common = ["--space=nats_sss", "--params=600K", "--image_size=16", "--proxy_epochs=2", "--rung_epochs=1",
+              "--buckets=3", "--max_trials=6", "--algorithm=layernas", "--batch_size=64", "--verbose=0"]
     try:
         result = run_main(*common, "--executor=ray", f"--ray_address=127.0.0.1:{port}", "--parallel_trials=2",
                           "--cpus_per_trial=1", f"--study_dir={tmp_path / 'ray_study'}", env=local)
@@ -539,6 +541,9 @@ def test_ray_trains_the_same_architectures_as_the_serial_search(tmp_path):
     # The same networks, trial for trial, to the last digit of the reward (with the same CPU threads:
     # TensorFlow's reductions split their work by thread count).
     assert ray_rows == serial_rows
+    rungs = {name: study.read(str(tmp_path / name))[1] for name in ("ray_study", "serial_study")}
+    assert [r["rungs"] for r in rungs["ray_study"]] == [r["rungs"] for r in rungs["serial_study"]]
+    assert any(len(r["rungs"]) == 2 for r in rungs["ray_study"])  # a trial trained on to the full proxy
 
 
 @pytest.mark.slow

@@ -293,3 +293,12 @@ def test_a_multi_fidelity_search_on_real_training_with_two_local_workers(tmp_pat
     assert sorted(results["rungs"]["trials_stopped_at"]["1"]) == sorted(r["id"] for r in stopped)
     assert results["epochs_trained"] == sum(g["epochs_trained"] for r in rows for g in r["rungs"]) < 3 * len(rows)
     assert any("children ranked at 1 and 3 epochs" in line for line in lines)
+
+
+def test_max_trials_stops_new_trials_but_the_rungs_of_the_layer_close():
+    space = AdditiveSpace()
+    algo = drive(LayerNAS(space, 20, buckets=3, rungs=RUNGS, max_trials=5), scaled, batch=2)
+    assert len(algo.trials) == 5 and algo.stopped_early and algo.done
+    best = algo.best()
+    assert best is not None and best.epochs == 5 and best.rewards[1] == max(
+        t.rewards[1] for t in algo.trials[1:] if 1 in t.rewards and algo.feasible(t.arch))

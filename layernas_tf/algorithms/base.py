@@ -152,7 +152,10 @@ class Algorithm:
         pass
 
     def _promotion(self) -> Optional[Trial]:
-        """A completed trial to train further, its `epochs` raised (multi-fidelity searches); None: none now."""
+        """A completed trial to train further, its `epochs` raised (multi-fidelity searches); None: none now.
+
+        Not a new trial: `max_trials` does not stop it, so a search it ends still has full-fidelity answers.
+        """
         return None
 
     def _first_epochs(self, arch: Architecture) -> Optional[int]:
@@ -239,8 +242,12 @@ class Algorithm:
 
     @property
     def done(self) -> bool:
-        """No trial is out and none will be suggested again."""
-        return not self._pending and (not self.budget_left or self._finished())
+        """No trial is out and none will be suggested again (a promotion goes on past `max_trials`)."""
+        return not self._pending and (self._finished() or (not self.budget_left and not self._promotions_left()))
+
+    def _promotions_left(self) -> bool:
+        """Whether trials are still to be trained further, once `max_trials` allows no new one."""
+        return False
 
     def pending(self) -> list[Trial]:
         """Trials suggested and not yet reported, oldest first."""
@@ -251,10 +258,12 @@ class Algorithm:
         if n < 1:
             raise ValueError(f"suggest(n) needs n >= 1, got {n}")
         out = []
-        while len(out) < n and self.budget_left and not self._finished():
+        while len(out) < n and not self._finished():
             trial = self._promotion()
             if trial is not None:
                 trial.status = PENDING
+            elif not self.budget_left:
+                break
             else:
                 arch = self._next()
                 if arch is None:

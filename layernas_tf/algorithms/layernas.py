@@ -17,7 +17,9 @@ next rung from their checkpoints and the others stop there, their rung reward
 recorded as such; the k best of each bucket at the last rung (the full proxy)
 become the candidates. Only full-fidelity rewards compete for the answer and
 the front. A bucket of at most k networks has nothing to choose between: its
-children train to the last rung at once.
+children train to the last rung at once. When `max_trials` ends the search, the
+layer's rungs still close over the children that trained (promotions are not new
+trials), so the answer is a full-fidelity one.
 """
 
 from __future__ import annotations
@@ -134,6 +136,10 @@ class LayerNAS(Algorithm):
             return None
         return self.rungs[-1] if arch in self._straight else self.rungs[0]
 
+    def _promotions_left(self) -> bool:
+        self._settle()
+        return bool(self._promoting)
+
     def _promotion(self):
         self._settle()
         while self._promoting:
@@ -155,10 +161,15 @@ class LayerNAS(Algorithm):
             queued = len(self._queue)
             self._queue = [c for c in self._queue if self.tried(c) is None]
             self.trials_saved += queued - len(self._queue)
+            stopped = self.rungs and not self.budget_left
+            if stopped:  # max_trials: no new child trains, and the rungs close over those that did
+                self._queue = []
             if self._queue or self._promoting or self._children_out():
                 return
             if self.rungs and self._layer is not None and self._rung < len(self.rungs) - 1 and self._children:
                 self._promote()
+            elif stopped:
+                return
             else:
                 self._advance()
 
