@@ -122,7 +122,7 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
     study_dir = a["study_dir"] or os.path.join("runs", f"{space_name}_{cost}_{show(cost, t_max)}")
     gpus = _gpu_ids()
     slots = a["parallel_trials"] or max(1, len(gpus))
-    kind = a["executor"] or ("local" if slots > 1 else "serial")
+    kind = a["executor"] or ("local" if slots > 1 or a["workers_per_trial"] > 1 else "serial")
     prepared_config = SearchConfig(
         space=space, cost=cost, target=(t_min, t_max), dataset=dataset.name, data_source=source,
         num_classes=dataset.num_classes, image_size=image_size, deploy_image_size=deploy,
@@ -134,6 +134,7 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
         verbose=a["verbose"], study_dir=study_dir, latency_profile=a["latency_profile"], algorithm=a["algorithm"],
         controller_batch=a["controller_batch"], executor=kind, parallel_trials=slots,
         gpus_per_trial=a["gpus_per_trial"], cpus_per_trial=a["cpus_per_trial"], ray_address=a["ray_address"],
+        workers_per_trial=a["workers_per_trial"],
         trial_retries=a["trial_retries"], labelled_progress=slots > 1, train_examples=a["train_examples"],
         rung_epochs=a["rung_epochs"], rung_factor=a["rung_factor"])
     searched = prepared_config.search_space()
@@ -150,8 +151,9 @@ def make_executor(prepared: Prepared) -> executors.Executor:
     if prepared.executor == "serial":
         return executors.SerialExecutor(factory)
     if prepared.executor == "local":
+        group = cfg.workers_per_trial
         return executors.LocalExecutor(factory, prepared.slots, gpus=prepared.gpus,
-                                       gpus_per_trial=cfg.gpus_per_trial or 1,
+                                       gpus_per_trial=cfg.gpus_per_trial or 1, workers_per_trial=group,
                                        cpus=int(cfg.cpus_per_trial * prepared.slots) if cfg.cpus_per_trial else None)
     cpus = cfg.cpus_per_trial or max(1, (os.cpu_count() or 1) // prepared.slots)
     return executors.RayExecutor(factory, prepared.slots, address=cfg.ray_address, cpus_per_trial=cpus,

@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = dict(
     batch_size=128, proxy_epochs=5, learning_rate=0.05, train_examples=None, rung_epochs=0, rung_factor=3,
     algorithm=DEFAULT_ALGORITHM, buckets=10, per_bucket=1, controller_batch=1, max_trials=None, seed=0,
     strategy="auto", tpu=None, mixed_precision=False, study_dir=None,
-    executor=None, parallel_trials=None, gpus_per_trial=None, cpus_per_trial=None, ray_address=None,
+    executor=None, parallel_trials=None, workers_per_trial=1, gpus_per_trial=None, cpus_per_trial=None, ray_address=None,
     trial_retries=1, verbose=1, final_epochs=0, export_dir=None, tflite="float",
 )
 
@@ -80,6 +80,9 @@ class SearchConfig:
       rung_epochs: multi-fidelity LayerNAS: each child first trains this many of the
         proxy's epochs, and only its bucket's best go on (`rungs()`); 0: every child
         trains the whole proxy, as in the paper.
+      workers_per_trial: each trial trains on a group of this many local worker
+        processes under MultiWorkerMirroredStrategy (the global batch split
+        among them); 1: one process per trial.
       rung_factor: eta of successive halving: each rung keeps 1/eta of a bucket's
         children and the next one trains eta times as long.
     """
@@ -113,6 +116,7 @@ class SearchConfig:
     controller_batch: int = 1
     executor: Optional[str] = None
     parallel_trials: Optional[int] = None
+    workers_per_trial: int = 1
     gpus_per_trial: Optional[float] = None
     cpus_per_trial: Optional[float] = None
     ray_address: Optional[str] = None
@@ -326,6 +330,16 @@ def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     if a["executor"] == "serial" and (a["parallel_trials"] or 1) > 1:
         raise ValueError("executor=serial trains one trial at a time; use executor=local or ray "
                          "for parallel_trials > 1")
+    check_positive("workers_per_trial", a["workers_per_trial"])
+    if a["workers_per_trial"] > 1:
+        if a["executor"] not in (None, "local"):
+            raise ValueError(f"workers_per_trial={a['workers_per_trial']} forms groups of local worker processes: "
+                             f"use executor=local, not executor={a['executor']}")
+        if a["strategy"] not in ("auto", "multi_worker"):
+            raise ValueError(f"workers_per_trial={a['workers_per_trial']} trains each trial under "
+                             f"strategy=multi_worker, not strategy={a['strategy']}")
+        if a["tpu"]:
+            raise ValueError("workers_per_trial= and tpu= do not go together: a TPU slice is one strategy's")
     if a["ray_address"] and a["executor"] != "ray":
         raise ValueError("ray_address= goes with executor=ray")
     space_options = tuple((name, a[key]) for name, key in (("cells", "nasnet_cells"),

@@ -29,6 +29,8 @@ from typing import Callable, Optional
 import keras
 import tensorflow as tf
 
+from layernas_tf.training import distribute
+
 
 class TrialFailed(Exception):
     """Training could not produce a reward (diverged); the search records why and goes on."""
@@ -198,6 +200,7 @@ def _train(build, train_data, validation_data, config, strategy, *, steps_per_ep
     start = time.time()
     with strategy.scope():
         model = build()
+        distribute.synchronize_batch_norm(model, strategy)
         compile_model(model, config)
         model.optimizer.build(model.trainable_variables)
     epochs = _EpochCounter()
@@ -211,7 +214,7 @@ def _train(build, train_data, validation_data, config, strategy, *, steps_per_ep
     if config.label and verbose:
         callbacks.append(LabelledProgress(config.label, config.epochs))
         verbose = 0
-    history = model.fit(train_data, epochs=config.stop, callbacks=callbacks, verbose=verbose, shuffle=False)
+    history = model.fit(distribute.split_batches(train_data, strategy), epochs=config.stop, callbacks=callbacks, verbose=verbose, shuffle=False)
     losses = history.history.get("loss", [])
     if losses and not all(math.isfinite(v) for v in losses):
         raise TrialFailed(f"diverged: training loss became {losses[-1]}")

@@ -45,7 +45,10 @@ class TrialWorker:
             )
         distribute.set_threads()
         tf.config.experimental.enable_op_determinism()
-        self.strategy = distribute.make_strategy(config.strategy, config.tpu)
+        # A worker group's member (`workers_per_trial`) has the group's TF_CONFIG from its executor.
+        self.strategy = distribute.make_strategy("multi_worker" if config.workers_per_trial > 1 else config.strategy,
+                                                 config.tpu)
+        self.chief = distribute.is_chief()
         if config.mixed_precision:
             tpu = isinstance(self.strategy, tf.distribute.TPUStrategy)
             keras.mixed_precision.set_global_policy("mixed_bfloat16" if tpu else "mixed_float16")
@@ -77,17 +80,21 @@ class TrialWorker:
         proxy = trainer.TrainConfig(epochs=config.proxy_epochs, until=epochs, learning_rate=config.learning_rate,
                                     verbose=config.verbose,
                                     label=f"trial {trial_id}" if config.labelled_progress else None)
-        log_dir = os.path.join(directory, "tensorboard")
+        # In a worker group only the chief writes the trial's files; each member keeps a backup of its own.
+        log_dir = os.path.join(directory, "tensorboard") if self.chief else None
+        backup = "backup" if self.chief else f"backup_worker{distribute.cluster()[1]}"
         model, metrics = trainer.train(
             lambda: space.build(architecture, input_shape=config.train_shape()), train_data, self.validation,
             proxy, self.strategy, steps_per_epoch=self.steps, log_dir=log_dir,
-            backup_dir=os.path.join(directory, "backup"), seed=seed)
-        save_weights(model, os.path.join(directory, WEIGHTS))
+            backup_dir=os.path.join(directory, backup), seed=seed)
         metrics["madds"] = space.madds(architecture)
         metrics["params"] = space.params(architecture)
         metrics["deploy_image_size"] = config.deploy_image_size
         metrics["epochs"] = proxy.stop
-        write_hparams(log_dir, {"arch": arch, "madds": metrics["madds"], "params": metrics["params"]},
-                              {"reward": metrics["reward"]})
+        metrics["replicas"] = self.strategy.num_replicas_in_sync
+        if self.chief:
+            save_weights(model, os.path.join(directory, WEIGHTS))
+            write_hparams(log_dir, {"arch": arch, "madds": metrics["madds"], "params": metrics["params"]},
+                          {"reward": metrics["reward"]})
         return metrics
 

@@ -26,6 +26,7 @@ import ctypes
 import ctypes.util
 import dataclasses
 import errno
+import json
 import multiprocessing
 import os
 import signal
@@ -216,117 +217,178 @@ def _exit_reason(code: Optional[int]) -> str:
     return f"exited with status {code}"
 
 
+def free_ports(count: int) -> list[int]:
+    """Ports on 127.0.0.1 that nothing listens on now (the OS's picks), for a worker group's TF_CONFIG."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def group_config(ports: list[int], index: int) -> str:
+    """TF_CONFIG of member `index` of a worker group on this host: one MultiWorkerMirroredStrategy cluster."""
+    return json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
+                       "task": {"type": "worker", "index": index}})
+
+
 class LocalExecutor(Executor):
-    """`slots` long-lived worker processes on this machine, each pinned to its own devices.
+    """`slots` long-lived workers on this machine, each pinned to its own devices.
+
+    A worker is one process, or with `workers_per_trial` > 1 a group of processes
+    that train each trial together under `MultiWorkerMirroredStrategy` (TF_CONFIG
+    naming the group's ports on 127.0.0.1, member 0 the chief): the driver sends the
+    trial to every member and takes the chief's result. A member that dies takes
+    its group with it (the others would wait in a collective forever): the group
+    is killed, started again on new ports, and the trial is lost, so retried.
 
     Args:
       gpus: GPU ids to share out (`CUDA_VISIBLE_DEVICES` per worker, `gpus_per_trial`
-        each); empty on a CPU-only machine, where each worker gets an even share of
+        each); empty on a CPU-only machine, where each process gets an even share of
         the cores as TensorFlow's thread pools.
     """
 
     def __init__(self, factory, slots: int, *, gpus: tuple[int, ...] = (), gpus_per_trial: float = 1,
-                 cpus: Optional[int] = None):
+                 cpus: Optional[int] = None, workers_per_trial: int = 1):
         if slots < 1:
             raise ValueError(f"parallel_trials must be >= 1, got {slots}")
+        if workers_per_trial < 1:
+            raise ValueError(f"workers_per_trial must be >= 1, got {workers_per_trial}")
         self.slots = slots
+        self.group = workers_per_trial
         self._factory = factory
         self._context = multiprocessing.get_context("spawn")
         self._envs = []
         per_gpu = max(1, int(gpus_per_trial)) if gpus else 0
         cpus = cpus or os.cpu_count() or 1
         for i in range(slots):
-            env = {THREADS_ENV: str(max(1, cpus // slots))}
+            env = {THREADS_ENV: str(max(1, cpus // (slots * self.group)))}
             if gpus:
                 share = [gpus[(i * per_gpu + j) % len(gpus)] for j in range(per_gpu)]
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in share)
             elif "CUDA_VISIBLE_DEVICES" not in os.environ:
                 env["CUDA_VISIBLE_DEVICES"] = ""
             self._envs.append(env)
-        self._workers: list[Optional[tuple[Any, Any]]] = [None] * slots
+        self._workers: list[Optional[list[tuple[Any, Any]]]] = [None] * slots  # slot -> its members
         self._busy: dict[int, int] = {}  # slot -> trial id
         self._answered: set[int] = set()  # slots whose worker has sent a result
+        self._outcomes: dict[int, dict[int, Any]] = {}  # slot -> the outcomes its members sent so far
         for slot in range(slots):  # all at once: LayerNAS's first layer is one trial, its second many
             self._start(slot)
 
     def _start(self, slot: int):
-        parent, child = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child, self._factory, self._envs[slot], os.getpid()),
-                                        name=f"{WORKER_NAME}-{slot}", daemon=True)
-        process.start()
-        child.close()
-        self._workers[slot] = (process, parent)
+        ports = free_ports(self.group) if self.group > 1 else []
+        members = []
+        for index in range(self.group):
+            env = dict(self._envs[slot], **({"TF_CONFIG": group_config(ports, index)} if ports else {}))
+            parent, child = self._context.Pipe()
+            name = f"{WORKER_NAME}-{slot}" + (f"-{index}" if ports else "")
+            process = self._context.Process(target=_worker_main, args=(child, self._factory, env, os.getpid()),
+                                            name=name, daemon=True)
+            process.start()
+            child.close()
+            members.append((process, parent))
+        self._workers[slot] = members
         self._answered.discard(slot)
-        return self._workers[slot]
+        return members
 
     def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> None:
         slot = next(s for s in range(self.slots) if s not in self._busy)
-        worker = self._workers[slot]
-        if worker is None or not worker[0].is_alive():
-            worker = self._start(slot)
-        worker[1].send((trial_id, arch, epochs))
+        members = self._workers[slot]
+        if members is None or not all(process.is_alive() for process, _ in members):
+            self._stop(slot)
+            members = self._start(slot)
+        for _, conn in members:
+            conn.send((trial_id, arch, epochs))
         self._busy[slot] = trial_id
 
     def wait(self) -> list[Result]:
-        if not self._busy:
-            return []
-        handles = {}
-        for slot in self._busy:
-            process, conn = self._workers[slot]
-            handles[conn] = slot
-            handles[process.sentinel] = slot
-        ready = connection.wait(list(handles))
-        results, seen = [], set()
-        for handle in ready:
-            slot = handles[handle]
-            if slot in seen:
-                continue
-            seen.add(slot)
-            results.append(self._collect(slot))
+        results = []
+        while self._busy and not results:
+            handles = {}
+            for slot in self._busy:
+                answered = self._outcomes.get(slot, {})
+                for index, (process, conn) in enumerate(self._workers[slot]):
+                    if index not in answered:
+                        handles[conn] = slot
+                        handles[process.sentinel] = slot
+            ready = connection.wait(list(handles))
+            for slot in dict.fromkeys(handles[h] for h in ready):
+                result = self._collect(slot)
+                if result is not None:
+                    results.append(result)
         return results
 
-    def _collect(self, slot: int) -> Result:
-        process, conn = self._workers[slot]
+    def _collect(self, slot: int) -> Optional[Result]:
+        """The slot's result once every member has answered or one has died; None while some still train."""
+        members = self._workers[slot]
+        answered = self._outcomes.setdefault(slot, {})
+        dead = None
+        for index, (process, conn) in enumerate(members):
+            if index in answered:
+                continue
+            try:
+                if conn.poll():
+                    answered[index] = conn.recv()
+                elif not process.is_alive():
+                    dead = dead or (index, process)
+            except (EOFError, OSError):
+                dead = dead or (index, process)
+        if dead is None and len(answered) < len(members):
+            return None
         trial_id = self._busy.pop(slot)
-        try:
-            outcome = conn.recv() if conn.poll() else None
-        except (EOFError, OSError):
-            outcome = None
-        if outcome is not None:
+        outcomes = [answered[i] for i in sorted(answered)]
+        del self._outcomes[slot]
+        if dead is None:
             self._answered.add(slot)
-            if outcome[0] in ("setup", "full"):
+            stop = next((o for o in outcomes if o[0] in ("setup", "full")), None)
+            if stop is not None:
                 self.close()
-            return _result(outcome)
+                return _result(stop)
+            return _result(outcomes[0])  # the chief's
+        index, process = dead
         process.join(timeout=5)
-        self._workers[slot] = None
+        self._stop(slot)
         if slot not in self._answered and process.exitcode is not None and process.exitcode > 0:
             # Python exited with an error before the worker's own code ran (it could not import the main
             # script, or unpickle the objective): every new worker would do the same.
             self.close()
             raise WorkerSetupError(f"worker {process.pid} {_exit_reason(process.exitcode)} before it could start "
                                    "(its error is printed above)")
-        return Result(trial_id, error=f"worker {process.pid} {_exit_reason(process.exitcode)}", lost=True)
+        member = f" (member {index} of a group of {self.group})" if self.group > 1 else ""
+        return Result(trial_id, error=f"worker {process.pid}{member} {_exit_reason(process.exitcode)}", lost=True)
 
-    def close(self) -> None:
-        for slot, worker in enumerate(self._workers):
-            if worker is None:
-                continue
-            process, conn = worker
+    def _stop(self, slot: int, busy: bool = True) -> None:
+        """Ends the slot's processes: asked to when idle, killed when training (a group mid-trial cannot stop)."""
+        members = self._workers[slot] or []
+        for process, conn in members:
             try:
                 conn.send(None)
             except (OSError, ValueError):
                 pass
-            if slot in self._busy:
+            if busy and process.is_alive():
                 process.kill()
+        for process, _ in members:
             process.join(timeout=10)
             if process.is_alive():
                 process.kill()
                 process.join()
-            self._workers[slot] = None
+        self._workers[slot] = None
+
+    def close(self) -> None:
+        for slot in range(self.slots):
+            self._stop(slot, busy=slot in self._busy)
         self._busy.clear()
+        self._outcomes.clear()
 
     def describe(self) -> str:
         pinned = ", ".join(env.get("CUDA_VISIBLE_DEVICES") or f"{env[THREADS_ENV]} CPU threads" for env in self._envs)
+        if self.group > 1:
+            return (f"local executor ({self.slots} groups of {self.group} worker processes, each trial under "
+                    f"MultiWorkerMirroredStrategy on 127.0.0.1: {pinned} per process)")
         return f"local executor ({self.slots} worker processes: {pinned})"
 
 
