@@ -101,7 +101,7 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
     a = check_arguments(arguments)
     if a["executor"] == "ray":
         executors.import_ray()
-    if a["cpus_per_trial"] and a["executor"] in (None, "serial"):
+    if a["cpus_per_trial"] and a["executor"] in (None, "serial") and a["workers_per_trial"] == 1:
         # Trials train in this process: its thread pools are sized before TensorFlow starts them.
         os.environ[THREADS_ENV] = str(max(1, int(a["cpus_per_trial"])))
     distribute.set_threads()

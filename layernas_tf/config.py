@@ -340,6 +340,9 @@ def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
                              f"strategy=multi_worker, not strategy={a['strategy']}")
         if a["tpu"]:
             raise ValueError("workers_per_trial= and tpu= do not go together: a TPU slice is one strategy's")
+        if a["batch_size"] % a["workers_per_trial"]:
+            raise ValueError(f"batch_size={a['batch_size']} is the global batch: it must split evenly among "
+                             f"workers_per_trial={a['workers_per_trial']}")
     if a["ray_address"] and a["executor"] != "ray":
         raise ValueError("ray_address= goes with executor=ray")
     space_options = tuple((name, a[key]) for name, key in (("cells", "nasnet_cells"),

@@ -80,6 +80,10 @@ def main_in_process(capsys, *args):
          ["--rung_epochs=5 is the first rung's epochs: give fewer than --proxy_epochs=5"]),
         (["--madds=40M", "--algorithm=layernas", "--rung_epochs=1", "--rung_factor=1"], ["--rung_factor=1", "2 or more"]),
         (["--madds=40M", "--rung_epochs=-1"], ["--rung_epochs=-1 is not a"]),
+        (["--madds=40M", "--workers_per_trial=2", "--executor=ray"], ["--workers_per_trial=2", "--executor=local"]),
+        (["--madds=40M", "--workers_per_trial=2", "--strategy=mirrored"], ["--strategy=multi_worker, not"]),
+        (["--madds=40M", "--workers_per_trial=3", "--batch_size=64"], ["--batch_size=64 is the global batch"]),
+        (["--madds=40M", "--workers_per_trial=0"], ["--workers_per_trial=0 is not a positive"]),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, args, fragments):

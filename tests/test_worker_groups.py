@@ -1,0 +1,146 @@
+"""A trial across several worker processes: groups under MultiWorkerMirroredStrategy on 127.0.0.1."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import fake_objective
+from conftest import REPO, AdditiveSpace
+from layernas_tf.algorithms import LayerNAS
+from layernas_tf.training import distribute
+from layernas_tf.trials.executors import LocalExecutor, free_ports, group_config
+from layernas_tf.trials.runner import Runner
+from layernas_tf.trials.study import Study
+
+
+def test_a_group_trains_each_trial_on_every_member_and_answers_once(tmp_path):
+    log = tmp_path / "log"
+    executor = LocalExecutor(fake_objective.make(log, delay=0), 2, workers_per_trial=2)
+    study = Study(str(tmp_path / "study"), {"space": "additive"})
+    algorithm = LayerNAS(AdditiveSpace(), 20, buckets=3)
+    try:
+        Runner(study, algorithm, executor, log=lambda line: None).run()
+        rows = study.trials()
+    finally:
+        study.close()
+        executor.close()
+    starts = fake_objective.started(log)
+    assert len(starts) == 2 * len(rows)  # every member trained every trial
+    assert all(sum(1 for s in starts if s[0] == r["id"]) == 2 for r in rows)
+    assert all(r["status"] == "COMPLETE" for r in rows) and algorithm.done
+    assert "2 groups of 2 worker processes" in executor.describe()
+
+
+def test_a_member_that_dies_takes_its_group_down_and_the_trial_is_retried(tmp_path):
+    log = tmp_path / "log"
+    # The first member to start 0:3:1:2 dies; the group is started again and trains it again.
+    executor = LocalExecutor(fake_objective.make(log, die_once=["0:3:1:2"], delay=0.05), 1, workers_per_trial=2)
+    study = Study(str(tmp_path / "study"), {"space": "additive"})
+    lines = []
+    try:
+        Runner(study, LayerNAS(AdditiveSpace(), 20, buckets=3), executor, log=lines.append).run()
+        rows = {r["arch"]: r for r in study.trials()}
+    finally:
+        study.close()
+        executor.close()
+    assert rows["0:3:1:2"]["status"] == "COMPLETE"
+    retried = [line for line in lines if "training it again" in line]
+    assert len(retried) == 1 and "member" in retried[0] and "of a group of 2" in retried[0]
+    pids = {pid for _, arch, pid in _starts_with_pids(log) if arch == "0:3:1:2"}
+    assert len(pids) >= 3  # two groups' members: the dead one's group was replaced whole
+
+
+def _starts_with_pids(log):
+    with open(log, encoding="utf-8") as f:
+        return [tuple(line.split()) for line in f if line.strip()]
+
+
+def test_group_configs_name_every_member_on_this_host():
+    ports = free_ports(3)
+    configs = [json.loads(group_config(ports, i)) for i in range(3)]
+    assert all(c["cluster"]["worker"] == [f"127.0.0.1:{p}" for p in ports] for c in configs)
+    assert [c["task"] for c in configs] == [{"type": "worker", "index": i} for i in range(3)]
+
+
+def test_workers_meet_before_the_strategy_starts_and_a_missing_one_is_named_in_bounded_time():
+    ports = free_ports(2)
+    workers = [f"127.0.0.1:{p}" for p in ports]
+    errors = []
+
+    def member(index):
+        try:
+            distribute.meet(workers, index, timeout=30)
+        except ValueError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=member, args=(i,)) for i in range(2)]
+    for i, thread in enumerate(threads):
+        thread.start()
+        time.sleep(0.5 * i)  # the second member comes late
+    for thread in threads:
+        thread.join()
+    assert not errors
+    start = time.time()
+    with pytest.raises(ValueError, match=f"worker 1 of TF_CONFIG's cluster, at {workers[1]}, did not answer "
+                                         "within 2 s"):
+        distribute.meet(workers, 0, timeout=2)
+    assert time.time() - start < 10
+    with socket.socket() as port_in_use:  # the port is free again for the strategy
+        port_in_use.bind(("127.0.0.1", ports[0]))
+
+
+def test_tf_config_that_is_not_a_cluster_is_refused(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "chief",
+                                                                                              "index": 0}}))
+    with pytest.raises(ValueError, match="is not one of its 1 workers"):
+        distribute.cluster()
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"task": {}}))
+    with pytest.raises(ValueError, match='TF_CONFIG must be {"cluster"'):
+        distribute.cluster()
+
+
+@pytest.mark.slow
+def test_a_command_whose_tf_config_names_a_worker_nobody_runs_ends_in_bounded_time_with_one_line(tmp_path):
+    ports = free_ports(2)
+    env = dict(os.environ, TF_CONFIG=group_config(ports, 0), LAYERNAS_PEER_TIMEOUT="5")
+    start = time.time()
+    result = subprocess.run([sys.executable, "-m", "layernas_tf.main", "--space=nats_sss", "--params=600K",
+                             "--image_size=16", "--proxy_epochs=1", "--batch_size=64", "--max_trials=1",
+                             "--strategy=multi_worker", "--verbose=0", f"--study_dir={tmp_path / 'study'}"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("main.py: error:")]
+    assert result.returncode == 2 and len(errors) == 1, result.stderr[-3000:]
+    assert f"worker 1 of TF_CONFIG's cluster, at 127.0.0.1:{ports[1]}, did not answer within 5 s" in errors[0]
+    assert time.time() - start < 120
+
+
+@pytest.mark.slow
+def test_a_search_whose_trials_train_on_two_processes_matches_one_process(tmp_path):
+    """Each trial on a group of two processes (one CPU thread each) under MultiWorkerMirroredStrategy, the
+    global batch split between them, against one process of one thread with that batch: the same trials
+    and, to floating-point tolerance, the same losses and rewards; the driver alone writes the study."""
+    import layernas_tf  # pylint: disable=import-outside-toplevel
+    from layernas_tf.trials import study  # pylint: disable=import-outside-toplevel
+    from test_keras_space import small_cnn  # pylint: disable=import-outside-toplevel
+
+    space = layernas_tf.KerasSpace(small_cnn, input_shape=(16, 16, 3), num_classes=10)
+    common = dict(space=space, madds=space.cost(space.dearest()), image_size=16, proxy_epochs=2, batch_size=64,
+                  algorithm="layernas", max_trials=3, verbose=0, log=lambda line: None)
+    one = layernas_tf.search(**common, executor="local", parallel_trials=1, cpus_per_trial=1, study_dir=str(tmp_path / "one"))
+    two = layernas_tf.search(**common, workers_per_trial=2, cpus_per_trial=2, study_dir=str(tmp_path / "two"))
+    rows = {name: study.read(str(tmp_path / name))[1] for name in ("one", "two")}
+    assert [r["arch"] for r in rows["one"]] == [r["arch"] for r in rows["two"]]
+    for single, group in zip(rows["one"], rows["two"]):
+        assert group["metrics"]["replicas"] == 2 and single["metrics"]["replicas"] == 1
+        assert group["metrics"]["train_loss"] == pytest.approx(single["metrics"]["train_loss"], rel=1e-4)
+        assert group["metrics"]["val_loss"] == pytest.approx(single["metrics"]["val_loss"], rel=1e-4)
+        assert abs(group["reward"] - single["reward"]) <= 1 / 144 + 1e-9  # one validation image at most
+        directory = tmp_path / "two" / "trials" / f"{group['id']:04d}"
+        assert sorted(os.listdir(directory)) in (["tensorboard"], ["tensorboard", "weights.npz"])  # chief only
+    assert one.best["arch"] == two.best["arch"]
