@@ -25,7 +25,7 @@ best, means and standard deviations over the seeds. Target (issue "The headline
 search at the paper's cost or less", item 2): at most half the epochs for an answer
 within one standard deviation of the full-fidelity search's. Each search's figures
 are appended to DIR/results.jsonl as it ends, and a rerun skips what is there
-(each search is a study and resumes).
+(each search is a study and resumes). Exits 1 when a setting misses the target.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import sys
 import time
 
 from absl import app, flags
@@ -81,7 +82,9 @@ def _mean_sd(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} (sd {sd:.4f})"
 
 
-def report(results: list[dict], table: dict[str, float]) -> None:
+def report(results: list[dict], table: dict[str, float]) -> bool:
+    """Prints the figures; whether every setting with both sides met the target."""
+    everything_met = True
     best = max(table.values())
     print(f"readme table: {len(table)} feasible networks trained to the full proxy; best full-proxy reward {best:.4f}")
     for job, buckets in sorted({(r.get("job", "readme"), r["buckets"]) for r in results}):
@@ -113,9 +116,11 @@ def report(results: list[dict], table: dict[str, float]) -> None:
             gap = statistics.mean(full_rewards) - statistics.mean(score(r) for r in rung)
             sd = statistics.stdev(full_rewards) if len(full_rewards) > 1 else 0.0
             met = ratio <= 0.5 and gap <= sd
+            everything_met &= met
             print(f"{job} H={buckets}: rungs train {ratio:.2f}x the epochs in {len(rung)} seeds; answer {gap:+.4f} "
                   f"below the full-fidelity search's (its sd {sd:.4f}); target (<= 0.5x, within 1 sd): "
                   f"{'met' if met else 'NOT met'}")
+    return everything_met
 
 
 def main(argv):
@@ -142,7 +147,8 @@ def main(argv):
                 done.append(figures)
                 with open(path, "a", encoding="utf-8") as f:
                     f.write(json.dumps(figures) + "\n")
-    report(done, table)
+    if not report(done, table):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -91,8 +91,10 @@ def test_workers_meet_before_the_strategy_starts_and_a_missing_one_is_named_in_b
                                          "within 2 s"):
         distribute.meet(workers, 0, timeout=2)
     assert time.time() - start < 10
-    with socket.socket() as port_in_use:  # the port is free again for the strategy
-        port_in_use.bind(("127.0.0.1", ports[0]))
+    with socket.socket() as server:  # the port is free again for the strategy's server (which reuses addresses)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", ports[0]))
+        server.listen(1)
 
 
 def test_tf_config_that_is_not_a_cluster_is_refused(monkeypatch):
