@@ -314,13 +314,17 @@ def _header(prepared: Prepared, search_algorithm, executor: executors.Executor, 
             f"proxies train on {dataset.name} at {cfg.image_size}x{cfg.image_size} ({dataset.sizes['train']} train"
             f"{' (a fixed, class-balanced part)' if cfg.train_examples is not None else ''} / "
             f"{dataset.sizes['validation']} validation images)"
-            f"{f', children ranked at {_epochs(cfg.rungs())} epochs (1/{cfg.rung_factor} of a bucket go on)' if cfg.rung_epochs else ''}"
+            f"{_rungs_note(cfg)}"
             f", --strategy={cfg.strategy}, {executor.describe()}; "
             f"at most {bound} trials; study in {cfg.study_dir}")
 
 
-def _epochs(rungs: tuple[int, ...]) -> str:
-    return ", ".join(str(e) for e in rungs[:-1]) + f" and {rungs[-1]}"
+def _rungs_note(cfg: SearchConfig) -> str:
+    if not cfg.rung_epochs:
+        return ""
+    rungs = cfg.rungs()
+    shown = ", ".join(str(e) for e in rungs[:-1]) + f" and {rungs[-1]}"
+    return f", children ranked at {shown} epochs (1/{cfg.rung_factor} of a bucket go on)"
 
 
 def _algorithm(prepared: Prepared):

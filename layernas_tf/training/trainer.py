@@ -214,7 +214,8 @@ def _train(build, train_data, validation_data, config, strategy, *, steps_per_ep
     if config.label and verbose:
         callbacks.append(LabelledProgress(config.label, config.epochs))
         verbose = 0
-    history = model.fit(distribute.split_batches(train_data, strategy), epochs=config.stop, callbacks=callbacks, verbose=verbose, shuffle=False)
+    history = model.fit(distribute.split_batches(train_data, strategy), epochs=config.stop, callbacks=callbacks,
+                        verbose=verbose, shuffle=False)
     losses = history.history.get("loss", [])
     if losses and not all(math.isfinite(v) for v in losses):
         raise TrialFailed(f"diverged: training loss became {losses[-1]}")

@@ -25,8 +25,9 @@ class TrialWorker:
 
     Calling it with `(trial_id, arch)` returns the trial's metrics (`reward`, the
     validation top-1, among them); with `(trial_id, arch, epochs)` (a rung) it trains
-    the first `epochs` of the proxy, or on to them from the trial's backup. It raises: `trainer.TrialFailed` when training
-    diverged, anything else when it could not run.
+    the first `epochs` of the proxy, or on to them from the trial's backup. It
+    raises `trainer.TrialFailed` when training diverged, anything else when it
+    could not run.
     """
 
     def __init__(self, config: SearchConfig):
