@@ -267,10 +267,11 @@ def search(*, export: bool = False, log: Log = _print, **arguments) -> SearchRes
     `{"train": tf.data.Dataset, ...}` of (image, label) pairs, which every
     executor's workers call), `data_dir`, `num_classes` (for a function; default:
     its largest label + 1), `image_size`, `deploy_image_size`; training
-    `batch_size`, `proxy_epochs`, `learning_rate`, `strategy`, `tpu`,
-    `mixed_precision`; the search `algorithm`, `buckets`, `per_bucket`,
-    `controller_batch`, `max_trials`, `seed`; where it runs `executor`
-    ("serial", "local", "ray"), `parallel_trials`, `gpus_per_trial`,
+    `batch_size`, `proxy_epochs`, `learning_rate`, `train_examples`, `strategy`,
+    `tpu`, `mixed_precision`; the search `algorithm`, `buckets`, `per_bucket`,
+    `rung_epochs`, `rung_factor`, `controller_batch`, `max_trials`, `seed`; where
+    it runs `executor` ("serial", "local", "ray"), `parallel_trials`,
+    `workers_per_trial`, `gpus_per_trial`,
     `cpus_per_trial`, `ray_address`, `trial_retries`, `verbose`, `study_dir`; and
     `final_epochs`, `export_dir`, `tflite` for `export=True`. Defaults are the
     command's (`config.DEFAULTS`).

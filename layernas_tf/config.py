@@ -80,11 +80,11 @@ class SearchConfig:
       rung_epochs: multi-fidelity LayerNAS: each child first trains this many of the
         proxy's epochs, and only its bucket's best go on (`rungs()`); 0: every child
         trains the whole proxy, as in the paper.
+      rung_factor: eta of successive halving: each rung keeps 1/eta of a bucket's
+        children and the next one trains eta times as long.
       workers_per_trial: each trial trains on a group of this many local worker
         processes under MultiWorkerMirroredStrategy (the global batch split
         among them); 1: one process per trial.
-      rung_factor: eta of successive halving: each rung keeps 1/eta of a bucket's
-        children and the next one trains eta times as long.
     """
 
     space: Any
