@@ -131,7 +131,8 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
         batch_size=a["batch_size"], proxy_epochs=a["proxy_epochs"], learning_rate=float(a["learning_rate"]),
         buckets=a["buckets"], per_bucket=a["per_bucket"], max_trials=a["max_trials"], seed=a["seed"],
         data_dir=a["data_dir"], strategy=a["strategy"], tpu=a["tpu"], mixed_precision=a["mixed_precision"],
-        verbose=a["verbose"], study_dir=study_dir, latency_profile=a["latency_profile"], algorithm=a["algorithm"],
+        steps_per_execution=a["steps_per_execution"], verbose=a["verbose"], study_dir=study_dir,
+        latency_profile=a["latency_profile"], algorithm=a["algorithm"],
         controller_batch=a["controller_batch"], executor=kind, parallel_trials=slots,
         gpus_per_trial=a["gpus_per_trial"], cpus_per_trial=a["cpus_per_trial"], ray_address=a["ray_address"],
         workers_per_trial=a["workers_per_trial"],
@@ -268,7 +269,7 @@ def search(*, export: bool = False, log: Log = _print, **arguments) -> SearchRes
     executor's workers call), `data_dir`, `num_classes` (for a function; default:
     its largest label + 1), `image_size`, `deploy_image_size`; training
     `batch_size`, `proxy_epochs`, `learning_rate`, `train_examples`, `strategy`,
-    `tpu`, `mixed_precision`; the search `algorithm`, `buckets`, `per_bucket`,
+    `tpu`, `mixed_precision`, `steps_per_execution`; the search `algorithm`, `buckets`, `per_bucket`,
     `rung_epochs`, `rung_factor`, `controller_batch`, `max_trials`, `seed`; where
     it runs `executor` ("serial", "local", "ray"), `parallel_trials`,
     `workers_per_trial`, `gpus_per_trial`,

@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = dict(
     dataset=DEFAULT_DATASET, data_dir=None, num_classes=None, image_size=None, deploy_image_size=None,
     batch_size=128, proxy_epochs=5, learning_rate=0.05, train_examples=None, rung_epochs=0, rung_factor=3,
     algorithm=DEFAULT_ALGORITHM, buckets=10, per_bucket=1, controller_batch=1, max_trials=None, seed=0,
-    strategy="auto", tpu=None, mixed_precision=False, study_dir=None,
+    strategy="auto", tpu=None, mixed_precision=False, steps_per_execution=1, study_dir=None,
     executor=None, parallel_trials=None, workers_per_trial=1, gpus_per_trial=None, cpus_per_trial=None, ray_address=None,
     trial_retries=1, verbose=1, final_epochs=0, export_dir=None, tflite="float",
 )
@@ -85,6 +85,9 @@ class SearchConfig:
       workers_per_trial: each trial trains on a group of this many local worker
         processes under MultiWorkerMirroredStrategy (the global batch split
         among them); 1: one process per trial.
+      mixed_precision, steps_per_execution: how each trial computes
+        (`trainer.TrainConfig`): bfloat16 on TPUs and CPUs, float16 on GPUs; steps per
+        call into the compiled step (a TPU's 32 or more).
     """
 
     space: Any
@@ -109,6 +112,7 @@ class SearchConfig:
     strategy: str = "auto"
     tpu: Optional[str] = None
     mixed_precision: bool = False
+    steps_per_execution: int = 1
     verbose: int = 1
     study_dir: str = "runs/study"
     latency_profile: Optional[str] = None
@@ -309,6 +313,7 @@ def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"madds_min={a['madds_min']} is above madds={a['madds']}")
         ranges["madds"] = (t_min, ranges["madds"][1])
     for name in ("batch_size", "proxy_epochs", "buckets", "per_bucket", "controller_batch", "max_trials",
+                 "steps_per_execution",
                  "parallel_trials", "image_size", "deploy_image_size", "nasnet_cells", "nasnet_filters",
                  "num_classes"):
         check_positive(name, a[name])

@@ -72,7 +72,12 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
     flags.DEFINE_enum("strategy", "auto", list(config.STRATEGIES),
                       "tf.distribute strategy; auto: TPU if --tpu, mirrored over >1 GPU, else default.", flag_values=values)
     flags.DEFINE_string("tpu", None, "TPU name or address for TPUClusterResolver.", flag_values=values)
-    flags.DEFINE_bool("mixed_precision", False, "Train in mixed float16 (bfloat16 on TPU).", flag_values=values)
+    flags.DEFINE_bool("mixed_precision", False, "Train in mixed precision: bfloat16 on TPUs and CPUs, float16 on GPUs.",
+                      flag_values=values)
+    flags.DEFINE_integer("steps_per_execution", 1,
+                         "Training steps per call into the compiled step (on a TPU, 32 or more keeps the host from "
+                         "waiting on the device after every step); the learning rate is set once per call.",
+                         flag_values=values)
     flags.DEFINE_string("study_dir", None, "Where trials persist; default runs/<space>_<budget>.", flag_values=values)
     flags.DEFINE_enum("executor", None, list(config.EXECUTORS),
                       "Where trials train: serial (in this process), local (--parallel_trials worker processes), ray "

@@ -2,18 +2,25 @@ r"""The final training of a searched network: a full recipe at the deployment si
 
     python -m layernas_tf.train --study_dir=DIR [--trial=ID] [--epochs=30] [--optimizer=rmsprop] \
         [--learning_rate=...] [--warmup_epochs=N] [--ema=0.9999] [--label_smoothing=0.1] \
-        [--augment=randaugment] [--batch_size=N] [--strategy=...] [--tflite=int8]
+        [--augment=randaugment] [--batch_size=N] [--strategy=...] [--tpu=NAME] [--mixed_precision] \
+        [--steps_per_execution=N] [--tflite=int8]
 
 A search scores networks with a short proxy; the network it answers with is then
 trained the way the paper's table was: longer, at the deployment size, with the
 recipe's optimizer (SGD or the MobileNets' RMSProp), warm-up then cosine decay,
 label smoothing, an exponential moving average of the weights and RandAugment
 (Keras' preprocessing layer) if asked. It trains the answer by default (`--trial`
-for any completed trial), on the study's data and strategy (`--strategy` to
-change it: mirrored, multi-worker, TPU). Its state is kept in
-STUDY_DIR/final/trial_ID: `BackupAndRestore` (a preempted or killed job run again
-resumes from its last finished epoch), TensorBoard events, `final.json`, and the
-export (SavedModel and TFLite, checked with LiteRT, as the search's own).
+for any completed trial), on the study's data, on any strategy (`--strategy`:
+mirrored, multi_worker, tpu with `--tpu`), in mixed precision if asked. Its state
+is kept in STUDY_DIR/final/trial_ID: `BackupAndRestore` (a preempted or killed job
+run again resumes from its last finished epoch), TensorBoard events, `final.json`,
+and the export (SavedModel and TFLite, checked with LiteRT, as the search's own).
+
+On several hosts (`--strategy=multi_worker`) every host runs the same command with
+its own `TF_CONFIG` (`docs/real_data.md`, 3d): they meet, train in lockstep over the
+global batch, and worker 0 alone writes TensorBoard, the export and `final.json`;
+each other worker keeps a backup of its own beside the chief's, so a preempted
+cluster resumes together.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any, Callable, Optional
 import layernas_tf.quiet  # pylint: disable=unused-import,ungrouped-imports  (first: TensorFlow starts quietly)
 
 from absl import flags, logging  # pylint: disable=wrong-import-order
+import tensorflow as tf  # pylint: disable=wrong-import-order
 
 from layernas_tf.cli import as_flags, bad_input, define_shared_flags, fail
 from layernas_tf.cli import run as run_command
@@ -32,7 +40,7 @@ from layernas_tf.reports import check_writable, write_json
 from layernas_tf.config import STRATEGIES, TFLITE_KINDS, SearchConfig, check_positive
 from layernas_tf.core.status import COMPLETE
 from layernas_tf.deploy.trial_export import export_trial
-from layernas_tf.training import data
+from layernas_tf.training import data, distribute
 from layernas_tf.training.trainer import OPTIMIZERS, TrainConfig
 from layernas_tf.trials import study
 from layernas_tf.trials.artefacts import STUDY_DB
@@ -74,10 +82,10 @@ def final_training(study_dir: str, *, log: Callable[[str], None] = print, **reci
 # The recipe's settings and their defaults: the command's flags and `SearchResult.train`'s keywords.
 RECIPE: dict[str, Any] = dict(epochs=30, optimizer="sgd", learning_rate=None, warmup_epochs=None,
                               label_smoothing=0.1, weight_decay=4e-5, ema=0.0, augment="none", batch_size=None,
-                              tflite="float")
+                              mixed_precision=False, steps_per_execution=1, tflite="float")
 
 
-def plan(study_dir: str, *, trial: Optional[int] = None, strategy: Optional[str] = None,
+def plan(study_dir: str, *, trial: Optional[int] = None, strategy: Optional[str] = None, tpu: Optional[str] = None,
          data_dir: Optional[str] = None, export_dir: Optional[str] = None, verbose: int = 1, **recipe: Any) -> Plan:
     """Checks the recipe (`RECIPE`'s settings) and finds the trial in the study; nothing is trained or written.
 
@@ -90,7 +98,7 @@ def plan(study_dir: str, *, trial: Optional[int] = None, strategy: Optional[str]
     if not os.path.isfile(os.path.join(study_dir, STUDY_DB)):
         raise ValueError(f"study_dir={study_dir} holds no study ({STUDY_DB}): give the directory a search wrote")
     settings, rows = study.read(study_dir)
-    config = SearchConfig.from_study(settings, study_dir=study_dir, data_dir=data_dir, verbose=verbose,
+    config = SearchConfig.from_study(settings, study_dir=study_dir, data_dir=data_dir, verbose=verbose, tpu=tpu,
                                      **({"strategy": strategy} if strategy else {}))
     return plan_of(config, config.search_space(), rows, trial=trial, export_dir=export_dir, verbose=verbose,
                    **recipe)
@@ -108,6 +116,9 @@ def check_recipe(recipe: dict[str, Any]) -> dict[str, Any]:
     check_positive("label_smoothing", r["label_smoothing"], float, allow_zero=True)
     check_positive("weight_decay", r["weight_decay"], float, allow_zero=True)
     check_positive("batch_size", r["batch_size"])
+    check_positive("steps_per_execution", r["steps_per_execution"])
+    if not isinstance(r["mixed_precision"], bool):
+        raise ValueError(f"mixed_precision={r['mixed_precision']!r} is not True or False")
     for name, valid in (("optimizer", OPTIMIZERS), ("augment", AUGMENTS), ("tflite", TFLITE_KINDS)):
         if r[name] not in valid:
             raise ValueError(f"unknown {name}={r[name]!r}; valid: {', '.join(valid)}")
@@ -133,6 +144,12 @@ def plan_of(config: SearchConfig, space, rows: list[dict], *, trial: Optional[in
             state = f" (it is {row['status']})" if row else " (no such trial)"
             done = ", ".join(str(r["id"]) for r in rows if r["status"] == COMPLETE)
             raise ValueError(f"trial={trial}{state}: choose a completed trial of {study_dir}: {done or 'none yet'}")
+    if config.strategy == "multi_worker":
+        workers = len(distribute.cluster()[0])  # TF_CONFIG, checked before the cluster meets
+        batch = chosen["batch_size"] or config.batch_size
+        if batch % workers:
+            raise ValueError(f"batch_size={batch} is the global batch: it must split evenly among TF_CONFIG's "
+                             f"{workers} workers")
     work_dir = os.path.join(study_dir, FINAL_DIR, f"trial_{row['id']:04d}")
     check_writable("export_dir", export_dir or work_dir)
     epochs = chosen["epochs"]
@@ -140,28 +157,44 @@ def plan_of(config: SearchConfig, space, rows: list[dict], *, trial: Optional[in
     train_config = TrainConfig(epochs=epochs, learning_rate=chosen["learning_rate"] or config.learning_rate,
                                weight_decay=chosen["weight_decay"], label_smoothing=chosen["label_smoothing"],
                                warmup_fraction=warmup / epochs, verbose=verbose, optimizer=chosen["optimizer"],
-                               ema=chosen["ema"])
+                               ema=chosen["ema"], mixed_precision=chosen["mixed_precision"],
+                               steps_per_execution=chosen["steps_per_execution"])
     return Plan(config, space, row, train_config, chosen["batch_size"], chosen["augment"], chosen["tflite"],
                 work_dir, export_dir or os.path.join(work_dir, "export"))
 
 
-def run_plan(checked: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Trains (resuming a preempted training from its last epoch), exports and writes `final.json`."""
+def run_plan(checked: Plan, log: Callable[[str], None] = print,
+             strategy: Optional[tf.distribute.Strategy] = None) -> dict[str, Any]:
+    """Trains (resuming a preempted training from its last epoch), exports and writes `final.json`.
+
+    Args:
+      strategy: the config's, made already (the command makes it first, so that a
+        cluster that does not meet is bad input); default: made here.
+    """
     config, row, recipe, work_dir = checked.config, checked.row, checked.recipe, checked.work_dir
     epochs, optimizer, ema, augment = recipe.epochs, recipe.optimizer, recipe.ema, checked.augment
+    strategy = strategy or distribute.make_strategy(config.strategy, config.tpu)
     dataset = data.load(config.dataset, config.data_dir, source=config.data_source, num_classes=config.num_classes)
+    policy = distribute.precision_policy(recipe.mixed_precision, strategy)
     log(f"final training of trial {row['id']} ({row['arch']}, proxy reward {row['reward']:.4f}) for {epochs} epochs "
         f"at {config.size_label()}: {optimizer}, learning rate {recipe.learning_rate:g} with "
         f"{recipe.warmup_fraction * epochs:g} warm-up epoch(s) then cosine decay, label smoothing "
         f"{recipe.label_smoothing:g}"
         f"{f', EMA {ema:g}' if ema else ''}{', RandAugment' if augment == 'randaugment' else ''}, "
-        f"--strategy={config.strategy}; state in {work_dir}")
+        f"{distribute.describe(strategy)}{f', {policy}' if recipe.mixed_precision else ''}"
+        f"{f', {recipe.steps_per_execution} steps per execution' if recipe.steps_per_execution > 1 else ''}; "
+        f"state in {work_dir}")
     delivered = export_trial(config, checked.space, dataset, row["id"], row["arch"], checked.export_dir,
                              tflite=checked.tflite, recipe=recipe, batch_size=checked.batch_size,
-                             randaugment=augment == "randaugment", work_dir=work_dir, log=log)
+                             randaugment=augment == "randaugment", work_dir=work_dir, log=log, strategy=strategy)
+    member = distribute.worker_index(strategy)
+    if member:  # a worker of a cluster other than its chief: the chief exports and reports
+        log(f"worker {member} of the cluster has trained its share; worker 0 exports and writes final.json")
+        return delivered
     report = {"trial": row["id"], "arch": row["arch"], "proxy_reward": row["reward"],
               "recipe": {**dataclasses.asdict(recipe), "batch_size": checked.batch_size or config.batch_size,
-                         "augment": augment, "strategy": config.strategy}, **delivered}
+                         "augment": augment, "strategy": config.strategy, "replicas": strategy.num_replicas_in_sync,
+                         "precision": policy}, **delivered}
     write_json(os.path.join(work_dir, "final.json"), report)
     log(f"wrote {os.path.join(work_dir, 'final.json')}")
     return report
@@ -184,8 +217,15 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
                        flag_values=values)
     flags.DEFINE_enum("augment", "none", list(AUGMENTS), "Augmentation beyond crops and flips.", flag_values=values)
     flags.DEFINE_integer("batch_size", None, "Global batch; default: the search's.", flag_values=values)
-    flags.DEFINE_enum("strategy", None, list(STRATEGIES), "tf.distribute strategy; default: the search's.",
+    flags.DEFINE_enum("strategy", None, list(STRATEGIES),
+                      "tf.distribute strategy; default: the search's. multi_worker: every host runs this command "
+                      "with its TF_CONFIG (docs/real_data.md).", flag_values=values)
+    flags.DEFINE_string("tpu", None, "TPU name or address for TPUClusterResolver (with --strategy=auto or tpu).",
+                        flag_values=values)
+    flags.DEFINE_bool("mixed_precision", False, "Mixed precision: bfloat16 on TPUs and CPUs, float16 on GPUs.",
                       flag_values=values)
+    flags.DEFINE_integer("steps_per_execution", 1,
+                         "Training steps per call into the compiled step (32 or more on a TPU).", flag_values=values)
     flags.DEFINE_integer("verbose", 1, "Keras progress output: 0 none, 1 bar, 2 a line per epoch.", flag_values=values)
     define_shared_flags(values, "export_dir", "tflite", "data_dir")
 
@@ -195,10 +235,12 @@ def run(values: flags.FlagValues) -> None:
     logging.set_verbosity(logging.WARNING)
     if values.study_dir is None:
         fail("study_dir= is required: the directory a search wrote (it holds study.db)", values)
-    names = (*RECIPE, "trial", "strategy", "export_dir", "data_dir", "verbose")
+    names = (*RECIPE, "trial", "strategy", "tpu", "export_dir", "data_dir", "verbose")
     with bad_input():
         checked = plan(values.study_dir, **{name: values[name].value for name in names})
-    run_plan(checked, log=lambda line: print(as_flags(line, values), flush=True))
+        # A cluster that does not meet (a worker not started, a wrong TF_CONFIG) is bad input too.
+        strategy = distribute.make_strategy(checked.config.strategy, checked.config.tpu)
+    run_plan(checked, log=lambda line: print(as_flags(line, values), flush=True), strategy=strategy)
 
 
 if __name__ == "__main__":

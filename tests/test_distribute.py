@@ -54,3 +54,53 @@ def test_bad_strategy_requests_say_what_is_needed(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         distribute.make_strategy("multi_worker")
+
+
+@pytest.mark.parametrize("kind, tpu, gpus, chosen", [
+    ("auto", "my-tpu", 0, "tpu"), ("auto", "grpc://10.0.0.2:8470", 8, "tpu"), ("auto", None, 8, "mirrored"),
+    ("auto", None, 1, "default"), ("auto", None, 0, "default"), ("tpu", None, 0, "tpu"),
+    ("multi_worker", None, 4, "multi_worker"), ("default", "my-tpu", 8, "default")])
+def test_what_each_strategy_flag_stands_for_on_a_host(kind, tpu, gpus, chosen):
+    assert distribute.strategy_kind(kind, tpu, gpus) == chosen
+
+
+def test_mixed_precision_is_bfloat16_off_gpus_and_float32_unless_asked():
+    strategy = distribute.make_strategy("default")
+    assert distribute.precision_policy(False, strategy) == "float32"
+    assert distribute.precision_policy(True, strategy) == "mixed_bfloat16"  # this host has no GPU: as on a TPU
+
+
+def test_a_trial_in_bfloat16_with_several_steps_per_execution_as_a_tpu_runs_it(monkeypatch):
+    """What `--mixed_precision --steps_per_execution=N` gives a TPU run, on the CPU: the network computes in
+    bfloat16 with float32 variables and float32 probabilities; each call into the compiled step runs N steps,
+    the learning rate is set per call and still follows the schedule; the global policy is left as it was."""
+    import keras  # pylint: disable=import-outside-toplevel
+
+    import search_spaces  # pylint: disable=import-outside-toplevel
+    from layernas_tf.training import data, trainer  # pylint: disable=import-outside-toplevel
+
+    digits = data.load("digits")
+    space = search_spaces.get("nats_sss", input_shape=(16, 16, 3), num_classes=10)
+    options = dict(image_size=16, batch_size=64, num_classes=10)
+    train = data.input_pipeline(digits.train, training=True, flip=False, size_hint=1293, **options)
+    validation = data.input_pipeline(digits.validation, training=False, size_hint=144, **options)
+    seen = []  # (batch, learning rate) at each call into the compiled step
+    schedule = trainer.LearningRateSchedule.on_train_batch_begin
+
+    def recorded(self, batch, logs=None):
+        schedule(self, batch, logs)
+        seen.append((batch, float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))))
+
+    monkeypatch.setattr(trainer.LearningRateSchedule, "on_train_batch_begin", recorded)
+    config = trainer.TrainConfig(epochs=2, learning_rate=0.05, verbose=0, mixed_precision=True, steps_per_execution=4)
+    model, metrics = trainer.train(lambda: space.build(space.parse("0:1:0:1:0")), train, validation, config,
+                                   distribute.make_strategy("default"), steps_per_epoch=20)
+    assert keras.config.dtype_policy().name == "float32"
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convolutions and all(layer.compute_dtype == "bfloat16" for layer in convolutions)
+    assert all(v.dtype == "float32" for v in model.trainable_variables)
+    assert model.output.dtype == "float32" and model.steps_per_execution == 4
+    assert int(model.optimizer.iterations.numpy()) == 2 * 20 and 0 <= metrics["reward"] <= 1
+    assert [batch for batch, _ in seen] == [0, 4, 8, 12, 16] * 2  # one call per 4 steps
+    steps = [epoch * 20 + batch for epoch in range(2) for batch in (0, 4, 8, 12, 16)]
+    assert [rate for _, rate in seen] == pytest.approx([trainer.learning_rate_at(s, 40, config) for s in steps])

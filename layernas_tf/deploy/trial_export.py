@@ -31,7 +31,8 @@ def arrays(batches: tf.data.Dataset, limit: int) -> tuple[np.ndarray, np.ndarray
 def export_trial(config, space, dataset, trial_id: int, arch: str, export_dir: str, *, tflite: str,
                  final_epochs: int = 0, recipe: Optional[trainer.TrainConfig] = None,
                  batch_size: Optional[int] = None, randaugment: bool = False, work_dir: Optional[str] = None,
-                 log: Callable[[str], None] = print) -> dict[str, Any]:
+                 log: Callable[[str], None] = print,
+                 strategy: Optional[tf.distribute.Strategy] = None) -> dict[str, Any]:
     """Exports one trial's network at the deployment size; returns its "final" and "exports" reports.
 
     The network keeps the weights its trial saved, trained at the proxies' size, or
@@ -49,6 +50,10 @@ def export_trial(config, space, dataset, trial_id: int, arch: str, export_dir: s
         whether Keras' RandAugment augments it.
       work_dir: where the final training keeps its `BackupAndRestore` state (a
         preempted training resumes from its last epoch) and TensorBoard events.
+      strategy: what the network trains under (default: the config's). In a
+        MultiWorkerMirroredStrategy cluster every worker trains and evaluates (both
+        are collective), each keeping its own backup; only worker 0 writes
+        TensorBoard events and exports: the others return "exports": None.
     """
     architecture = space.parse(arch)
     if recipe is not None:
@@ -59,6 +64,7 @@ def export_trial(config, space, dataset, trial_id: int, arch: str, export_dir: s
                                           size_hint=dataset.sizes["validation"], **pipeline)
     weights = os.path.join(config.trial_dir(trial_id), WEIGHTS)
     keras.backend.clear_session()
+    member = None
     if final_epochs or not os.path.exists(weights):
         if not final_epochs:
             log(f"the weights of trial {trial_id} are not in {config.trial_dir(trial_id)}; training it again")
@@ -66,13 +72,17 @@ def export_trial(config, space, dataset, trial_id: int, arch: str, export_dir: s
         log(f"training {arch} for {epochs} epochs at {final_size}x{final_size}")
         train_data = data.input_pipeline(dataset.train, training=True, flip=dataset.flip, seed=config.seed,
                                          size_hint=dataset.sizes["train"], randaugment=randaugment, **pipeline)
+        strategy = strategy or distribute.make_strategy(config.strategy, config.tpu)
+        member = distribute.worker_index(strategy)
+        backup = "backup" if not member else f"backup_worker{member}"
         model, _ = trainer.train(
             lambda: space.build(architecture, input_shape=(final_size, final_size, 3)), train_data, validation_data,
-            recipe or trainer.TrainConfig(epochs=epochs, learning_rate=config.learning_rate, verbose=config.verbose),
-            distribute.make_strategy(config.strategy, config.tpu),
-            steps_per_epoch=data.steps_per_epoch(dataset.sizes["train"], pipeline["batch_size"]), seed=config.seed,
-            backup_dir=os.path.join(work_dir, "backup") if work_dir else None,
-            log_dir=os.path.join(work_dir, "tensorboard") if work_dir else None)
+            recipe or trainer.TrainConfig(epochs=epochs, learning_rate=config.learning_rate, verbose=config.verbose,
+                                          mixed_precision=config.mixed_precision,
+                                          steps_per_execution=config.steps_per_execution),
+            strategy, steps_per_epoch=data.steps_per_epoch(dataset.sizes["train"], pipeline["batch_size"]),
+            seed=config.seed, backup_dir=os.path.join(work_dir, backup) if work_dir else None,
+            log_dir=os.path.join(work_dir, "tensorboard") if work_dir and not member else None)
     else:
         model = space.build(architecture, input_shape=config.train_shape())
         load_weights(model, weights)
@@ -85,6 +95,9 @@ def export_trial(config, space, dataset, trial_id: int, arch: str, export_dir: s
     log(f"network of trial {trial_id}: validation top-1 {evaluation['val_top1']:.4f}"
         + (f", test top-1 {evaluation['test_top1']:.4f}" if "test_top1" in evaluation else "")
         + f" (at {final_size}x{final_size})")
+    final = {"epochs": final_epochs, "image_size": final_size, **evaluation}
+    if member:
+        return {"final": final, "exports": None}
 
     # The networks are fully convolutional: the same weights serve at the deployment size.
     deployed = space.build(architecture, input_shape=config.deploy_shape())
@@ -105,5 +118,5 @@ def export_trial(config, space, dataset, trial_id: int, arch: str, export_dir: s
         log(f"warning: the exported model keeps the proxy's weights, trained at {final_size}x{final_size}; at "
             f"{config.size_label()} its LiteRT top-1 is {lite['val_top1']:.4f} against {evaluation['val_top1']:.4f}"
             f" at {final_size}x{final_size}: retrain it at the deployment size (final_epochs=N)")
-    return {"final": {"epochs": final_epochs, "image_size": final_size, **evaluation}, "exports": exported}
+    return {"final": final, "exports": exported}
 

@@ -1,19 +1,27 @@
-"""The tf.distribute strategy candidates train under, chosen from the flags.
+"""The tf.distribute strategy candidates train under, chosen from the flags, and their numeric precision.
 
 `auto` picks a TPU when one is named, mirrored replicas when more than one GPU is
 visible, and the default (single-device) strategy otherwise. The batch size users
 give is global: Keras splits each batch across the strategy's replicas.
+
+What a TPU run needs beyond `TPUStrategy` itself runs on CPU too, so it is tested
+here: the choice of strategy (`strategy_kind`), mixed precision in bfloat16 (the
+TPU's and modern CPUs' half type; float16 with loss scaling is for GPUs) and
+`steps_per_execution` (`trainer.TrainConfig`). Only `TPUClusterResolver` and the
+TPU system's start need a TPU.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import threading
 import time
-from typing import Optional
+from typing import Iterator, Optional
 
+import keras
 import tensorflow as tf
 
 from layernas_tf.config import STRATEGIES
@@ -22,15 +30,7 @@ from layernas_tf.trials.artefacts import THREADS_ENV
 
 def make_strategy(kind: str = "auto", tpu: Optional[str] = None) -> tf.distribute.Strategy:
     """Builds the strategy named `kind` (one of STRATEGIES)."""
-    if kind not in STRATEGIES:
-        raise ValueError(f"unknown strategy {kind!r}; valid: {', '.join(STRATEGIES)}")
-    if kind == "auto":
-        if tpu:
-            kind = "tpu"
-        elif len(tf.config.list_logical_devices("GPU")) > 1:
-            kind = "mirrored"
-        else:
-            kind = "default"
+    kind = strategy_kind(kind, tpu, gpus=len(tf.config.list_logical_devices("GPU")))
     if kind == "default":
         return tf.distribute.get_strategy()
     if kind == "mirrored":
@@ -44,6 +44,50 @@ def make_strategy(kind: str = "auto", tpu: Optional[str] = None) -> tf.distribut
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
+
+
+def strategy_kind(kind: str, tpu: Optional[str], gpus: int) -> str:
+    """What `kind` stands for on a host with `gpus` GPUs: `auto` resolved, the others as they are.
+
+    Raises:
+      ValueError: an unknown kind.
+    """
+    if kind not in STRATEGIES:
+        raise ValueError(f"unknown strategy {kind!r}; valid: {', '.join(STRATEGIES)}")
+    if kind != "auto":
+        return kind
+    if tpu:
+        return "tpu"
+    return "mirrored" if gpus > 1 else "default"
+
+
+def precision_policy(mixed: bool, strategy: tf.distribute.Strategy) -> str:
+    """The Keras dtype policy networks are built with: float32, or mixed in the hardware's half type.
+
+    bfloat16 keeps float32's range, so it needs no loss scaling: the type of TPUs, and of
+    CPUs (oneDNN computes it natively where the CPU has AVX512_BF16 or AMX). float16 is
+    the GPUs' (Keras scales the loss for it).
+    """
+    if not mixed:
+        return "float32"
+    on_gpu = tf.config.list_logical_devices("GPU") and not isinstance(strategy, tf.distribute.TPUStrategy)
+    return "mixed_float16" if on_gpu else "mixed_bfloat16"
+
+
+@contextlib.contextmanager
+def precision(policy: str) -> Iterator[None]:
+    """Builds the layers made inside in `policy`, then restores the global policy.
+
+    A layer keeps the policy it was made with, so the trained network computes in half
+    precision while what is built afterwards (the float32 network that is exported,
+    another trial's in the same process) is not affected.
+    """
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 PEER_TIMEOUT = 300.0  # seconds the workers of a cluster wait for each other before the strategy starts
@@ -76,6 +120,13 @@ def cluster() -> tuple[list[str], int]:
 def is_chief() -> bool:
     """Whether this process writes a trial's files: always, but in a multi-worker cluster only its worker 0."""
     return "TF_CONFIG" not in os.environ or cluster()[1] == 0
+
+
+def worker_index(strategy: tf.distribute.Strategy) -> Optional[int]:
+    """This process's index in its MultiWorkerMirroredStrategy cluster; None under any other strategy."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return None
+    return cluster()[1]
 
 
 def meet(workers: list[str], index: int, timeout: float) -> None:
@@ -196,8 +247,6 @@ def synchronize_batch_norm(model, strategy: tf.distribute.Strategy) -> None:
     """
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return
-    import keras  # pylint: disable=import-outside-toplevel
-
     for layer in model._flatten_layers():  # pylint: disable=protected-access
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.synchronized = True

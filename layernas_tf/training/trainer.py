@@ -52,6 +52,11 @@ class TrainConfig:
         0.9999) and end with it; 0: none.
       until: stop after this many of the `epochs` (a rung of a multi-fidelity search),
         keeping the backup so that a later call trains on from there; None: all.
+      mixed_precision: build the network in mixed precision (`distribute.precision_policy`:
+        bfloat16 on TPUs and CPUs, float16 on GPUs); its variables stay float32.
+      steps_per_execution: training steps run in one call into the compiled step: on a
+        TPU, the host otherwise waits on the device after every step. The learning rate
+        is then set once per call (held for its steps).
     """
 
     epochs: int
@@ -65,6 +70,8 @@ class TrainConfig:
     optimizer: str = "sgd"
     ema: float = 0.0
     until: Optional[int] = None
+    mixed_precision: bool = False
+    steps_per_execution: int = 1
 
     @property
     def stop(self) -> int:
@@ -116,6 +123,7 @@ def compile_model(model: keras.Model, config: TrainConfig) -> None:
         optimizer=make_optimizer(config),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=[keras.metrics.CategoricalAccuracy(name="top1")],
+        steps_per_execution=config.steps_per_execution,
     )
 
 
@@ -199,7 +207,8 @@ def _train(build, train_data, validation_data, config, strategy, *, steps_per_ep
         keras.utils.set_random_seed(seed)
     start = time.time()
     with strategy.scope():
-        model = build()
+        with distribute.precision(distribute.precision_policy(config.mixed_precision, strategy)):
+            model = build()
         distribute.synchronize_batch_norm(model, strategy)
         compile_model(model, config)
         model.optimizer.build(model.trainable_variables)

@@ -50,9 +50,6 @@ class TrialWorker:
         self.strategy = distribute.make_strategy("multi_worker" if config.workers_per_trial > 1 else config.strategy,
                                                  config.tpu)
         self.chief = distribute.is_chief()
-        if config.mixed_precision:
-            tpu = isinstance(self.strategy, tf.distribute.TPUStrategy)
-            keras.mixed_precision.set_global_policy("mixed_bfloat16" if tpu else "mixed_float16")
         dataset = data.load(config.dataset, config.data_dir, source=config.data_source,
                             num_classes=config.num_classes, train_examples=config.train_examples)
         self.dataset = dataset
@@ -79,7 +76,8 @@ class TrialWorker:
                                   num_classes=self.dataset.num_classes, training=True, flip=self.dataset.flip,
                                   size_hint=self.dataset.sizes["train"], seed=seed)
         proxy = trainer.TrainConfig(epochs=config.proxy_epochs, until=epochs, learning_rate=config.learning_rate,
-                                    verbose=config.verbose,
+                                    verbose=config.verbose, mixed_precision=config.mixed_precision,
+                                    steps_per_execution=config.steps_per_execution,
                                     label=f"trial {trial_id}" if config.labelled_progress else None)
         # In a worker group only the chief writes the trial's files; each member keeps a backup of its own.
         log_dir = os.path.join(directory, "tensorboard") if self.chief else None
