@@ -336,6 +336,8 @@ def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("executor=serial trains one trial at a time; use executor=local or ray "
                          "for parallel_trials > 1")
     check_positive("workers_per_trial", a["workers_per_trial"])
+    if a["workers_per_trial"] > 1 or a["strategy"] == "multi_worker":
+        check_steps_per_execution(a["steps_per_execution"])
     if a["workers_per_trial"] > 1:
         if a["executor"] not in (None, "local"):
             raise ValueError(f"workers_per_trial={a['workers_per_trial']} forms groups of local worker processes: "
@@ -365,6 +367,13 @@ def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     a["ranges"] = ranges
     a["cost"] = a["bucket_by"] or next(iter(given))
     return a
+
+
+def check_steps_per_execution(steps: int) -> None:
+    """ValueError unless `steps` (per execution) can run under MultiWorkerMirroredStrategy."""
+    if steps > 1:
+        raise ValueError(f"steps_per_execution={steps} does not run under MultiWorkerMirroredStrategy (Keras 3.15's "
+                         "multi-step loop fails there): use steps_per_execution=1 with multi-worker training")
 
 
 def rung_schedule(first: int, factor: int, epochs: int) -> tuple[int, ...]:

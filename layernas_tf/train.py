@@ -37,7 +37,7 @@ import tensorflow as tf  # pylint: disable=wrong-import-order
 from layernas_tf.cli import as_flags, bad_input, define_shared_flags, fail
 from layernas_tf.cli import run as run_command
 from layernas_tf.reports import check_writable, write_json
-from layernas_tf.config import STRATEGIES, TFLITE_KINDS, SearchConfig, check_positive
+from layernas_tf.config import STRATEGIES, TFLITE_KINDS, SearchConfig, check_positive, check_steps_per_execution
 from layernas_tf.core.status import COMPLETE
 from layernas_tf.deploy.trial_export import export_trial
 from layernas_tf.training import data, distribute
@@ -145,6 +145,7 @@ def plan_of(config: SearchConfig, space, rows: list[dict], *, trial: Optional[in
             done = ", ".join(str(r["id"]) for r in rows if r["status"] == COMPLETE)
             raise ValueError(f"trial={trial}{state}: choose a completed trial of {study_dir}: {done or 'none yet'}")
     if config.strategy == "multi_worker":
+        check_steps_per_execution(chosen["steps_per_execution"])
         workers = len(distribute.cluster()[0])  # TF_CONFIG, checked before the cluster meets
         batch = chosen["batch_size"] or config.batch_size
         if batch % workers:
@@ -233,13 +234,18 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
 def run(values: flags.FlagValues) -> None:
     """The command over parsed flags."""
     logging.set_verbosity(logging.WARNING)
+    distribute.set_threads()
     if values.study_dir is None:
         fail("study_dir= is required: the directory a search wrote (it holds study.db)", values)
     names = (*RECIPE, "trial", "strategy", "tpu", "export_dir", "data_dir", "verbose")
     with bad_input():
+        recipe = check_recipe({name: values[name].value for name in RECIPE})
+        if values.strategy == "multi_worker":
+            check_steps_per_execution(recipe["steps_per_execution"])
+        # First: a multi-worker cluster must form before anything starts TensorFlow (reading the study may
+        # build networks). A cluster that does not meet (a worker not started, a wrong TF_CONFIG) is bad input.
+        strategy = distribute.make_strategy(values.strategy or "auto", values.tpu)
         checked = plan(values.study_dir, **{name: values[name].value for name in names})
-        # A cluster that does not meet (a worker not started, a wrong TF_CONFIG) is bad input too.
-        strategy = distribute.make_strategy(checked.config.strategy, checked.config.tpu)
     run_plan(checked, log=lambda line: print(as_flags(line, values), flush=True), strategy=strategy)
 
 

@@ -30,7 +30,8 @@ from layernas_tf.trials.artefacts import THREADS_ENV
 
 def make_strategy(kind: str = "auto", tpu: Optional[str] = None) -> tf.distribute.Strategy:
     """Builds the strategy named `kind` (one of STRATEGIES)."""
-    kind = strategy_kind(kind, tpu, gpus=len(tf.config.list_logical_devices("GPU")))
+    # Listing devices starts TensorFlow, after which a multi-worker cluster can no longer be configured.
+    kind = strategy_kind(kind, tpu, gpus=len(tf.config.list_logical_devices("GPU")) if kind == "auto" else 0)
     if kind == "default":
         return tf.distribute.get_strategy()
     if kind == "mirrored":
@@ -281,8 +282,9 @@ def split_batches(dataset: tf.data.Dataset, strategy: tf.distribute.Strategy):
 
 def describe(strategy: tf.distribute.Strategy) -> str:
     """The strategy in the words of the flags: `default`, `mirrored over 8 replicas`, ..."""
-    kinds = {"MirroredStrategy": "mirrored", "MultiWorkerMirroredStrategy": "multi_worker", "TPUStrategy": "tpu"}
-    kind = kinds.get(type(strategy).__name__, "default")
+    kinds = {tf.distribute.MirroredStrategy: "mirrored", tf.distribute.MultiWorkerMirroredStrategy: "multi_worker",
+             tf.distribute.TPUStrategy: "tpu"}
+    kind = next((name for cls, name in kinds.items() if isinstance(strategy, cls)), "default")
     replicas = strategy.num_replicas_in_sync
     return f"{kind} strategy over {replicas} replica{'s' if replicas > 1 else ''}"
 
