@@ -30,3 +30,12 @@ def test_a_study_of_the_users_own_data_or_space_says_it_cannot_be_rebuilt_from_t
         SearchConfig.from_study(settings)
     with pytest.raises(ValueError, match="the user's space 'my_space'"):
         SearchConfig.from_study({**settings, "dataset": "digits", "space": "my_space"})
+
+
+def test_steps_per_execution_is_a_positive_count_that_multi_worker_training_refuses():
+    assert config.check_arguments({"madds": "2.1M", "steps_per_execution": 32})["steps_per_execution"] == 32
+    with pytest.raises(ValueError, match="steps_per_execution=0 is not a positive finite number"):
+        config.check_arguments({"madds": "2.1M", "steps_per_execution": 0})
+    for where in ({"workers_per_trial": 2}, {"strategy": "multi_worker"}):
+        with pytest.raises(ValueError, match="steps_per_execution=4 does not run under MultiWorkerMirroredStrategy"):
+            config.check_arguments({"madds": "2.1M", "steps_per_execution": 4, **where})

@@ -102,3 +102,16 @@ def test_the_final_training_on_a_two_worker_cluster_matches_one_process_and_only
     assert report["exports"]["tflite"]["verified"]
     assert abs(report["final"]["val_top1"] - alone["final"]["val_top1"]) <= 1 / 144 + 1e-9  # one image at most
     assert sorted(os.listdir(final)) == ["export", "final.json", "tensorboard"]  # each worker's backup, deleted at the end
+
+
+def test_a_final_training_whose_cluster_never_forms_ends_in_bounded_time_with_one_line(tmp_path, capsys, monkeypatch):
+    ports = free_ports(2)
+    monkeypatch.setenv("TF_CONFIG", group_config(ports, 0))
+    monkeypatch.setenv("LAYERNAS_PEER_TIMEOUT", "3")
+    start = time.time()
+    status, lines = command_in_process(train, capsys, f"--study_dir={tmp_path}", "--strategy=multi_worker")
+    assert status == 2 and len(lines) == 1 and time.time() - start < 60
+    assert f"worker 1 of TF_CONFIG's cluster, at 127.0.0.1:{ports[1]}, did not answer within 3 s" in lines[0]
+    status, lines = command_in_process(train, capsys, f"--study_dir={tmp_path}", "--strategy=multi_worker",
+                                       "--steps_per_execution=8")
+    assert status == 2 and "--steps_per_execution=8 does not run under MultiWorkerMirroredStrategy" in lines[0]
