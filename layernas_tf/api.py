@@ -158,7 +158,7 @@ def make_executor(prepared: Prepared) -> executors.Executor:
                                        cpus=int(cfg.cpus_per_trial * prepared.slots) if cfg.cpus_per_trial else None)
     cpus = cfg.cpus_per_trial or max(1, (os.cpu_count() or 1) // prepared.slots)
     return executors.RayExecutor(factory, prepared.slots, address=cfg.ray_address, cpus_per_trial=cpus,
-                                 gpus_per_trial=cfg.gpus_per_trial or 0)
+                                 gpus_per_trial=cfg.gpus_per_trial or 0, workers_per_trial=cfg.workers_per_trial)
 
 
 @dataclasses.dataclass

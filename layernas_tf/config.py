@@ -82,9 +82,9 @@ class SearchConfig:
         trains the whole proxy, as in the paper.
       rung_factor: eta of successive halving: each rung keeps 1/eta of a bucket's
         children and the next one trains eta times as long.
-      workers_per_trial: each trial trains on a group of this many local worker
-        processes under MultiWorkerMirroredStrategy (the global batch split
-        among them); 1: one process per trial.
+      workers_per_trial: each trial trains on a group of this many worker processes
+        (local ones, or Ray actors on any nodes) under MultiWorkerMirroredStrategy
+        (the global batch split among them); 1: one process per trial.
       mixed_precision, steps_per_execution: how each trial computes
         (`trainer.TrainConfig`): bfloat16 on TPUs and CPUs, float16 on GPUs; steps per
         call into the compiled step (a TPU's 32 or more).
@@ -339,9 +339,9 @@ def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     if a["workers_per_trial"] > 1 or a["strategy"] == "multi_worker":
         check_steps_per_execution(a["steps_per_execution"])
     if a["workers_per_trial"] > 1:
-        if a["executor"] not in (None, "local"):
-            raise ValueError(f"workers_per_trial={a['workers_per_trial']} forms groups of local worker processes: "
-                             f"use executor=local, not executor={a['executor']}")
+        if a["executor"] == "serial":
+            raise ValueError(f"workers_per_trial={a['workers_per_trial']} forms groups of worker processes: "
+                             "use executor=local (on this host) or executor=ray (across hosts), not executor=serial")
         if a["strategy"] not in ("auto", "multi_worker"):
             raise ValueError(f"workers_per_trial={a['workers_per_trial']} trains each trial under "
                              f"strategy=multi_worker, not strategy={a['strategy']}")

@@ -84,9 +84,9 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
                       "(Ray actors). Default: local when --parallel_trials > 1, else serial.", flag_values=values)
     flags.DEFINE_integer("parallel_trials", None, "Trials trained at once; default: one per visible GPU, else 1.", flag_values=values)
     flags.DEFINE_integer("workers_per_trial", 1,
-                         "Each trial trains on a group of this many local worker processes under "
-                         "MultiWorkerMirroredStrategy (TF_CONFIG on 127.0.0.1 ports; --batch_size is the global batch). "
-                         "See docs/real_data.md for several hosts.", flag_values=values)
+                         "Each trial trains on a group of this many worker processes under MultiWorkerMirroredStrategy "
+                         "(--batch_size is the global batch): local processes, or with --executor=ray actors on any "
+                         "nodes (docs/real_data.md 3b).", flag_values=values)
     flags.DEFINE_float("gpus_per_trial", None, "GPUs per trial (Ray: fractions share a GPU).", flag_values=values)
     flags.DEFINE_float("cpus_per_trial", None,
                        "CPUs (TensorFlow threads) per trial, serial and Ray; default: an even share.", flag_values=values)

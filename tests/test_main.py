@@ -80,7 +80,7 @@ def main_in_process(capsys, *args):
          ["--rung_epochs=5 is the first rung's epochs: give fewer than --proxy_epochs=5"]),
         (["--madds=40M", "--algorithm=layernas", "--rung_epochs=1", "--rung_factor=1"], ["--rung_factor=1", "2 or more"]),
         (["--madds=40M", "--rung_epochs=-1"], ["--rung_epochs=-1 is not a"]),
-        (["--madds=40M", "--workers_per_trial=2", "--executor=ray"], ["--workers_per_trial=2", "--executor=local"]),
+        (["--madds=40M", "--workers_per_trial=2", "--executor=serial"], ["--workers_per_trial=2", "--executor=ray"]),
         (["--madds=40M", "--workers_per_trial=2", "--strategy=mirrored"], ["--strategy=multi_worker, not"]),
         (["--madds=40M", "--workers_per_trial=3", "--batch_size=64"], ["--batch_size=64 is the global batch"]),
         (["--madds=40M", "--workers_per_trial=0"], ["--workers_per_trial=0 is not a positive"]),

@@ -2,9 +2,11 @@
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -123,10 +125,11 @@ def test_a_command_whose_tf_config_names_a_worker_nobody_runs_ends_in_bounded_ti
 
 
 @pytest.mark.slow
-def test_a_search_whose_trials_train_on_two_processes_matches_one_process(tmp_path):
+def test_a_search_whose_trials_train_on_two_processes_matches_one_process(tmp_path, local_ray):
     """Each trial on a group of two processes (one CPU thread each) under MultiWorkerMirroredStrategy, the
     global batch split between them, against one process of one thread with that batch: the same trials
-    and, to floating-point tolerance, the same losses and rewards; the driver alone writes the study."""
+    and, to floating-point tolerance, the same losses and rewards; the driver alone writes the study. The
+    groups of local processes and of Ray actors alike."""
     import layernas_tf  # pylint: disable=import-outside-toplevel
     from layernas_tf.trials import study  # pylint: disable=import-outside-toplevel
     from test_keras_space import small_cnn  # pylint: disable=import-outside-toplevel
@@ -136,13 +139,57 @@ def test_a_search_whose_trials_train_on_two_processes_matches_one_process(tmp_pa
                   algorithm="layernas", max_trials=3, verbose=0, log=lambda line: None)
     one = layernas_tf.search(**common, executor="local", parallel_trials=1, cpus_per_trial=1, study_dir=str(tmp_path / "one"))
     two = layernas_tf.search(**common, workers_per_trial=2, cpus_per_trial=2, study_dir=str(tmp_path / "two"))
-    rows = {name: study.read(str(tmp_path / name))[1] for name in ("one", "two")}
-    assert [r["arch"] for r in rows["one"]] == [r["arch"] for r in rows["two"]]
-    for single, group in zip(rows["one"], rows["two"]):
+    on_ray = layernas_tf.search(**common, executor="ray", workers_per_trial=2, cpus_per_trial=2,
+                                study_dir=str(tmp_path / "ray"))
+    rows = {name: study.read(str(tmp_path / name))[1] for name in ("one", "two", "ray")}
+    assert [r["arch"] for r in rows["one"]] == [r["arch"] for r in rows["two"]] == [r["arch"] for r in rows["ray"]]
+    for single, group in [*zip(rows["one"], rows["two"]), *zip(rows["one"], rows["ray"])]:
         assert group["metrics"]["replicas"] == 2 and single["metrics"]["replicas"] == 1
         assert group["metrics"]["train_loss"] == pytest.approx(single["metrics"]["train_loss"], rel=1e-4)
         assert group["metrics"]["val_loss"] == pytest.approx(single["metrics"]["val_loss"], rel=1e-4)
         assert abs(group["reward"] - single["reward"]) <= 1 / 144 + 1e-9  # one validation image at most
-        directory = tmp_path / "two" / "trials" / f"{group['id']:04d}"
-        assert sorted(os.listdir(directory)) in (["tensorboard"], ["tensorboard", "weights.npz"])  # chief only
-    assert one.best["arch"] == two.best["arch"]
+    for name in ("two", "ray"):
+        for group in rows[name]:
+            directory = tmp_path / name / "trials" / f"{group['id']:04d}"
+            assert sorted(os.listdir(directory)) in (["tensorboard"], ["tensorboard", "weights.npz"])  # chief only
+    assert one.best["arch"] == two.best["arch"] == on_ray.best["arch"]
+
+
+@pytest.fixture
+def local_ray(monkeypatch):
+    """Ray's workers import the fake objectives and test spaces from tests/, like the pytest process."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [os.path.dirname(__file__),
+                                                                   os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("RAY_TMPDIR", tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # socket paths under 108 bytes
+    yield
+    import ray  # pylint: disable=import-outside-toplevel
+
+    ray.shutdown()
+    shutil.rmtree(os.environ["RAY_TMPDIR"], ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_ray_forms_groups_from_actors_and_a_lost_member_takes_its_group_down(tmp_path, local_ray):
+    """The Ray executor's groups, which may span nodes: each member names its node and a port, all train
+    every trial, the chief answers; a member killed mid-trial loses the trial, which a new group trains."""
+    from layernas_tf.trials.executors import RayExecutor  # pylint: disable=import-outside-toplevel
+
+    log = tmp_path / "log"
+    executor = RayExecutor(fake_objective.make(log, die_once=["0:3:1:2"], delay=0.05), 1, cpus_per_trial=2,
+                           workers_per_trial=2)
+    study = Study(str(tmp_path / "study"), {"space": "additive"})
+    lines = []
+    try:
+        assert "1 groups of 2 actors, 1 CPU and 0 GPU each" in executor.describe()
+        Runner(study, LayerNAS(AdditiveSpace(), 20, buckets=3), executor, log=lines.append).run()
+        rows = {r["arch"]: r for r in study.trials()}
+    finally:
+        study.close()
+        executor.close()
+    assert all(r["status"] == "COMPLETE" for r in rows.values()) and rows["0:3:1:2"]["status"] == "COMPLETE"
+    starts = fake_objective.started(log)
+    assert all(sum(1 for s in starts if s[0] == r["id"]) == 2 for r in rows.values() if r["arch"] != "0:3:1:2")
+    retried = [line for line in lines if "training it again" in line]
+    assert len(retried) == 1 and "a member of a group of 2" in retried[0]
+    pids = {pid for _, arch, pid in _starts_with_pids(log) if arch == "0:3:1:2"}
+    assert len(pids) >= 3  # the dead member's group was replaced whole

@@ -393,11 +393,27 @@ class LocalExecutor(Executor):
 
 
 class _RayWorker(_Host):
-    """A Ray actor: what a local worker process is, on a Ray node."""
+    """A Ray actor: what a local worker process is, on a Ray node.
 
-    def __init__(self, factory, env: dict[str, str]):
+    A member of a worker group sets up only once it has joined its group: its
+    strategy needs the group's TF_CONFIG, which names every member's node and port.
+    """
+
+    def __init__(self, factory, env: dict[str, str], grouped: bool = False):
         os.environ.update(env)
         super().__init__(factory)
+        if not grouped:
+            self.prepare()
+
+    def address(self) -> str:
+        """`host:port` this member will listen on for its group: its node's address, a port free there now."""
+        import ray  # pylint: disable=import-outside-toplevel  (an optional extra; this runs on a Ray node)
+
+        return f"{ray.util.get_node_ip_address()}:{free_ports(1)[0]}"
+
+    def join(self, tf_config: str) -> None:
+        """Takes the group's TF_CONFIG and sets up: the members meet, then start the strategy together."""
+        os.environ["TF_CONFIG"] = tf_config
         self.prepare()
 
 
@@ -409,71 +425,131 @@ def import_ray():
     return ray
 
 
+GROUP_TIMEOUT = 600.0  # seconds Ray may take to place a worker group's actors (an autoscaler adds nodes)
+
+
 class RayExecutor(Executor):
     """Trials as calls on `slots` Ray actors, on an existing cluster or a local Ray.
 
+    With `workers_per_trial` > 1 a slot is a group of actors, wherever Ray places them
+    (on several nodes: a trial across hosts), that train each trial together under
+    `MultiWorkerMirroredStrategy`: each member names its node's address and a free
+    port, and the group's TF_CONFIG lists them all (member 0 the chief, whose result
+    is the trial's). A member lost takes its group with it: the group's actors are
+    killed, a new group is formed, and the trial is retried like any lost one.
+
     Args:
       address: `auto`, `HOST:PORT` or `ray://HOST:PORT` of a running cluster; None
-        starts a Ray on this machine for the run.
+        starts a Ray on this machine for the run, on 127.0.0.1.
+      cpus_per_trial, gpus_per_trial: what a trial asks of Ray: its CPUs are split
+        among a group's members, each member asks for `gpus_per_trial` GPUs.
     """
 
     def __init__(self, factory, slots: int, *, address: Optional[str] = None, cpus_per_trial: float = 1,
-                 gpus_per_trial: float = 0):
+                 gpus_per_trial: float = 0, workers_per_trial: int = 1):
         ray = import_ray()
         if slots < 1:
             raise ValueError(f"parallel_trials must be >= 1, got {slots}")
+        if workers_per_trial < 1:
+            raise ValueError(f"workers_per_trial must be >= 1, got {workers_per_trial}")
         self._ray = ray
         self.slots = slots
+        self.group = workers_per_trial
         self._owns_ray = False
         if not ray.is_initialized():
-            kwargs = {"address": address} if address else {"include_dashboard": False}
+            kwargs = {"address": address} if address else {"include_dashboard": False,
+                                                           "_node_ip_address": "127.0.0.1"}
             ray.init(log_to_driver=True, logging_level="ERROR", **kwargs)
             self._owns_ray = address is None
-        self._actor_class = ray.remote(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial, max_restarts=0)(_RayWorker)
-        self._env = {THREADS_ENV: str(max(1, int(cpus_per_trial)))}
+        cpus = cpus_per_trial / self.group
+        self._actor_class = ray.remote(num_cpus=cpus, num_gpus=gpus_per_trial, max_restarts=0)(_RayWorker)
+        self._env = {THREADS_ENV: str(max(1, int(cpus)))}
         if not gpus_per_trial:
             self._env["CUDA_VISIBLE_DEVICES"] = ""
         self._factory = factory
-        self._actors: list[Optional[Any]] = [self._actor_class.remote(factory, self._env) for _ in range(slots)]
-        self._busy: dict[Any, tuple[int, int]] = {}  # object ref -> (slot, trial id)
         self._cpus, self._gpus = cpus_per_trial, gpus_per_trial
+        self._busy: dict[int, tuple[int, list[Any]]] = {}  # slot -> (trial id, each member's object ref)
+        self._groups: list[Optional[list[Any]]] = [None] * slots
+        try:
+            self._groups = [self._form() for _ in range(slots)]
+        except BaseException:
+            self.close()
+            raise
+
+    def _form(self) -> list[Any]:
+        """A slot's actors: one, or a group that has its TF_CONFIG (calls on an actor run in order, so every
+        trial sent later finds its member joined)."""
+        if self.group == 1:
+            return [self._actor_class.remote(self._factory, self._env)]
+        members = [self._actor_class.remote(self._factory, self._env, True) for _ in range(self.group)]
+        try:
+            addresses = self._ray.get([member.address.remote() for member in members], timeout=GROUP_TIMEOUT)
+        except self._ray.exceptions.GetTimeoutError:
+            for member in members:
+                self._ray.kill(member)
+            raise WorkerSetupError(f"the Ray cluster did not place a group of {self.group} actors ("
+                                   f"{self._cpus / self.group:g} CPU and {self._gpus:g} GPU each) within "
+                                   f"{GROUP_TIMEOUT:g} s: lower --parallel_trials or add nodes") from None
+        for index, member in enumerate(members):
+            member.join.remote(json.dumps({"cluster": {"worker": addresses},
+                                           "task": {"type": "worker", "index": index}}))
+        return members
 
     def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> None:
-        used = {slot for slot, _ in self._busy.values()}
-        slot = next(s for s in range(self.slots) if s not in used)
-        if self._actors[slot] is None:
-            self._actors[slot] = self._actor_class.remote(self._factory, self._env)
-        self._busy[self._actors[slot].run.remote(trial_id, arch, epochs)] = (slot, trial_id)
+        slot = next(s for s in range(self.slots) if s not in self._busy)
+        if self._groups[slot] is None:
+            self._groups[slot] = self._form()
+        self._busy[slot] = (trial_id, [member.run.remote(trial_id, arch, epochs) for member in self._groups[slot]])
 
     def wait(self) -> list[Result]:
-        if not self._busy:
-            return []
-        ready, _ = self._ray.wait(list(self._busy), num_returns=1)
+        lost_errors = (self._ray.exceptions.RayActorError, self._ray.exceptions.WorkerCrashedError,
+                       self._ray.exceptions.NodeDiedError, self._ray.exceptions.ObjectLostError)
         results = []
-        for ref in ready:
-            slot, trial_id = self._busy.pop(ref)
-            try:
-                outcome = self._ray.get(ref)
-            except (self._ray.exceptions.RayActorError, self._ray.exceptions.WorkerCrashedError,
-                    self._ray.exceptions.NodeDiedError, self._ray.exceptions.ObjectLostError) as e:
-                self._actors[slot] = None
-                results.append(Result(trial_id, error=f"Ray worker lost: {describe_error(e)}", lost=True))
-                continue
-            if outcome[0] in ("setup", "full"):
-                self.close()
-            results.append(_result(outcome))
+        while self._busy and not results:
+            self._ray.wait([ref for _, refs in self._busy.values() for ref in refs], num_returns=1)
+            for slot, (trial_id, refs) in list(self._busy.items()):
+                done, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
+                lost = None
+                for ref in done:
+                    try:
+                        self._ray.get(ref)
+                    except lost_errors as e:
+                        lost = e
+                        break
+                if lost is None and len(done) < len(refs):
+                    continue  # members still training
+                del self._busy[slot]
+                if lost is not None:
+                    self._kill(slot)  # the others would wait in a collective for ever
+                    member = f" (a member of a group of {self.group})" if self.group > 1 else ""
+                    results.append(Result(trial_id, error=f"Ray worker lost{member}: {describe_error(lost)}",
+                                          lost=True))
+                    continue
+                outcomes = self._ray.get(refs)
+                stop = next((o for o in outcomes if o[0] in ("setup", "full")), None)
+                if stop is not None:
+                    self.close()
+                    return [_result(stop)]  # raises: the run ends
+                results.append(_result(outcomes[0]))  # the chief's
         return results
 
+    def _kill(self, slot: int) -> None:
+        for actor in self._groups[slot] or []:
+            self._ray.kill(actor)
+        self._groups[slot] = None
+
     def close(self) -> None:
-        for actor in self._actors:
-            if actor is not None:
-                self._ray.kill(actor)
-        self._actors = [None] * self.slots
+        for slot in range(self.slots):
+            self._kill(slot)
         self._busy.clear()
         if self._owns_ray:
             self._ray.shutdown()
             self._owns_ray = False
 
     def describe(self) -> str:
-        return (f"Ray executor ({self.slots} actors, {self._cpus:g} CPU and {self._gpus:g} GPU each, "
-                f"cluster {self._ray.get_runtime_context().gcs_address})")
+        cluster = self._ray.get_runtime_context().gcs_address
+        if self.group > 1:
+            return (f"Ray executor ({self.slots} groups of {self.group} actors, {self._cpus / self.group:g} CPU and "
+                    f"{self._gpus:g} GPU each, each trial under MultiWorkerMirroredStrategy across their nodes, "
+                    f"cluster {cluster})")
+        return f"Ray executor ({self.slots} actors, {self._cpus:g} CPU and {self._gpus:g} GPU each, cluster {cluster})"
