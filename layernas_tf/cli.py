@@ -38,6 +38,11 @@ _SHARED: dict[str, tuple[Callable, Any, str]] = {
                      "Retrain the network this long at the deployment size before export; 0 keeps its proxy weights."),
     "export_dir": (flags.DEFINE_string, None, "Where the SavedModel and TFLite file go; default STUDY_DIR/export."),
     "tflite": (flags.DEFINE_enum, "float", "TFLite quantization: float, dynamic or int8."),
+    "tpu": (flags.DEFINE_string, None, "TPU name or address for TPUClusterResolver (with --strategy=auto or tpu)."),
+    "mixed_precision": (flags.DEFINE_bool, False, "Mixed precision: bfloat16 on TPUs and CPUs, float16 on GPUs."),
+    "steps_per_execution": (flags.DEFINE_integer, 1,
+                            "Training steps per call into the compiled step (on a TPU, 32 or more keeps the host from "
+                            "waiting on the device after every step); the learning rate is set once per call."),
 }
 
 

@@ -31,7 +31,8 @@ _DISK_FULL: list = []
 
 def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
     """The command's flags, in `values` (a test defines them in a `FlagValues` of its own)."""
-    cli.define_shared_flags(values, "space", "deploy_image_size", "decisions", "data_dir", "final_epochs", "export_dir", "tflite")
+    cli.define_shared_flags(values, "space", "deploy_image_size", "decisions", "data_dir", "final_epochs", "export_dir",
+                            "tflite", "tpu", "mixed_precision", "steps_per_execution")
     flags.DEFINE_integer("nasnet_cells", None, "--space=nasnet: N, normal cells per stage (default 4).", flag_values=values)
     flags.DEFINE_integer("nasnet_filters", None,
                          "--space=nasnet: penultimate filters, a multiple of 96 (default 1056: NASNetMobile).", flag_values=values)
@@ -71,13 +72,6 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
     flags.DEFINE_integer("seed", 0, "Seed of the search and of training.", flag_values=values)
     flags.DEFINE_enum("strategy", "auto", list(config.STRATEGIES),
                       "tf.distribute strategy; auto: TPU if --tpu, mirrored over >1 GPU, else default.", flag_values=values)
-    flags.DEFINE_string("tpu", None, "TPU name or address for TPUClusterResolver.", flag_values=values)
-    flags.DEFINE_bool("mixed_precision", False, "Train in mixed precision: bfloat16 on TPUs and CPUs, float16 on GPUs.",
-                      flag_values=values)
-    flags.DEFINE_integer("steps_per_execution", 1,
-                         "Training steps per call into the compiled step (on a TPU, 32 or more keeps the host from "
-                         "waiting on the device after every step); the learning rate is set once per call.",
-                         flag_values=values)
     flags.DEFINE_string("study_dir", None, "Where trials persist; default runs/<space>_<budget>.", flag_values=values)
     flags.DEFINE_enum("executor", None, list(config.EXECUTORS),
                       "Where trials train: serial (in this process), local (--parallel_trials worker processes), ray "

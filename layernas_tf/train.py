@@ -221,14 +221,8 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
     flags.DEFINE_enum("strategy", None, list(STRATEGIES),
                       "tf.distribute strategy; default: the search's. multi_worker: every host runs this command "
                       "with its TF_CONFIG (docs/real_data.md).", flag_values=values)
-    flags.DEFINE_string("tpu", None, "TPU name or address for TPUClusterResolver (with --strategy=auto or tpu).",
-                        flag_values=values)
-    flags.DEFINE_bool("mixed_precision", False, "Mixed precision: bfloat16 on TPUs and CPUs, float16 on GPUs.",
-                      flag_values=values)
-    flags.DEFINE_integer("steps_per_execution", 1,
-                         "Training steps per call into the compiled step (32 or more on a TPU).", flag_values=values)
     flags.DEFINE_integer("verbose", 1, "Keras progress output: 0 none, 1 bar, 2 a line per epoch.", flag_values=values)
-    define_shared_flags(values, "export_dir", "tflite", "data_dir")
+    define_shared_flags(values, "export_dir", "tflite", "data_dir", "tpu", "mixed_precision", "steps_per_execution")
 
 
 def run(values: flags.FlagValues) -> None:
