@@ -457,7 +457,8 @@ class RayExecutor(Executor):
         self.group = workers_per_trial
         self._owns_ray = False
         if not ray.is_initialized():
-            kwargs = {"address": address} if address else {"include_dashboard": False,
+            # No address: a Ray of this run's own, even where another runs on this machine (which Ray would join).
+            kwargs = {"address": address} if address else {"address": "local", "include_dashboard": False,
                                                            "_node_ip_address": "127.0.0.1"}
             ray.init(log_to_driver=True, logging_level="ERROR", **kwargs)
             self._owns_ray = address is None
