@@ -208,7 +208,7 @@ class SearchResult:
               **recipe: Any) -> dict[str, Any]:
         """The final training of the answer (or `trial`) with a full recipe, then its export, checked with LiteRT:
         what `python -m layernas_tf.train` does (its flags as keyword arguments: optimizer, learning_rate,
-        warmup_epochs, label_smoothing, weight_decay, ema, augment, batch_size, mixed_precision,
+        warmup_epochs, label_smoothing, weight_decay, dropout, ema, augment, batch_size, mixed_precision,
         steps_per_execution, tflite, export_dir, verbose), on the search's strategy (a multi-worker cluster
         needs the command: this process has started TensorFlow already).
         Its state and `final.json` are in STUDY_DIR/final/trial_ID; run again, a preempted training resumes."""

@@ -1,15 +1,15 @@
 r"""The final training of a searched network: a full recipe at the deployment size, then export, checked.
 
     python -m layernas_tf.train --study_dir=DIR [--trial=ID] [--epochs=30] [--optimizer=rmsprop] \
-        [--learning_rate=...] [--warmup_epochs=N] [--ema=0.9999] [--label_smoothing=0.1] \
+        [--learning_rate=...] [--warmup_epochs=N] [--ema=0.9999] [--label_smoothing=0.1] [--dropout=0.2] \
         [--augment=randaugment] [--batch_size=N] [--strategy=...] [--tpu=NAME] [--mixed_precision] \
         [--steps_per_execution=N] [--tflite=int8]
 
 A search scores networks with a short proxy; the network it answers with is then
 trained the way the paper's table was: longer, at the deployment size, with the
 recipe's optimizer (SGD or the MobileNets' RMSProp), warm-up then cosine decay,
-label smoothing, an exponential moving average of the weights and RandAugment
-(Keras' preprocessing layer) if asked. It trains the answer by default (`--trial`
+label smoothing, dropout, an exponential moving average of the weights and
+RandAugment (Keras' preprocessing layer) if asked. It trains the answer by default (`--trial`
 for any completed trial), on the study's data, on any strategy (`--strategy`:
 mirrored, multi_worker, tpu with `--tpu`), in mixed precision if asked. Its state
 is kept in STUDY_DIR/final/trial_ID: `BackupAndRestore` (a preempted or killed job
@@ -41,7 +41,7 @@ from layernas_tf.config import STRATEGIES, TFLITE_KINDS, SearchConfig, check_pos
 from layernas_tf.core.status import COMPLETE
 from layernas_tf.deploy.trial_export import export_trial
 from layernas_tf.training import data, distribute
-from layernas_tf.training.trainer import OPTIMIZERS, TrainConfig
+from layernas_tf.training.trainer import OPTIMIZERS, TrainConfig, set_dropout
 from layernas_tf.trials import study
 from layernas_tf.trials.artefacts import STUDY_DB
 
@@ -82,7 +82,7 @@ def final_training(study_dir: str, *, log: Callable[[str], None] = print, **reci
 # The recipe's settings and their defaults: the command's flags and `SearchResult.train`'s keywords.
 RECIPE: dict[str, Any] = dict(epochs=30, optimizer="sgd", learning_rate=None, warmup_epochs=None,
                               label_smoothing=0.1, weight_decay=4e-5, ema=0.0, augment="none", batch_size=None,
-                              mixed_precision=False, steps_per_execution=1, tflite="float")
+                              dropout=None, mixed_precision=False, steps_per_execution=1, tflite="float")
 
 
 def plan(study_dir: str, *, trial: Optional[int] = None, strategy: Optional[str] = None, tpu: Optional[str] = None,
@@ -122,6 +122,8 @@ def check_recipe(recipe: dict[str, Any]) -> dict[str, Any]:
     for name, valid in (("optimizer", OPTIMIZERS), ("augment", AUGMENTS), ("tflite", TFLITE_KINDS)):
         if r[name] not in valid:
             raise ValueError(f"unknown {name}={r[name]!r}; valid: {', '.join(valid)}")
+    if r["dropout"] is not None and not (isinstance(r["dropout"], (int, float)) and 0 <= r["dropout"] < 1):
+        raise ValueError(f"dropout={r['dropout']} is not in [0, 1): the rate of the network's dropout layers")
     if not 0 <= r["ema"] < 1:
         raise ValueError(f"ema={r['ema']} is not in [0, 1): the moving average's momentum (0: none)")
     if r["warmup_epochs"] is not None and r["warmup_epochs"] >= r["epochs"]:
@@ -151,6 +153,8 @@ def plan_of(config: SearchConfig, space, rows: list[dict], *, trial: Optional[in
         if batch % workers:
             raise ValueError(f"batch_size={batch} is the global batch: it must split evenly among TF_CONFIG's "
                              f"{workers} workers")
+    if chosen["dropout"] is not None:  # a network without a dropout layer is refused now, not after the data loads
+        set_dropout(space.build(space.parse(row["arch"])), chosen["dropout"])
     work_dir = os.path.join(study_dir, FINAL_DIR, f"trial_{row['id']:04d}")
     check_writable("export_dir", export_dir or work_dir)
     epochs = chosen["epochs"]
@@ -158,7 +162,7 @@ def plan_of(config: SearchConfig, space, rows: list[dict], *, trial: Optional[in
     train_config = TrainConfig(epochs=epochs, learning_rate=chosen["learning_rate"] or config.learning_rate,
                                weight_decay=chosen["weight_decay"], label_smoothing=chosen["label_smoothing"],
                                warmup_fraction=warmup / epochs, verbose=verbose, optimizer=chosen["optimizer"],
-                               ema=chosen["ema"], mixed_precision=chosen["mixed_precision"],
+                               ema=chosen["ema"], dropout=chosen["dropout"], mixed_precision=chosen["mixed_precision"],
                                steps_per_execution=chosen["steps_per_execution"])
     return Plan(config, space, row, train_config, chosen["batch_size"], chosen["augment"], chosen["tflite"],
                 work_dir, export_dir or os.path.join(work_dir, "export"))
@@ -214,6 +218,8 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
                        flag_values=values)
     flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing.", flag_values=values)
     flags.DEFINE_float("weight_decay", 4e-5, "Decoupled weight decay.", flag_values=values)
+    flags.DEFINE_float("dropout", None, "Rate of the network's dropout layers (MobileNetV3's before the logits); "
+                       "default: the space's own (0.2 there).", flag_values=values)
     flags.DEFINE_float("ema", 0.0, "Momentum of an exponential moving average of the weights (e.g. 0.9999); 0: none.",
                        flag_values=values)
     flags.DEFINE_enum("augment", "none", list(AUGMENTS), "Augmentation beyond crops and flips.", flag_values=values)

@@ -27,6 +27,8 @@ def test_a_directory_without_a_study_or_a_bad_recipe_is_refused_with_one_line(tm
     assert status == 2 and len(lines) == 1 and "--ema=1.5 is not in [0, 1)" in lines[0]
     status, lines = command_in_process(train, capsys, f"--study_dir={tmp_path}", "--epochs=2", "--warmup_epochs=2")
     assert status == 2 and "--warmup_epochs=2.0 is not below --epochs=2" in lines[0]
+    status, lines = command_in_process(train, capsys, f"--study_dir={tmp_path}", "--dropout=1.5")
+    assert status == 2 and len(lines) == 1 and "--dropout=1.5 is not in [0, 1)" in lines[0]
 
 
 @pytest.mark.slow

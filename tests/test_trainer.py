@@ -110,3 +110,15 @@ def test_a_diverging_candidate_fails_with_its_reason():
     config = trainer.TrainConfig(epochs=3, learning_rate=1e12, verbose=0)
     with pytest.raises(trainer.TrialFailed, match="diverged"):
         trainer.train(_model, _data(), _data(seed=1), config, tf.distribute.get_strategy(), steps_per_epoch=16)
+
+
+def test_a_recipes_dropout_sets_the_networks_dropout_layers_and_a_network_without_one_is_refused():
+    import search_spaces  # pylint: disable=import-outside-toplevel
+
+    v3 = search_spaces.get("mbv3_small", input_shape=(32, 32, 3), num_classes=10)
+    model = v3.build(v3.default())
+    trainer.set_dropout(model, 0.5)
+    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.5]
+    v2 = search_spaces.get("mbv2", input_shape=(32, 32, 3), num_classes=10)
+    with pytest.raises(ValueError, match="dropout=0.3: the network has no dropout layer"):
+        trainer.set_dropout(v2.build(v2.default()), 0.3)

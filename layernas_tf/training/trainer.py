@@ -57,6 +57,8 @@ class TrainConfig:
       steps_per_execution: training steps run in one call into the compiled step: on a
         TPU, the host otherwise waits on the device after every step. The learning rate
         is then set once per call (held for its steps).
+      dropout: the rate of the network's dropout layers (`set_dropout`); None: the
+        space's own.
     """
 
     epochs: int
@@ -72,6 +74,7 @@ class TrainConfig:
     until: Optional[int] = None
     mixed_precision: bool = False
     steps_per_execution: int = 1
+    dropout: Optional[float] = None
 
     @property
     def stop(self) -> int:
@@ -116,6 +119,23 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
         return keras.optimizers.RMSprop(config.learning_rate, rho=0.9, momentum=config.momentum, epsilon=0.002,
                                         **common)
     return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum, **common)
+
+
+def set_dropout(model: keras.Model, rate: float) -> None:
+    """Sets the rate of every dropout layer of `model` (the MobileNetV3 spaces' one before the logits).
+
+    A Keras layer reads its rate when the training step is traced, so a network built
+    with the space's rate trains with this one.
+
+    Raises:
+      ValueError: the network has no dropout layer.
+    """
+    found = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.Dropout)]  # pylint: disable=protected-access
+    if not found:
+        raise ValueError(f"dropout={rate}: the network has no dropout layer to set (the MobileNetV3 spaces have one "
+                         "before the logits; the MobileNetV2 spaces none)")
+    for layer in found:
+        layer.rate = rate
 
 
 def compile_model(model: keras.Model, config: TrainConfig) -> None:
@@ -209,6 +229,8 @@ def _train(build, train_data, validation_data, config, strategy, *, steps_per_ep
     with strategy.scope():
         with distribute.precision(distribute.precision_policy(config.mixed_precision, strategy)):
             model = build()
+        if config.dropout is not None:
+            set_dropout(model, config.dropout)
         distribute.synchronize_batch_norm(model, strategy)
         compile_model(model, config)
         model.optimizer.build(model.trainable_variables)
