@@ -507,9 +507,10 @@ class RayExecutor(Executor):
                        self._ray.exceptions.NodeDiedError, self._ray.exceptions.ObjectLostError)
         results = []
         while self._busy and not results:
-            self._ray.wait([ref for _, refs in self._busy.values() for ref in refs], num_returns=1)
+            pending = []  # members still training: a finished one would wake the wait at once, again and again
             for slot, (trial_id, refs) in list(self._busy.items()):
-                done, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
+                done, waiting = self._ray.wait(refs, num_returns=len(refs), timeout=0)
+                pending += waiting
                 lost = None
                 for ref in done:
                     try:
@@ -532,6 +533,8 @@ class RayExecutor(Executor):
                     self.close()
                     return [_result(stop)]  # raises: the run ends
                 results.append(_result(outcomes[0]))  # the chief's
+            if not results and pending:
+                self._ray.wait(pending, num_returns=1)
         return results
 
     def _kill(self, slot: int) -> None:
