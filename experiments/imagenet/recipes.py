@@ -60,9 +60,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            dict(_SEARCH, space="mbv2_140", madds="627M"), _FINAL),
 )}
 
-# A smoke run: the same code end to end in minutes on a CPU (a few trials of a 1-epoch proxy at 32x32, one
+# A smoke run: the same code end to end in a minute on a CPU (two trials of a 1-epoch proxy at 32x32, one
 # epoch of final training at the deployment size); budgets and the deployment size stay the row's.
-SMOKE_SEARCH = dict(image_size=32, proxy_epochs=1, batch_size=8, learning_rate=0.01, max_trials=3,
+SMOKE_SEARCH = dict(image_size=32, proxy_epochs=1, batch_size=8, learning_rate=0.01, max_trials=2,
                     executor="serial", verbose=0)
 SMOKE_FINAL = dict(epochs=1, warmup_epochs=0, learning_rate=0.001, batch_size=8, ema=0.0, steps_per_execution=2,
                    verbose=0)
