@@ -94,7 +94,7 @@ def plan(study_dir: str, *, trial: Optional[int] = None, strategy: Optional[str]
     """
     if (strategy or "auto") not in STRATEGIES:
         raise ValueError(f"unknown strategy={strategy!r}; valid: {', '.join(STRATEGIES)}")
-    check_recipe(recipe)  # before the study is read: a bad flag is named first
+    check_recipe(recipe, strategy)  # before the study is read: a bad flag is named first
     if not os.path.isfile(os.path.join(study_dir, STUDY_DB)):
         raise ValueError(f"study_dir={study_dir} holds no study ({STUDY_DB}): give the directory a search wrote")
     settings, rows = study.read(study_dir)
@@ -104,8 +104,9 @@ def plan(study_dir: str, *, trial: Optional[int] = None, strategy: Optional[str]
                    **recipe)
 
 
-def check_recipe(recipe: dict[str, Any]) -> dict[str, Any]:
-    """The recipe with `RECIPE`'s defaults filled in; ValueError naming the first unknown or bad setting."""
+def check_recipe(recipe: dict[str, Any], strategy: Optional[str] = None) -> dict[str, Any]:
+    """The recipe with `RECIPE`'s defaults filled in; ValueError naming the first unknown or bad setting,
+    or one that `strategy` cannot run."""
     unknown = sorted(set(recipe) - set(RECIPE))
     if unknown:
         raise ValueError(f"unknown recipe argument(s) {', '.join(unknown)}; valid: {', '.join(sorted(RECIPE))}")
@@ -128,6 +129,8 @@ def check_recipe(recipe: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"ema={r['ema']} is not in [0, 1): the moving average's momentum (0: none)")
     if r["warmup_epochs"] is not None and r["warmup_epochs"] >= r["epochs"]:
         raise ValueError(f"warmup_epochs={r['warmup_epochs']} is not below epochs={r['epochs']}")
+    if strategy == "multi_worker":
+        check_steps_per_execution(r["steps_per_execution"])
     return r
 
 
@@ -136,7 +139,7 @@ def plan_of(config: SearchConfig, space, rows: list[dict], *, trial: Optional[in
     """The plan for a search's config, space and trials at hand (`SearchResult.train`: the user's own space and
     data included, which a study does not hold): `trial` (default: the answer) trained with the recipe.
     """
-    chosen = check_recipe(recipe)
+    chosen = check_recipe(recipe, config.strategy)
     study_dir = config.study_dir
     if trial is None:
         row = answer(config, space, rows)
@@ -147,7 +150,6 @@ def plan_of(config: SearchConfig, space, rows: list[dict], *, trial: Optional[in
             done = ", ".join(str(r["id"]) for r in rows if r["status"] == COMPLETE)
             raise ValueError(f"trial={trial}{state}: choose a completed trial of {study_dir}: {done or 'none yet'}")
     if config.strategy == "multi_worker":
-        check_steps_per_execution(chosen["steps_per_execution"])
         workers = len(distribute.cluster()[0])  # TF_CONFIG, checked before the cluster meets
         batch = chosen["batch_size"] or config.batch_size
         if batch % workers:
@@ -239,9 +241,7 @@ def run(values: flags.FlagValues) -> None:
         fail("study_dir= is required: the directory a search wrote (it holds study.db)", values)
     names = (*RECIPE, "trial", "strategy", "tpu", "export_dir", "data_dir", "verbose")
     with bad_input():
-        recipe = check_recipe({name: values[name].value for name in RECIPE})
-        if values.strategy == "multi_worker":
-            check_steps_per_execution(recipe["steps_per_execution"])
+        check_recipe({name: values[name].value for name in RECIPE}, values.strategy)
         # First: a multi-worker cluster must form before anything starts TensorFlow (reading the study may
         # build networks). A cluster that does not meet (a worker not started, a wrong TF_CONFIG) is bad input.
         strategy = distribute.make_strategy(values.strategy or "auto", values.tpu)

@@ -74,14 +74,13 @@ def export_trial(config, space, dataset, trial_id: int, arch: str, export_dir: s
                                          size_hint=dataset.sizes["train"], randaugment=randaugment, **pipeline)
         strategy = strategy or distribute.make_strategy(config.strategy, config.tpu)
         member = distribute.worker_index(strategy)
-        backup = "backup" if not member else f"backup_worker{member}"
         model, _ = trainer.train(
             lambda: space.build(architecture, input_shape=(final_size, final_size, 3)), train_data, validation_data,
             recipe or trainer.TrainConfig(epochs=epochs, learning_rate=config.learning_rate, verbose=config.verbose,
                                           mixed_precision=config.mixed_precision,
                                           steps_per_execution=config.steps_per_execution),
             strategy, steps_per_epoch=data.steps_per_epoch(dataset.sizes["train"], pipeline["batch_size"]),
-            seed=config.seed, backup_dir=os.path.join(work_dir, backup) if work_dir else None,
+            seed=config.seed, backup_dir=os.path.join(work_dir, distribute.backup_name(member)) if work_dir else None,
             log_dir=os.path.join(work_dir, "tensorboard") if work_dir and not member else None)
     else:
         model = space.build(architecture, input_shape=config.train_shape())

@@ -118,16 +118,18 @@ def cluster() -> tuple[list[str], int]:
     return workers, index
 
 
-def is_chief() -> bool:
-    """Whether this process writes a trial's files: always, but in a multi-worker cluster only its worker 0."""
-    return "TF_CONFIG" not in os.environ or cluster()[1] == 0
-
-
 def worker_index(strategy: tf.distribute.Strategy) -> Optional[int]:
-    """This process's index in its MultiWorkerMirroredStrategy cluster; None under any other strategy."""
+    """This process's index in its MultiWorkerMirroredStrategy cluster (0: the chief, which alone writes a
+    training's files); None under any other strategy."""
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return None
     return cluster()[1]
+
+
+def backup_name(member: Optional[int]) -> str:
+    """The folder a worker keeps its `BackupAndRestore` state in: `backup`, or one of its own for a member of a
+    cluster other than the chief (each member saves its own copy of the same state)."""
+    return f"backup_worker{member}" if member else "backup"
 
 
 def meet(workers: list[str], index: int, timeout: float) -> None:

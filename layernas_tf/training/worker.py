@@ -49,7 +49,7 @@ class TrialWorker:
         # A worker group's member (`workers_per_trial`) has the group's TF_CONFIG from its executor.
         self.strategy = distribute.make_strategy("multi_worker" if config.workers_per_trial > 1 else config.strategy,
                                                  config.tpu)
-        self.chief = distribute.is_chief()
+        self.member = distribute.worker_index(self.strategy)
         dataset = data.load(config.dataset, config.data_dir, source=config.data_source,
                             num_classes=config.num_classes, train_examples=config.train_examples)
         self.dataset = dataset
@@ -80,18 +80,17 @@ class TrialWorker:
                                     steps_per_execution=config.steps_per_execution,
                                     label=f"trial {trial_id}" if config.labelled_progress else None)
         # In a worker group only the chief writes the trial's files; each member keeps a backup of its own.
-        log_dir = os.path.join(directory, "tensorboard") if self.chief else None
-        backup = "backup" if self.chief else f"backup_worker{distribute.cluster()[1]}"
+        log_dir = os.path.join(directory, "tensorboard") if not self.member else None
         model, metrics = trainer.train(
             lambda: space.build(architecture, input_shape=config.train_shape()), train_data, self.validation,
             proxy, self.strategy, steps_per_epoch=self.steps, log_dir=log_dir,
-            backup_dir=os.path.join(directory, backup), seed=seed)
+            backup_dir=os.path.join(directory, distribute.backup_name(self.member)), seed=seed)
         metrics["madds"] = space.madds(architecture)
         metrics["params"] = space.params(architecture)
         metrics["deploy_image_size"] = config.deploy_image_size
         metrics["epochs"] = proxy.stop
         metrics["replicas"] = self.strategy.num_replicas_in_sync
-        if self.chief:
+        if not self.member:
             save_weights(model, os.path.join(directory, WEIGHTS))
             write_hparams(log_dir, {"arch": arch, "madds": metrics["madds"], "params": metrics["params"]},
                           {"reward": metrics["reward"]})

@@ -229,10 +229,21 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def cluster_config(addresses: list[str], index: int) -> str:
+    """TF_CONFIG of member `index` of a worker group at `addresses` (`host:port`): one MultiWorkerMirroredStrategy
+    cluster."""
+    return json.dumps({"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}})
+
+
 def group_config(ports: list[int], index: int) -> str:
-    """TF_CONFIG of member `index` of a worker group on this host: one MultiWorkerMirroredStrategy cluster."""
-    return json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-                       "task": {"type": "worker", "index": index}})
+    """TF_CONFIG of member `index` of a worker group on this host."""
+    return cluster_config([f"127.0.0.1:{p}" for p in ports], index)
+
+
+def _group_outcome(outcomes: list[tuple[str, int, Any]]) -> tuple[str, int, Any]:
+    """What stands for a group's trial: a member's outcome that ends the run (a setup failure, a full disk),
+    else the chief's."""
+    return next((o for o in outcomes if o[0] in ("setup", "full")), outcomes[0])
 
 
 class LocalExecutor(Executor):
@@ -344,11 +355,10 @@ class LocalExecutor(Executor):
         del self._outcomes[slot]
         if dead is None:
             self._answered.add(slot)
-            stop = next((o for o in outcomes if o[0] in ("setup", "full")), None)
-            if stop is not None:
+            outcome = _group_outcome(outcomes)
+            if outcome[0] in ("setup", "full"):
                 self.close()
-                return _result(stop)
-            return _result(outcomes[0])  # the chief's
+            return _result(outcome)
         index, process = dead
         process.join(timeout=5)
         self._stop(slot)
@@ -492,8 +502,7 @@ class RayExecutor(Executor):
                                    f"{self._cpus / self.group:g} CPU and {self._gpus:g} GPU each) within "
                                    f"{GROUP_TIMEOUT:g} s: lower --parallel_trials or add nodes") from None
         for index, member in enumerate(members):
-            member.join.remote(json.dumps({"cluster": {"worker": addresses},
-                                           "task": {"type": "worker", "index": index}}))
+            member.join.remote(cluster_config(addresses, index))
         return members
 
     def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> None:
@@ -527,12 +536,10 @@ class RayExecutor(Executor):
                     results.append(Result(trial_id, error=f"Ray worker lost{member}: {describe_error(lost)}",
                                           lost=True))
                     continue
-                outcomes = self._ray.get(refs)
-                stop = next((o for o in outcomes if o[0] in ("setup", "full")), None)
-                if stop is not None:
-                    self.close()
-                    return [_result(stop)]  # raises: the run ends
-                results.append(_result(outcomes[0]))  # the chief's
+                outcome = _group_outcome(self._ray.get(refs))
+                if outcome[0] in ("setup", "full"):
+                    self.close()  # and _result raises: the run ends
+                results.append(_result(outcome))
             if not results and pending:
                 self._ray.wait(pending, num_returns=1)
         return results
