@@ -1,53 +1,72 @@
 r"""Multi-fidelity LayerNAS (`--rung_epochs`) against the paper's LayerNAS, on real training.
 
-    python -m benchmarks.rungs [--runs=readme:3,nats:2,readme:10] [--seeds=5] [--rung_epochs=1] \
+    python -m benchmarks.rungs [--seeds=5] [--replays=3,10] [--runs=nats:2] [--rung_epochs=1] \
         [--rung_factor=3] [--root=DIR]
 
-Each run `JOB:H` searches a job with LayerNAS at H buckets, with and without rungs,
-for each seed (the seed changes every network's training):
+Two jobs:
 
-- `readme`: README's main job (MobileNetV3-Small's 6 block skips, 64 networks, under
-  2.1M MAdds on the embedded digits at 32x32, 3 proxy epochs: rungs of 1 and 3
-  epochs; two local workers of one CPU thread each). Every feasible network is also
-  trained once with the full proxy (seed 0, random search over all of them), so the
-  best network by full proxy is known and each answer is scored by its full-proxy
-  reward in that table. Its layers have two options each: a bucket holds one or two
-  children, and successive halving can stop at most one child of two (README's
-  H=10 leaves most buckets with one child, which trains straight to the end).
+- `readme`: README's main job (MobileNetV3-Small's 6 block skips, 64 networks, 63
+  of them under 2.1M MAdds, on the embedded digits at 32x32, 3 proxy epochs: rungs
+  of 1 and 3 epochs). Small enough to train whole: for each seed (the seed changes
+  every network's training), every network trains its first rung and then on to the
+  full proxy from the rung's checkpoint, exactly as a promoted trial of a search
+  with that seed does (two processes of one CPU thread, the search's own trial
+  worker). From this table the benchmark prints whether the rung can rank networks
+  at all (the rung reward's rank correlation with the full proxy's, and how many
+  distinct values it takes) and whether the full proxy itself does (the rank
+  correlation of two seeds' full-proxy rewards, and a network's spread over seeds
+  against the spread between networks). Then, for each H of `--replays`, LayerNAS
+  with and without rungs runs over each seed's table (the search's own algorithm,
+  asked and told as the runner does, every reward a real training's): the epochs a
+  whole search trains and its answer. The table's one difference from a live
+  search: a network trained straight to the full proxy (a bucket of at most k) is
+  scored by its rung-and-resume training, not a straight one.
 - `nats`: the larger subspace, NATS-Bench's size space (5 layers of 8 channel
   counts, 32,768 networks) under half its dearest MAdds at 16x16 on the same
-  digits, 5 proxy epochs (the default; rungs of 1, 3 and 5 epochs). Too large to
-  train whole: each answer is scored by its own full-proxy reward.
+  digits, 5 proxy epochs (the default; rungs of 1, 3 and 5 epochs): too large to
+  train whole, so each `--runs` entry `JOB:H` runs live searches with and without
+  rungs (two local workers of one CPU thread; `readme:H` runs README's job live).
 
-Printed for each setting: the epochs a whole search trained (from its study, every
-rung counted), its wall time, the answer's full-proxy reward against the table's
-best, means and standard deviations over the seeds. Target (issue "The headline
-search at the paper's cost or less", item 2): at most half the epochs for an answer
-within one standard deviation of the full-fidelity search's. Each search's figures
-are appended to DIR/results.jsonl as it ends, and a rerun skips what is there
-(each search is a study and resumes). Exits 1 when a setting misses the target.
+Every answer is scored by its full-proxy reward: README's job by the mean over the
+table's seeds, NATS by the answer's own. Printed for each setting: epochs of a
+whole search (every rung counted), trials, the answer's reward, means and standard
+deviations over the seeds. Target (issue "The headline search at the paper's cost
+or less", item 2): at most half the epochs for an answer within one standard
+deviation of the full-fidelity search's. A rung of r of the proxy's P epochs trains
+every child at least r epochs, so no setting goes below r/P of the epochs the same
+children take at full fidelity. Everything is appended to DIR (table.jsonl,
+results.jsonl) as it ends, and a rerun skips what is there. Exits 1 when a setting
+misses the target.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import itertools
 import json
+import multiprocessing
 import os
 import statistics
 import sys
 import time
 
 from absl import app, flags
+from scipy import stats
 
 import layernas_tf
+from layernas_tf import api
+from layernas_tf.algorithms import LayerNAS
 from layernas_tf.api import epochs_trained
-from layernas_tf.core.status import COMPLETE
+from layernas_tf.config import rung_schedule
 from layernas_tf.trials import study
+from layernas_tf.trials.artefacts import THREADS_ENV
 
-_SEEDS = flags.DEFINE_integer("seeds", 5, "Seeds per setting.")
-_RUNS = flags.DEFINE_list("runs", ["readme:3", "nats:2", "readme:10"], "JOB:H pairs, in the order they run.")
+_SEEDS = flags.DEFINE_integer("seeds", 5, "Seeds per setting (and of README's job's table).")
+_REPLAYS = flags.DEFINE_list("replays", ["3", "10"], "H of the searches run over README's job's table.")
+_RUNS = flags.DEFINE_list("runs", ["nats:2"], "JOB:H pairs of live searches, in the order they run.")
 _RUNG_EPOCHS = flags.DEFINE_integer("rung_epochs", 1, "The first rung's epochs.")
 _RUNG_FACTOR = flags.DEFINE_integer("rung_factor", 3, "Successive halving's eta.")
-_ROOT = flags.DEFINE_string("root", "runs/benchmark_rungs", "Where the studies and results.jsonl go.")
+_ROOT = flags.DEFINE_string("root", "runs/benchmark_rungs", "Where the studies, table.jsonl and results.jsonl go.")
 
 # README's main job, as search() arguments.
 JOB = dict(space="mbv3_small", madds="2.1M", decisions="skip", dataset="digits", image_size=32, deploy_image_size=32,
@@ -55,14 +74,105 @@ JOB = dict(space="mbv3_small", madds="2.1M", decisions="skip", dataset="digits",
            verbose=0)
 NATS = dict(JOB, space="nats_sss", madds="34.3M", decisions=None, image_size=16, deploy_image_size=16, proxy_epochs=5)
 JOBS = {"readme": JOB, "nats": NATS}
+TABLE_WORKERS = 2
+
+_worker = None  # a table process's trial worker, for one seed at a time
 
 
-def _table(root: str) -> dict[str, float]:
-    """Every feasible network's full-proxy reward (seed 0): random search until none is left untried."""
-    directory = os.path.join(root, "table")
-    layernas_tf.search(**JOB, algorithm="random", max_trials=64, seed=0, study_dir=directory,
-                       log=lambda line: None)
-    return {r["arch"]: r["reward"] for r in study.read(directory)[1] if r["status"] == COMPLETE}
+def _rungs() -> tuple[int, ...]:
+    return rung_schedule(_RUNG_EPOCHS.value, _RUNG_FACTOR.value, JOB["proxy_epochs"])
+
+
+def _prepare(directory: str, seed: int, rungs: tuple[int, ...]):
+    return api.prepare(log=lambda line: None, **dict(JOB, executor="serial", parallel_trials=None),
+                       algorithm="layernas", rung_epochs=rungs[0], rung_factor=_RUNG_FACTOR.value, seed=seed,
+                       study_dir=directory)
+
+
+def _train_network(directory: str, seed: int, index: int, arch: str, rungs: tuple[int, ...]) -> dict:
+    """One network of README's job through every rung, as a promoted trial of a search with `seed` trains."""
+    global _worker
+    from layernas_tf.training.worker import TrialWorker  # pylint: disable=import-outside-toplevel
+    if _worker is None or _worker.config.seed != seed:
+        os.makedirs(directory, exist_ok=True)
+        _worker = TrialWorker(_prepare(directory, seed, rungs).config)
+    metrics = [_worker(index, arch, epochs) for epochs in rungs]
+    return {"seed": seed, "arch": arch, "rungs": list(rungs),
+            "rewards": {str(e): m["reward"] for e, m in zip(rungs, metrics)},
+            "val_loss": {str(e): m["val_loss"] for e, m in zip(rungs, metrics)}}
+
+
+def _one_thread() -> None:
+    os.environ[THREADS_ENV] = "1"
+
+
+def table(root: str, seeds: int, rungs: tuple[int, ...]) -> dict[int, dict[str, dict[int, float]]]:
+    """Every network of README's job, each seed: {seed: {arch: {epochs: reward}}}, trained where missing."""
+    path = os.path.join(root, "table.jsonl")
+    rows = []
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    space = _prepare(os.path.join(root, "probe"), 0, rungs).space
+    archs = [":".join(map(str, a)) for a in itertools.product(*(range(len(p)) for p in space.decision_points))]
+    rows = [r for r in rows if r["rungs"] == list(rungs)]  # a table per schedule
+    done = {(r["seed"], r["arch"]) for r in rows}
+    missing = [(s, i, a) for s in range(seeds) for i, a in enumerate(archs) if (s, a) not in done]
+    if missing:
+        print(f"readme table: training {len(missing)} networks through rungs {rungs}", flush=True)
+        pool = concurrent.futures.ProcessPoolExecutor(TABLE_WORKERS, mp_context=multiprocessing.get_context("spawn"),
+                                                      initializer=_one_thread)
+        try:
+            jobs = [pool.submit(_train_network, os.path.join(root, f"table_seed{s}"), s, i, a, rungs)
+                    for s, i, a in missing]
+            with open(path, "a", encoding="utf-8") as f:
+                for n, job in enumerate(concurrent.futures.as_completed(jobs), 1):
+                    rows.append(job.result())
+                    f.write(json.dumps(rows[-1]) + "\n")
+                    f.flush()
+                    if n % 16 == 0:
+                        print(f"readme table: {n}/{len(missing)}", flush=True)
+        finally:  # Ctrl-C: the two networks in training end, the queued ones never start
+            pool.shutdown(cancel_futures=True)
+    out: dict[int, dict[str, dict[int, float]]] = {}
+    for r in rows:
+        if r["seed"] < seeds:
+            out.setdefault(r["seed"], {})[r["arch"]] = {int(e): v for e, v in r["rewards"].items()}
+    return out
+
+
+def signal(tables: dict[int, dict[str, dict[int, float]]], feasible: list[str], rungs: tuple[int, ...]) -> None:
+    """Prints whether the first rung ranks networks as the full proxy does, and whether the full proxy repeats."""
+    first, full = rungs[0], rungs[-1]
+    for seed, t in sorted(tables.items()):
+        short, long = [t[a][first] for a in feasible], [t[a][full] for a in feasible]
+        print(f"readme seed {seed}: after {first} of {full} epochs {len(set(short))} distinct rewards over "
+              f"{len(feasible)} networks (most common {statistics.mode(short):.4f}); rank correlation with the "
+              f"full proxy: Spearman {stats.spearmanr(short, long)[0]:+.3f}, Kendall {stats.kendalltau(short, long)[0]:+.3f}")
+    if len(tables) > 1:
+        pairs = list(itertools.combinations(sorted(tables), 2))
+        rho = [stats.spearmanr([tables[a][n][full] for n in feasible], [tables[b][n][full] for n in feasible])[0]
+               for a, b in pairs]
+        within = statistics.mean(statistics.stdev([t[n][full] for t in tables.values()]) for n in feasible)
+        between = statistics.stdev([statistics.mean(t[n][full] for t in tables.values()) for n in feasible])
+        print(f"readme full proxy over {len(tables)} seeds: Spearman between two seeds' rewards {statistics.mean(rho):+.3f} "
+              f"(mean of {len(pairs)} pairs); a network's sd over seeds {within:.4f}, sd of the networks' means "
+              f"{between:.4f}")
+
+
+def replay(tables, space, target, seed: int, buckets: int, rungs: tuple[int, ...]) -> dict:
+    """LayerNAS over one seed's table: every reward a real training's, epochs counted as a search trains them."""
+    algorithm = LayerNAS(space, target, buckets=buckets, rungs=rungs, rung_factor=_RUNG_FACTOR.value)
+    full, epochs = JOB["proxy_epochs"], 0
+    while not algorithm.done:
+        for trial in algorithm.suggest(len(algorithm.trials) + 64):
+            reached, to = max(trial.rewards, default=0), trial.epochs or full
+            epochs += to - reached
+            algorithm.report(trial.id, tables[seed][str(trial.arch)][to])
+    best = algorithm.best()
+    return {"name": f"readme_replay_h{buckets}_seed{seed}_{'rungs' if rungs else 'full'}", "job": "readme replay",
+            "buckets": buckets, "seed": seed, "rungs": bool(rungs), "trials": len(algorithm.trials),
+            "epochs": epochs, "seconds": 0.0, "answer": str(best.arch), "answer_reward": best.reward}
 
 
 def _search(root: str, job: str, buckets: int, seed: int, rungs: bool) -> dict:
@@ -82,13 +192,16 @@ def _mean_sd(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} (sd {sd:.4f})"
 
 
-def report(results: list[dict], table: dict[str, float]) -> bool:
-    """Prints the figures; whether every setting with both sides met the target."""
+def report(results: list[dict], scores: dict[str, float]) -> bool:
+    """Prints the figures; whether every setting with both sides met the target.
+
+    `scores`: README's job's networks' full-proxy rewards (the table's mean over seeds).
+    """
     everything_met = True
-    best = max(table.values())
-    print(f"readme table: {len(table)} feasible networks trained to the full proxy; best full-proxy reward {best:.4f}")
+    best = max(scores.values())
+    print(f"readme: {len(scores)} feasible networks; best mean full-proxy reward {best:.4f}")
     for job, buckets in sorted({(r.get("job", "readme"), r["buckets"]) for r in results}):
-        scored = table if job == "readme" else None
+        scored = scores if job.startswith("readme") else None
 
         def score(r, scored=scored):
             return scored[r["answer"]] if scored else r["answer_reward"]
@@ -104,10 +217,10 @@ def report(results: list[dict], table: dict[str, float]) -> bool:
             for r in runs:
                 print(f"{label} seed {r['seed']}: {r['trials']:>3} trials, {r['epochs']:>3} epochs, "
                       f"{r['seconds']:6.0f} s, answer {r['answer']} (its reward {r['answer_reward']:.4f}"
-                      + (f"; full proxy in the table {scored[r['answer']]:.4f})" if scored else ")"))
+                      + (f"; mean full proxy {scored[r['answer']]:.4f})" if scored else ")"))
             print(f"{label} mean over {len(runs)} seeds: epochs {_mean_sd([r['epochs'] for r in runs])}, "
-                  f"seconds {_mean_sd([r['seconds'] for r in runs])}, answer's "
-                  f"{'table ' if scored else ''}reward {_mean_sd([score(r) for r in runs])}"
+                  f"trials {_mean_sd([r['trials'] for r in runs])}, answer's "
+                  f"{'mean full-proxy ' if scored else ''}reward {_mean_sd([score(r) for r in runs])}"
                   + (f" against the best {best:.4f}" if scored else ""))
         if len(sides) == 2:
             full, rung = sides[False], sides[True]
@@ -125,29 +238,36 @@ def report(results: list[dict], table: dict[str, float]) -> bool:
 
 def main(argv):
     del argv
-    root = _ROOT.value
+    root, seeds, rungs = _ROOT.value, _SEEDS.value, _rungs()
     os.makedirs(root, exist_ok=True)
     path = os.path.join(root, "results.jsonl")
     done = []
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             done = [json.loads(line) for line in f if line.strip()]
-    table = _table(root)
+    tables = table(root, seeds, rungs)
+    prepared = _prepare(os.path.join(root, "probe"), 0, rungs)
+    space, (t_min, t_max) = prepared.space, prepared.config.target
+    feasible = sorted(a for a in tables[0] if t_min <= space.cost(space.parse(a)) <= t_max)
+    scores = {a: statistics.mean(t[a][rungs[-1]] for t in tables.values()) for a in feasible}
+    signal(tables, feasible, rungs)
+    replays = [replay(tables, space, (t_min, t_max), seed, int(h), rungs if with_rungs else ())
+               for h in _REPLAYS.value for seed in range(seeds) for with_rungs in (False, True)]
     for run in _RUNS.value:
         job, buckets = run.split(":")[0], int(run.split(":")[1])
         if job not in JOBS:
             raise app.UsageError(f"--runs: unknown job {job!r}; valid: {', '.join(JOBS)}")
-        for seed in range(_SEEDS.value):
-            for rungs in (False, True):
+        for seed in range(seeds):
+            for with_rungs in (False, True):
                 if any(r.get("job", "readme") == job and r["buckets"] == buckets and r["seed"] == seed
-                       and r["rungs"] == rungs for r in done):
+                       and r["rungs"] == with_rungs for r in done):
                     continue
-                figures = _search(root, job, buckets, seed, rungs)
+                figures = _search(root, job, buckets, seed, with_rungs)
                 print(json.dumps(figures), flush=True)
                 done.append(figures)
                 with open(path, "a", encoding="utf-8") as f:
                     f.write(json.dumps(figures) + "\n")
-    if not report(done, table):
+    if not report(replays + done, scores):
         sys.exit(1)
 
 

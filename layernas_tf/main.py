@@ -60,7 +60,8 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
                          "0: every child trains the full proxy, as in the paper.", flag_values=values)
     flags.DEFINE_integer("rung_factor", 3,
                          "With --rung_epochs: each rung keeps 1/rung_factor of a bucket's children (at least "
-                         "--per_bucket), and the next trains rung_factor times as long.", flag_values=values)
+                         "--per_bucket, and any tied with the last kept), and the next trains rung_factor times as "
+                         "long.", flag_values=values)
     flags.DEFINE_float("learning_rate", 0.05, "Peak learning rate (SGD, cosine decay after warm-up).", flag_values=values)
     flags.DEFINE_enum("algorithm", algorithms.DEFAULT, algorithms.names(),
                       "The search: layernas_plus (LayerNAS with a reward model, see docs/algorithm.md), layernas (as the "

@@ -59,14 +59,25 @@ def test_rungs_ranking_like_the_full_proxy_keep_the_same_candidates_for_fewer_ep
     assert all(set(t.rewards) == {e for e in RUNGS if e <= t.epochs} or t.epochs == 5 for t in rungs.trials)
 
 
-@pytest.mark.parametrize("per_bucket, factor", [(1, 3), (2, 2), (1, 2)])
-def test_each_rung_promotes_the_best_share_of_each_bucket(per_bucket, factor):
+def coarse(arch, epochs):
+    """A short rung that only tells networks apart by tens: many tie."""
+    return noisy(arch, epochs) if epochs == 5 else float(int(noisy(arch, epochs)) // 10)
+
+
+def chance(arch, epochs):
+    """A short rung at which every network scores the same (README's digits job after 1 of 3 epochs)."""
+    return toy_reward(arch) if epochs == 5 else 0.0972
+
+
+@pytest.mark.parametrize("per_bucket, factor, reward", [(1, 3, noisy), (2, 2, noisy), (1, 2, noisy), (1, 3, coarse),
+                                                        (2, 3, coarse)])
+def test_each_rung_promotes_the_best_share_of_each_bucket(per_bucket, factor, reward):
     space = AdditiveSpace(((1, 2, 3), (0, 5, 10, 20, 30, 40), (1, 2), (0, 3, 6, 9)))
     algo = LayerNAS(space, (0, 60), buckets=2, per_bucket=per_bucket, rungs=RUNGS, rung_factor=factor)
     checked = 0
     while not algo.done:
         for trial in algo.suggest(3):
-            algo.report(trial.id, noisy(trial.arch, trial.epochs))
+            algo.report(trial.id, reward(trial.arch, trial.epochs))
             for entry in algo.rung_log[checked:]:  # closed by this result; nothing handed out again yet
                 assert sorted(entry["promoted"]) == _expected_promotions(algo, entry, per_bucket, factor), entry
             checked = len(algo.rung_log)
@@ -76,8 +87,37 @@ def test_each_rung_promotes_the_best_share_of_each_bucket(per_bucket, factor):
         assert sorted(t.rewards) == [e for e in RUNGS if e <= t.epochs] or sorted(t.rewards) == [5]
 
 
+def test_ties_at_the_cut_train_on_and_a_rung_that_ranks_nothing_stops_nothing():
+    space = AdditiveSpace()
+    plain = drive(LayerNAS(space, (0, 20), buckets=3), toy_reward_of)
+    tied = drive(LayerNAS(space, (0, 20), buckets=3, rungs=RUNGS), chance)
+    assert [e["kept"] for e in tied.layer_log] == [e["kept"] for e in plain.layer_log]
+    assert all(t.epochs == 5 for t in tied.trials) and [t.arch for t in tied.trials] == [t.arch for t in plain.trials]
+    assert tied.rung_log and all(e["one_reward"] and e["tied"] for e in tied.rung_log)
+    assert any(e["tied"] for e in drive(LayerNAS(space, (0, 20), buckets=3, rungs=RUNGS), coarse).rung_log)
+
+
+def test_the_progress_line_says_when_a_rung_ranked_nothing(tmp_path):
+    study = Study(str(tmp_path), SETTINGS)
+    lines = []
+    objective = lambda trial_id, arch, epochs: {"reward": chance(AdditiveSpace().parse(arch), epochs)}
+    try:
+        Runner(study, LayerNAS(AdditiveSpace(), 20, buckets=3, rungs=RUNGS), SerialExecutor(lambda: objective),
+               log=lines.append).run()
+    finally:
+        study.close()
+    closed = [line for line in lines if " rung of 1 epoch(s) closed: " in line]
+    assert closed and all("tied at the cut" in line and "it ranked none of them" in line for line in closed)
+
+
+def toy_reward_of(arch, epochs):
+    del epochs
+    return toy_reward(arch)
+
+
 def _expected_promotions(algo, entry, per_bucket, factor):
-    """Each bucket's best max(k, ceil(n / factor)) at the rung, less those already past the next one."""
+    """Each bucket's best max(k, ceil(n / factor)) at the rung and those tied with the last of them, less those
+    already past the next one."""
     space, epochs = algo.space, entry["epochs"]
     following = RUNGS[RUNGS.index(epochs) + 1]
     children = _children(algo, entry["layer"])
@@ -87,8 +127,11 @@ def _expected_promotions(algo, entry, per_bucket, factor):
     for b in set(index):
         trials = {algo.tried(c).id: algo.tried(c) for c, i in zip(children, index) if i == b}
         ranked = sorted((-t.rewards[epochs], t.cost, t.id) for t in trials.values() if epochs in t.rewards)
+        if not ranked:
+            continue
         quota = max(per_bucket, math.ceil(len(ranked) / factor))
-        expected += [i for _, _, i in ranked[:quota] if algo.trials[i].epochs < following]
+        last = ranked[min(quota, len(ranked)) - 1][0]  # ties with the quota's last go on
+        expected += [i for r, _, i in ranked if r <= last and algo.trials[i].epochs < following]
     return sorted(expected)
 
 

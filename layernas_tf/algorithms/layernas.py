@@ -12,9 +12,10 @@ the number of layers.
 
 With `rungs` (multi-fidelity LayerNAS, successive halving inside a layer) a child
 first trains the first rung's epochs; once every child of the layer has, each
-bucket's best `max(k, ceil(n / rung_factor))` of its n children train on to the
-next rung from their checkpoints and the others stop there, their rung reward
-recorded as such; the k best of each bucket at the last rung (the full proxy)
+bucket's best `max(k, ceil(n / rung_factor))` of its n children (and any tied with
+the last of them: they can still be among the best) train on to the next rung
+from their checkpoints and the others stop there, their rung reward recorded as
+such; the k best of each bucket at the last rung (the full proxy)
 become the candidates. Only full-fidelity rewards compete for the answer and
 the front. A bucket of at most k networks has nothing to choose between: its
 children train to the last rung at once. When `max_trials` ends the search, the
@@ -219,18 +220,25 @@ class LayerNAS(Algorithm):
     def _promote(self) -> None:
         """Closes rung `_rung` of this layer: each bucket's best go on to the next rung."""
         epochs, following = self.rungs[self._rung], self.rungs[self._rung + 1]
-        ranked, promoted = 0, []
+        ranked, tied, promoted, rewards = 0, 0, [], set()
         for group in self._buckets().values():
             scored = sorted((-t.rewards[epochs], t.cost, t.id) for t in map(self.tried, group)
                             if t is not None and t.status == COMPLETE and epochs in t.rewards)
+            if not scored:
+                continue
             ranked += len(scored)
-            quota = max(self.per_bucket, math.ceil(len(scored) / self.rung_factor))
-            promoted += [i for _, _, i in scored[:quota] if self.trials[i].epochs < following]
+            rewards.update(-r for r, _, _ in scored)
+            quota = min(len(scored), max(self.per_bucket, math.ceil(len(scored) / self.rung_factor)))
+            # A child tied with the quota's last can still be among the bucket's best: it goes on too.
+            going = [i for r, _, i in scored if r <= scored[quota - 1][0]]
+            tied += len(going) - quota
+            promoted += [i for i in going if self.trials[i].epochs < following]
         self._rung += 1
         self._promoting = sorted(promoted)
         if ranked:  # nothing to rank when every child went straight to the last rung
             self.rung_log.append({"layer": self._layer, "epochs": epochs, "ranked": ranked, "next": following,
-                                  "promoted": list(self._promoting)})
+                                  "promoted": list(self._promoting), "tied": tied,
+                                  "one_reward": ranked > 1 and len(rewards) == 1})
 
     def _keep(self) -> list[Architecture]:
         """Bucketizes this layer's searchable children by cost; keeps the k best of each bucket."""

@@ -140,9 +140,13 @@ class Runner:
     def _rung_line(self, entry: dict[str, Any]) -> str:
         layer = entry["layer"]
         promoted = entry["promoted"]
+        tied = entry.get("tied", 0)  # absent from rung logs of studies written before ties went on
         return (f"layer {layer + 1}/{len(self.algorithm.space)} rung of {entry['epochs']} epoch(s) closed: "
                 f"{entry['ranked']} networks ranked, {len(promoted)} train on to {entry['next']} epochs"
-                + (f" (trials {', '.join(str(i) for i in promoted)})" if promoted else ""))
+                + (f" (trials {', '.join(str(i) for i in promoted)})" if promoted else "")
+                + (f"; {tied} of them tied at the cut" if tied else "")
+                + ("; every network scored the same at this rung, so it ranked none of them (a longer first "
+                   "rung, rung_epochs, may; or none)" if entry.get("one_reward") else ""))
 
     def _layer_line(self, entry: dict[str, Any]) -> str:
         algorithm = self.algorithm
