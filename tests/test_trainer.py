@@ -1,5 +1,7 @@
 """Proxy training: a reward from the validation split, and divergence as a failure."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -122,3 +124,45 @@ def test_a_recipes_dropout_sets_the_networks_dropout_layers_and_a_network_withou
     v2 = search_spaces.get("mbv2", input_shape=(32, 32, 3), num_classes=10)
     with pytest.raises(ValueError, match="dropout=0.3: the network has no dropout layer"):
         trainer.set_dropout(v2.build(v2.default()), 0.3)
+
+
+def _shuffled_data():
+    """A training pipeline like the search's: reshuffled every epoch, a random op per image."""
+    images, labels = next(iter(_data(n=256).unbatch().batch(256)))
+    return (tf.data.Dataset.from_tensor_slices((images, labels))
+            .shuffle(256, seed=3, reshuffle_each_iteration=True)
+            .map(lambda image, label: (image + tf.random.uniform((8, 8, 3), 0, 20, seed=3), label))
+            .batch(16))
+
+
+def _model_with_dropout():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(4, 3)(x)
+    x = keras.layers.BatchNormalization(momentum=0.8)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(0.5)(x)
+    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+
+
+def test_a_training_stopped_at_a_rung_goes_on_as_one_that_never_stopped(tmp_path):
+    """A promoted trial (or one resumed after a kill) sees the data orders and dropout masks of the epochs it
+    resumes at, not the first epoch's again, so it ends with the weights of a straight training."""
+    tf.config.experimental.enable_op_determinism()
+    config = trainer.TrainConfig(epochs=3, learning_rate=0.1, verbose=0)
+    strategy = tf.distribute.get_strategy()
+
+    def train(backup, until=None):
+        keras.utils.set_random_seed(7)  # as the worker does before it builds each trial's pipeline
+        return trainer.train(_model_with_dropout, _shuffled_data(), _data(seed=1),
+                             dataclasses.replace(config, until=until), strategy, steps_per_epoch=16,
+                             backup_dir=str(tmp_path / backup), seed=7)
+
+    straight, straight_metrics = train("straight")
+    straight_weights = straight.get_weights()
+    train("rungs", until=1)
+    resumed, resumed_metrics = train("rungs")
+    assert resumed_metrics["first_epoch"] == 1 and resumed_metrics["epochs_trained"] == 2
+    for a, b in zip(resumed.get_weights(), straight_weights):
+        np.testing.assert_array_equal(a, b)
+    assert resumed_metrics["val_loss"] == straight_metrics["val_loss"]

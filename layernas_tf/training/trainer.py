@@ -27,6 +27,7 @@ import time
 from typing import Callable, Optional
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from layernas_tf.training import distribute
@@ -171,6 +172,54 @@ class LabelledProgress(keras.callbacks.Callback):
               flush=True)
 
 
+class ResumedRandomness(keras.callbacks.Callback):
+    """What Keras' `BackupAndRestore` leaves out, so that a training resumed at epoch e goes on as if it never stopped.
+
+    The backup holds the weights, the optimizer and the epoch, but not how far the
+    pipeline's reshuffling went: a new `fit` starts it again, so epoch e would see the
+    first epoch's order, and with it the first epoch's random augmentation position by
+    position, that is the first epoch's images exactly. Nor does it hold the state of
+    the network's random layers, so dropout would draw the first epoch's masks again.
+    Measured on README's digits job, a trial stopped at a 1-epoch rung and trained on
+    to 3 epochs scored 0.9306 where the same network trained straight scored 0.8403.
+    Each iterator drawn from the pipeline moves its reshuffling on by one order, and
+    Keras 3.15's `fit` draws two per epoch from a dataset of known length (one as the
+    epoch starts, one as it ends, never used) and one from any other: this callback
+    draws and drops as many as the epochs already trained drew, and keeps the random
+    layers' state beside the backup.
+    """
+
+    FILE = "random_state.npz"
+
+    def __init__(self, data: tf.data.Dataset, backup_dir: str):
+        super().__init__()
+        self.data, self.path = data, os.path.join(backup_dir, self.FILE)
+        self._started = False
+
+    def _states(self) -> list:
+        return [generator.state for layer in self.model._flatten_layers()  # pylint: disable=protected-access
+                for generator in layer._seed_generators]  # pylint: disable=protected-access
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._started:
+            return
+        self._started = True
+        known_length = int(self.data.cardinality()) > 0
+        for _ in range(epoch * (2 if known_length else 1)):
+            iter(self.data)
+        if epoch and os.path.exists(self.path):
+            with np.load(self.path) as saved:
+                if int(saved["epoch"]) == epoch:  # written with the backup of this very epoch
+                    for i, state in enumerate(self._states()):
+                        state.assign(saved[f"state{i}"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        tmp = f"{self.path}.tmp.npz"
+        np.savez(tmp, epoch=epoch + 1, **{f"state{i}": np.asarray(s.numpy()) for i, s in enumerate(self._states())})
+        os.replace(tmp, self.path)
+
+
 class _EpochCounter(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
@@ -199,9 +248,10 @@ def train(
 
     Args:
       log_dir: where TensorBoard events go, if anywhere.
-      backup_dir: Keras `BackupAndRestore` state: a trial killed mid-way resumes from
-        its last finished epoch; the state is deleted once the last epoch is done
-        (kept after `config.until` short of it).
+      backup_dir: Keras `BackupAndRestore` state (and `ResumedRandomness`'): a trial
+        killed mid-way resumes from its last finished epoch and trains on as if it had
+        never stopped; the state is deleted once the last epoch is done (kept after
+        `config.until` short of it).
       seed: seeds Keras, TensorFlow, NumPy and Python before the model is built, so
         the same seed trains the same way (with op determinism on).
 
@@ -237,8 +287,9 @@ def _train(build, train_data, validation_data, config, strategy, *, steps_per_ep
     epochs = _EpochCounter()
     callbacks = [keras.callbacks.TerminateOnNaN(), LearningRateSchedule(config, steps_per_epoch), epochs]
     if backup_dir:
-        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch",
-                                                          delete_checkpoint=config.stop == config.epochs))
+        callbacks += [ResumedRandomness(train_data, backup_dir),
+                      keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch",
+                                                       delete_checkpoint=config.stop == config.epochs)]
     if log_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0))
     verbose = progress_verbosity(config.verbose)
