@@ -18,12 +18,14 @@ def _data(n=256, seed=0):
     return tf.data.Dataset.from_tensor_slices((images, tf.one_hot(labels, 2))).batch(16)
 
 
-def _model():
+def _model(dropout=0.0):
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Rescaling(1 / 255)(inputs)
     x = keras.layers.Conv2D(4, 3)(x)
     x = keras.layers.BatchNormalization(momentum=0.8)(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout)(x)
     return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
 
 
@@ -135,16 +137,6 @@ def _shuffled_data():
             .batch(16))
 
 
-def _model_with_dropout():
-    inputs = keras.Input((8, 8, 3))
-    x = keras.layers.Rescaling(1 / 255)(inputs)
-    x = keras.layers.Conv2D(4, 3)(x)
-    x = keras.layers.BatchNormalization(momentum=0.8)(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    x = keras.layers.Dropout(0.5)(x)
-    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
-
-
 def test_a_training_stopped_at_a_rung_goes_on_as_one_that_never_stopped(tmp_path):
     """A promoted trial (or one resumed after a kill) sees the data orders and dropout masks of the epochs it
     resumes at, not the first epoch's again, so it ends with the weights of a straight training."""
@@ -154,7 +146,7 @@ def test_a_training_stopped_at_a_rung_goes_on_as_one_that_never_stopped(tmp_path
 
     def train(backup, until=None):
         keras.utils.set_random_seed(7)  # as the worker does before it builds each trial's pipeline
-        return trainer.train(_model_with_dropout, _shuffled_data(), _data(seed=1),
+        return trainer.train(lambda: _model(dropout=0.5), _shuffled_data(), _data(seed=1),
                              dataclasses.replace(config, until=until), strategy, steps_per_epoch=16,
                              backup_dir=str(tmp_path / backup), seed=7)
 
