@@ -106,14 +106,13 @@ def _one_thread() -> None:
     os.environ[THREADS_ENV] = "1"
 
 
-def table(root: str, seeds: int, rungs: tuple[int, ...]) -> dict[int, dict[str, dict[int, float]]]:
+def table(root: str, seeds: int, rungs: tuple[int, ...], space) -> dict[int, dict[str, dict[int, float]]]:
     """Every network of README's job, each seed: {seed: {arch: {epochs: reward}}}, trained where missing."""
     path = os.path.join(root, "table.jsonl")
     rows = []
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             rows = [json.loads(line) for line in f if line.strip()]
-    space = _prepare(os.path.join(root, "probe"), 0, rungs).space
     archs = [":".join(map(str, a)) for a in itertools.product(*(range(len(p)) for p in space.decision_points))]
     rows = [r for r in rows if r["rungs"] == list(rungs)]  # a table per schedule
     done = {(r["seed"], r["arch"]) for r in rows}
@@ -245,9 +244,9 @@ def main(argv):
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             done = [json.loads(line) for line in f if line.strip()]
-    tables = table(root, seeds, rungs)
     prepared = _prepare(os.path.join(root, "probe"), 0, rungs)
     space, (t_min, t_max) = prepared.space, prepared.config.target
+    tables = table(root, seeds, rungs, space)
     feasible = sorted(a for a in tables[0] if t_min <= space.cost(space.parse(a)) <= t_max)
     scores = {a: statistics.mean(t[a][rungs[-1]] for t in tables.values()) for a in feasible}
     signal(tables, feasible, rungs)
