@@ -114,7 +114,7 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
     if registered:  # built once at the training size: a space says here when that is too small
         search_spaces.get(space, input_shape=(image_size, image_size, 3), num_classes=dataset.num_classes,
                           **dict(a["space_options"]))
-    at_training_size = not registered or space in ("nats_sss", "zoph_le")
+    at_training_size = not registered or space in ("nats_sss", "zoph_le", "tiny_cnn")
     deploy = a["deploy_image_size"] or (image_size if at_training_size else 224)
     cost = a["cost"]
     t_min, t_max = a["ranges"][cost]

@@ -17,6 +17,7 @@ _REGISTRY = {
     "mbv3_small": ("search_spaces.mobilenet_v3", "mbv3_small"),
     "nasnet": ("search_spaces.nasnet", "NASNetSpace"),
     "nats_sss": ("search_spaces.nats_sss", "NATSSizeSpace"),
+    "tiny_cnn": ("search_spaces.tiny_cnn", "TinyCNNSpace"),
     "zoph_le": ("search_spaces.zoph_le", "ZophLeSpace"),
 }
 MOBILENETS = ("mbv2", "mbv2_140", "mbv3_large", "mbv3_small")

@@ -232,6 +232,23 @@ class _EpochCounter(keras.callbacks.Callback):
         self.count += 1
 
 
+class Curve(keras.callbacks.Callback):
+    """Top-1 on each named split after every epoch: a benchmark table's learning curves.
+
+    Evaluating does not touch the training's random state or weights, so the curve's
+    validation entry after epoch e is the reward a rung of e epochs would report.
+    """
+
+    def __init__(self, splits: dict[str, tf.data.Dataset]):
+        super().__init__()
+        self.splits = splits
+        self.values: dict[str, list[float]] = {name: [] for name in splits}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, split in self.splits.items():
+            self.values[name].append(float(self.model.evaluate(split, return_dict=True, verbose=0)["top1"]))
+
+
 def train(
     build: Callable[[], keras.Model],
     train_data: tf.data.Dataset,
@@ -243,6 +260,7 @@ def train(
     log_dir: Optional[str] = None,
     backup_dir: Optional[str] = None,
     seed: Optional[int] = None,
+    curve: Optional[dict[str, tf.data.Dataset]] = None,
 ) -> tuple[keras.Model, dict[str, float]]:
     """Trains a fresh model from `build`; returns it and its metrics, `reward` among them.
 
@@ -254,11 +272,13 @@ def train(
         `config.until` short of it).
       seed: seeds Keras, TensorFlow, NumPy and Python before the model is built, so
         the same seed trains the same way (with op determinism on).
+      curve: splits to score after every epoch (`Curve`); the metrics then hold
+        `curve`: {split: [top-1 after epoch 1, 2, ...]} for the epochs this call trained.
 
     Raises:
       TrialFailed: the training loss became NaN or infinite.
     """
-    arguments = dict(steps_per_epoch=steps_per_epoch, log_dir=log_dir, backup_dir=backup_dir, seed=seed)
+    arguments = dict(steps_per_epoch=steps_per_epoch, log_dir=log_dir, backup_dir=backup_dir, seed=seed, curve=curve)
     had_backup = bool(backup_dir and os.path.isdir(backup_dir) and os.listdir(backup_dir))
     try:
         return _train(build, train_data, validation_data, config, strategy, **arguments)
@@ -271,7 +291,8 @@ def train(
         return _train(build, train_data, validation_data, config, strategy, **arguments)
 
 
-def _train(build, train_data, validation_data, config, strategy, *, steps_per_epoch, log_dir, backup_dir, seed):
+def _train(build, train_data, validation_data, config, strategy, *, steps_per_epoch, log_dir, backup_dir, seed,
+           curve):
     keras.backend.clear_session()
     if seed is not None:
         keras.utils.set_random_seed(seed)
@@ -292,6 +313,9 @@ def _train(build, train_data, validation_data, config, strategy, *, steps_per_ep
                                                        delete_checkpoint=config.stop == config.epochs)]
     if log_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0))
+    scores = Curve(curve) if curve else None
+    if scores:
+        callbacks.append(scores)
     verbose = progress_verbosity(config.verbose)
     if config.label and verbose:
         callbacks.append(LabelledProgress(config.label, config.epochs))
@@ -302,7 +326,8 @@ def _train(build, train_data, validation_data, config, strategy, *, steps_per_ep
     if losses and not all(math.isfinite(v) for v in losses):
         raise TrialFailed(f"diverged: training loss became {losses[-1]}")
     evaluation = model.evaluate(validation_data, return_dict=True, verbose=0)
-    return model, {
+    extra = {"curve": scores.values} if scores else {}
+    return model, {**extra,
         "reward": float(evaluation["top1"]),
         "val_loss": float(evaluation["loss"]),
         "train_loss": float(losses[-1]) if losses else None,

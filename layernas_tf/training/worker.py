@@ -62,7 +62,19 @@ class TrialWorker:
         self.space = config.search_space()
         self._ready = True
 
-    def __call__(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> dict[str, Any]:
+    def _curve_splits(self) -> dict:
+        """The validation and test splits as `trainer.Curve` scores them (test only when the data has one)."""
+        config, dataset = self.config, self.dataset
+        splits = {"validation": self.validation}
+        if dataset.test is not None:
+            splits["test"] = data.batches(
+                data.resized(dataset.test, image_size=config.image_size, size_hint=dataset.sizes.get("test")),
+                batch_size=config.batch_size, num_classes=dataset.num_classes, training=False)
+        return splits
+
+    def __call__(self, trial_id: int, arch: str, epochs: Optional[int] = None, *,
+                 curve: bool = False) -> dict[str, Any]:
+        """`curve`: also score the validation and test splits after every epoch (`trainer.Curve`), for tables."""
         self.setup()
         config, space = self.config, self.space
         architecture = space.parse(arch)
@@ -84,7 +96,8 @@ class TrialWorker:
         model, metrics = trainer.train(
             lambda: space.build(architecture, input_shape=config.train_shape()), train_data, self.validation,
             proxy, self.strategy, steps_per_epoch=self.steps, log_dir=log_dir,
-            backup_dir=os.path.join(directory, distribute.backup_name(self.member)), seed=seed)
+            backup_dir=os.path.join(directory, distribute.backup_name(self.member)), seed=seed,
+            curve=self._curve_splits() if curve else None)
         metrics["madds"] = space.madds(architecture)
         metrics["params"] = space.params(architecture)
         metrics["deploy_image_size"] = config.deploy_image_size
