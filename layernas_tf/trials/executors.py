@@ -158,6 +158,9 @@ class SerialExecutor(Executor):
 
 
 WORKER_NAME = "layernas-worker"
+# A GPU worker's TensorFlow takes memory as it needs it instead of the whole GPU at start, so trials
+# sharing a GPU (`gpus_per_trial` < 1) all fit; set in the worker's environment before TensorFlow starts.
+GPU_MEMORY_GROWTH = {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}
 
 
 def check_not_in_worker(what: str) -> None:
@@ -280,6 +283,7 @@ class LocalExecutor(Executor):
             if gpus:
                 share = [gpus[(i * per_gpu + j) % len(gpus)] for j in range(per_gpu)]
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in share)
+                env.update(GPU_MEMORY_GROWTH)
             elif "CUDA_VISIBLE_DEVICES" not in os.environ:
                 env["CUDA_VISIBLE_DEVICES"] = ""
             self._envs.append(env)
@@ -477,6 +481,8 @@ class RayExecutor(Executor):
         self._env = {THREADS_ENV: str(max(1, int(cpus)))}
         if not gpus_per_trial:
             self._env["CUDA_VISIBLE_DEVICES"] = ""
+        else:
+            self._env.update(GPU_MEMORY_GROWTH)
         self._factory = factory
         self._cpus, self._gpus = cpus_per_trial, gpus_per_trial
         self._busy: dict[int, tuple[int, list[Any]]] = {}  # slot -> (trial id, each member's object ref)
