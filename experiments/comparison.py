@@ -14,6 +14,8 @@ from typing import Any, Optional
 import numpy as np
 
 from layernas_tf import algorithms, reports
+from layernas_tf.core import front
+from layernas_tf.core.records import TrialRecord
 
 
 # summary.json gives each algorithm's mean score after every this many trials.
@@ -39,9 +41,12 @@ def search_once(algorithm, benchmark, time_budget: Optional[float] = None, run: 
         algorithm.report(trial.id, benchmark.reward(trial.arch, run))
         if time_budget is not None:
             used += benchmark.train_seconds(trial.arch)
-        # The answer, as algorithm.best() would pick it, without going over every trial again.
-        if algorithm.feasible(trial.arch) and (best is None or (trial.reward, -trial.cost) > (best.reward, -best.cost)):
-            best, best_test = trial, benchmark.test_accuracy(trial.arch)
+        # The answer, as algorithm.best() picks it (`core.front.answer`), without going over every trial again.
+        latest = TrialRecord.from_trial(trial, algorithm.full_fidelity(trial))
+        chosen = front.answer([r for r in (best, latest) if r is not None], lambda r: algorithm.feasible(trial.arch)
+                              if r is latest else True)
+        if chosen is latest:
+            best, best_test = latest, benchmark.test_accuracy(trial.arch)
         curve.append(best_test)
     best = algorithm.best()
     return {

@@ -26,6 +26,8 @@ import search_spaces
 from layernas_tf.algorithms import DEFAULT as DEFAULT_ALGORITHM
 from layernas_tf.algorithms import layerwise
 from layernas_tf.algorithms import names as algorithm_names
+from layernas_tf.core.records import TrialRecord
+from layernas_tf.core.records import from_rows as records_from_rows
 from layernas_tf.core.space import SearchSpace, Subspace, WithCost
 from layernas_tf.core.units import parse_count, parse_latency, show
 from layernas_tf.cost import latency_model
@@ -182,11 +184,30 @@ class SearchConfig:
             raise ValueError(f"the study searched the user's space {settings.get('space')!r}, which it does not hold; "
                              "export it from Python with the result of layernas_tf.search()")
         fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in settings.items() if k in fields}
+        values = {k: v for k, v in settings.items() if k in fields and k != "algorithm"}
+        # The study stores the algorithm's own settings (`Algorithm.config()`), not the argument's string.
+        searched = settings.get("algorithm")
+        if isinstance(searched, dict):
+            values["algorithm"] = searched["algorithm"]
+            values.update({k: searched[k] for k in ("buckets", "per_bucket", "max_trials", "rung_factor")
+                           if k in searched})
+            if searched.get("rungs"):
+                values["rung_epochs"] = searched["rungs"][0]
+            if "batch" in searched:
+                values["controller_batch"] = searched["batch"]
         values.update(target=tuple(values["target"]), budgets=tuple(tuple(b) for b in values.get("budgets", ())),
                       decisions=tuple(values.get("decisions", ())),
                       space_options=tuple(tuple(o) for o in values.get("space_options", ())))
         return cls(**{**values, **overrides})
+
+    def records(self, rows: list[dict[str, Any]]) -> list[TrialRecord]:
+        """The study's rows as records, each knowing whether its reward is the full proxy's (rung studies)."""
+        return records_from_rows(rows, self.proxy_epochs if self.rung_epochs else None)
+
+    def within(self, space: SearchSpace) -> Callable[[TrialRecord], bool]:
+        """Whether a record's network is within the searched cost's target and every further budget of `space`."""
+        low, high = self.target
+        return lambda record: low <= record.cost <= high and space.within_budgets(space.parse(record.arch))
 
     def deploy_shape(self) -> tuple[int, int, int]:
         return (self.deploy_image_size, self.deploy_image_size, 3)

@@ -44,11 +44,10 @@ def _chosen(values, config: SearchConfig, space, rows) -> list[int]:
     """The trials to export; ValueError naming the completed ones when `--trial` is not one."""
     completed = {r["id"]: r for r in rows if r["status"] == COMPLETE}
     if values.front:
-        chosen = front.pareto_front((r["id"], r["cost"], r["reward"]) for r in completed.values()
-                                    if config.target[0] <= r["cost"] <= config.target[1]
-                                    and space.within_budgets(space.parse(r["arch"])))
+        chosen = front.front(config.records(rows), config.within(space))
         if not chosen:
-            raise ValueError(f"study_dir={values.study_dir} has no completed network within its budget")
+            raise ValueError(f"study_dir={values.study_dir} has no completed network at full fidelity within its "
+                             "budget")
         return chosen
     if values.trial not in completed:
         ids = ", ".join(str(i) for i in sorted(completed)[:20]) + (", ..." if len(completed) > 20 else "")

@@ -38,6 +38,7 @@ from layernas_tf.cli import as_flags, bad_input, define_shared_flags, fail
 from layernas_tf.cli import run as run_command
 from layernas_tf.reports import check_writable, write_json
 from layernas_tf.config import STRATEGIES, TFLITE_KINDS, SearchConfig, check_positive, check_steps_per_execution
+from layernas_tf.core import front
 from layernas_tf.core.status import COMPLETE
 from layernas_tf.deploy.trial_export import export_trial
 from layernas_tf.training import data, distribute
@@ -50,12 +51,11 @@ FINAL_DIR = "final"
 
 
 def answer(config: SearchConfig, space, rows: list[dict]) -> dict:
-    """The search's answer: the best-reward completed trial within every budget (cheaper, then earlier, on ties)."""
-    within = [r for r in rows if r["status"] == COMPLETE and config.target[0] <= r["cost"] <= config.target[1]
-              and space.within_budgets(space.parse(r["arch"]))]
-    if not within:
-        raise ValueError(f"study_dir={config.study_dir} has no completed network within its budget")
-    return max(within, key=lambda r: (r["reward"], -r["cost"], -r["id"]))
+    """The search's answer (`core.front.answer`: completed, full fidelity, within every budget), as its study row."""
+    chosen = front.answer(config.records(rows), config.within(space))
+    if chosen is None:
+        raise ValueError(f"study_dir={config.study_dir} has no completed network at full fidelity within its budget")
+    return next(r for r in rows if r["id"] == chosen.id)
 
 
 @dataclasses.dataclass

@@ -14,6 +14,8 @@ import math
 import random
 from typing import Any, Optional, Sequence
 
+from layernas_tf.core import front
+from layernas_tf.core.records import TrialRecord
 from layernas_tf.core.space import Architecture, SearchSpace
 from layernas_tf.core.status import COMPLETE, FAILED, PENDING
 
@@ -302,14 +304,16 @@ class Algorithm:
         trial.status, trial.error = FAILED, str(reason)
         self._on_failure(trial)
 
+    def records(self) -> list[TrialRecord]:
+        """Every trial handed out, as the frozen records the answer and the front are picked from."""
+        return [TrialRecord.from_trial(t, self.full_fidelity(t)) for t in self.trials]
+
     def best(self) -> Optional[Trial]:
-        """The answer: the best-reward feasible trial so far (cheaper, then earlier, on ties), at full fidelity."""
-        best = None
-        for t in self.trials:
-            if (t.status == COMPLETE and self.feasible(t.arch) and self.full_fidelity(t)
-                    and (best is None or (t.reward, -t.cost) > (best.reward, -best.cost))):
-                best = t
-        return best
+        """The answer (`core.front.answer`): the best-reward feasible trial at full fidelity (cheaper, then
+        earlier, on ties)."""
+        by_id = {t.id: t for t in self.trials}
+        chosen = front.answer(self.records(), lambda r: self.feasible(by_id[r.id].arch))
+        return None if chosen is None else by_id[chosen.id]
 
     # -- persistence -----------------------------------------------------------
 
