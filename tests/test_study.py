@@ -74,3 +74,17 @@ def test_writes_are_transactions(tmp_path, additive_space):
         state = db.execute("SELECT value FROM meta WHERE key = 'algorithm_state'").fetchone()[0]
         assert '"status": "PENDING"' in state
         assert db.execute("SELECT status FROM trials").fetchall() == [("RUNNING",)]
+    # A write that fails after the trial's row went in (here: the algorithm's state cannot be stored) leaves
+    # neither: the row and the state stay as the last complete write left them.
+    search.report(trial.id, 1.0)
+
+    def fail(key, value):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    study._put = fail  # pylint: disable=protected-access
+    with pytest.raises(sqlite3.OperationalError):
+        study.record(trial, search.state_dict(), status="COMPLETE", ended=2.0)
+    study.close()
+    with sqlite3.connect(str(tmp_path / "study.db")) as db:
+        assert db.execute("SELECT status, reward, ended FROM trials").fetchall() == [("RUNNING", None, None)]
+        assert db.execute("SELECT value FROM meta WHERE key = 'algorithm_state'").fetchone()[0] == state

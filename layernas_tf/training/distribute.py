@@ -210,8 +210,9 @@ def patch_keras_for_multi_worker() -> None:
     every input, which MultiWorkerMirroredStrategy cannot do eagerly; and the logs of
     every step are averaged with `axis=0`, which fails on the scalar metrics. The
     first build is given the data's shapes instead (all it needs), the second
-    average is taken with `axis=None`. Both are private Keras functions: `tests/test_distribute.py`
-    trains under the strategy, so a Keras that changes them fails there, not silently.
+    average is taken with `axis=None`. Both are private Keras functions: a fast test
+    (`test_distribute.py::test_the_multi_worker_patch_still_fits_the_keras_it_patches`) checks their names and
+    arguments, and the multi-worker tests (`test_train.py`, `test_worker_groups.py`, slow) train under the patch.
     """
     from keras.src.backend.tensorflow import trainer  # pylint: disable=import-outside-toplevel
 
