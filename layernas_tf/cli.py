@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from absl import app, flags
 
+import search_spaces
 from layernas_tf.config import DEFAULT_SPACE, TFLITE_KINDS
 from layernas_tf.trials import stopping
 
@@ -26,10 +27,12 @@ class UsageError(Exception):
 # The flags more than one command takes, each defined once: (definer, default, help).
 _SHARED: dict[str, tuple[Callable, Any, str]] = {
     "space": (flags.DEFINE_string, DEFAULT_SPACE,
-              "Search space: mbv2, mbv2_140, mbv3_large, mbv3_small, nasnet, nats_sss, zoph_le."),
+              f"Search space: {', '.join(search_spaces.names())}; or MODULE:FUNCTION, a Keras build function "
+              "asking for its choices with layernas_tf.choose (docs/own_models.md)."),
     "deploy_image_size": (flags.DEFINE_integer, None,
                           "Side of the deployed network: budgets are counted and the model exported at this size "
-                          "(default 224 for the MobileNet and NASNet spaces; nats_sss, zoph_le: the training size)."),
+                          "(default 224 for the MobileNet and NASNet spaces; nats_sss, zoph_le, tiny_cnn: the training "
+                          "size)."),
     "decisions": (flags.DEFINE_list, None,
                   "Search only these kinds of decision points (MobileNet spaces: width, kernel, expansion, se, skip, "
                   "activation); the others keep the reference network's values. Default: all."),
