@@ -20,8 +20,8 @@ test split (only ever reported).
 The table lives in the repository (`TABLE`, a CSV beside its README), one row per
 (seed, network), appended as each training ends: a build killed at any moment loses
 at most the trainings in flight, and the same command goes on from there, in this
-session or the next. Each training runs in a fresh process after `MAX_TASKS`
-trainings (a long-lived TensorFlow process grows by tens of MB per training).
+session or the next. The training processes are replaced after `MAX_TASKS` trainings
+each (a long-lived TensorFlow process grows by tens of MB per training).
 """
 
 from __future__ import annotations
@@ -127,26 +127,31 @@ def build(workers: int = 2, seeds: int = SEEDS, path: str = TABLE, limit: Option
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fresh = not os.path.exists(path) or os.path.getsize(path) == 0
     root = tempfile.mkdtemp(prefix="real_table_")
-    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                  initializer=_one_thread, max_tasks_per_child=MAX_TASKS)
     start, trained = time.time(), 0
+    chunk = workers * MAX_TASKS
     try:
-        jobs = [pool.submit(_train, s, i, a, root) for s, i, a in missing]
         with open(path, "a", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=COLUMNS)
             if fresh:
                 writer.writeheader()
-            for job in concurrent.futures.as_completed(jobs):
-                writer.writerow(job.result())
-                f.flush()
-                trained += 1
-                if trained % 10 == 0 or trained == len(missing):
-                    rate = (time.time() - start) / trained
-                    print(f"real table: {len(done) + trained}/{total} "
-                          f"({rate:.1f} s a training, about {rate * (len(missing) - trained) / 60:.0f} min left)",
-                          flush=True)
-    finally:  # Ctrl-C: the trainings in flight end, the queued ones never start
-        pool.shutdown(cancel_futures=True)
+            # A fresh pool per chunk: its processes end after MAX_TASKS trainings each. (Python 3.11's own
+            # max_tasks_per_child hangs when it replaces a worker: the first build stopped at 40 trainings.)
+            for first in range(0, len(missing), chunk):
+                pool = concurrent.futures.ProcessPoolExecutor(
+                    workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread)
+                try:
+                    jobs = [pool.submit(_train, s, i, a, root) for s, i, a in missing[first:first + chunk]]
+                    for job in concurrent.futures.as_completed(jobs):
+                        writer.writerow(job.result())
+                        f.flush()
+                        trained += 1
+                        if trained % 10 == 0 or trained == len(missing):
+                            rate = (time.time() - start) / trained
+                            print(f"real table: {len(done) + trained}/{total} ({rate:.1f} s a training, about "
+                                  f"{rate * (len(missing) - trained) / 60:.0f} min left)", flush=True)
+                finally:  # Ctrl-C: the trainings in flight end, the queued ones never start
+                    pool.shutdown(cancel_futures=True)
+    finally:
         shutil.rmtree(root, ignore_errors=True)
     return trained
 

@@ -1,7 +1,7 @@
 """The front door: `layernas_tf.search(...)`, the whole search as one function, and what it returns.
 
 Optuna's split: this is the facade, the loop lives elsewhere. `prepare` checks the
-arguments (`config.check_arguments`), loads the data and builds the space, and
+arguments (`SearchConfig.from_arguments`), loads the data and builds the space, and
 refuses what cannot work before anything is written; `run` opens the study, starts
 the executor, lets the runner (`trials.runner`) drive the algorithm to its end and
 writes the reports. `python -m layernas_tf.main` is `prepare` and `run` over its
@@ -26,7 +26,7 @@ import keras  # pylint: disable=wrong-import-order
 
 import search_spaces
 from layernas_tf.algorithms import TITLES, LayerNAS, create, layerwise
-from layernas_tf.config import (TFLITE_KINDS, SearchConfig, check_arguments, check_feasible, check_picklable,
+from layernas_tf.config import (TFLITE_KINDS, SearchConfig, check_feasible, check_picklable,
                                 check_positive, check_study_dir, is_module_space)
 from layernas_tf.reports import plot_search, write_json
 from layernas_tf.core import front
@@ -52,17 +52,13 @@ def _print(message: str) -> None:
 
 @dataclasses.dataclass
 class Prepared:
-    """A checked search, ready to run: its config, space and data, and where its trials go."""
+    """A checked search, ready to run: its config (every setting resolved), its space, its data and the GPUs its
+    trials share out."""
 
     config: SearchConfig
     space: SearchSpace
     dataset: data.Dataset
-    slots: int
-    executor: str
     gpus: tuple[int, ...]
-    final_epochs: int = 0
-    export_dir: Optional[str] = None
-    tflite: str = "float"
 
 
 def _gpu_ids() -> tuple[int, ...]:
@@ -98,66 +94,52 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
       ValueError: a bad argument, naming it (`name=value`) and what is valid.
     """
     executors.check_not_in_worker("layernas_tf.search()")
-    a = check_arguments(arguments)
-    if a["executor"] == "ray":
+    cfg = SearchConfig.from_arguments(**arguments)
+    if cfg.executor == "ray":
         executors.import_ray()
-    if a["cpus_per_trial"] and a["executor"] in (None, "serial") and a["workers_per_trial"] == 1:
+    if cfg.cpus_per_trial and cfg.executor in (None, "serial") and cfg.workers_per_trial == 1:
         # Trials train in this process: its thread pools are sized before TensorFlow starts them.
-        os.environ[THREADS_ENV] = str(max(1, int(a["cpus_per_trial"])))
+        os.environ[THREADS_ENV] = str(max(1, int(cfg.cpus_per_trial)))
     distribute.set_threads()
-    name, source = _data_source(a["dataset"], a["executor"])
-    dataset = data.load(name, a["data_dir"], source=source, num_classes=a["num_classes"],
-                        train_examples=a["train_examples"])
-    image_size = a["image_size"] or dataset.default_image_size()
-    space = a["space"]
+    name, source = _data_source(cfg.dataset, cfg.executor)
+    dataset = data.load(name, cfg.data_dir, source=source, num_classes=cfg.num_classes,
+                        train_examples=cfg.train_examples)
+    image_size = cfg.image_size or dataset.default_image_size()
+    space = cfg.space
     registered = isinstance(space, str) and not is_module_space(space)
     if registered:  # built once at the training size: a space says here when that is too small
         search_spaces.get(space, input_shape=(image_size, image_size, 3), num_classes=dataset.num_classes,
-                          **dict(a["space_options"]))
+                          **dict(cfg.space_options))
     at_training_size = not registered or space in ("nats_sss", "zoph_le", "tiny_cnn")
-    deploy = a["deploy_image_size"] or (image_size if at_training_size else 224)
-    cost = a["cost"]
-    t_min, t_max = a["ranges"][cost]
     space_name = space if isinstance(space, str) else space.name
-    study_dir = a["study_dir"] or os.path.join("runs", f"{space_name}_{cost}_{show(cost, t_max)}")
     gpus = _gpu_ids()
-    slots = a["parallel_trials"] or max(1, len(gpus))
-    kind = a["executor"] or ("local" if slots > 1 or a["workers_per_trial"] > 1 else "serial")
-    prepared_config = SearchConfig(
-        space=space, cost=cost, target=(t_min, t_max), dataset=dataset.name, data_source=source,
-        num_classes=dataset.num_classes, image_size=image_size, deploy_image_size=deploy,
-        budgets=tuple((n, *a["ranges"][n]) for n in a["ranges"] if n != cost),
-        decisions=a["decisions"] or (), space_options=a["space_options"],
-        batch_size=a["batch_size"], proxy_epochs=a["proxy_epochs"], learning_rate=float(a["learning_rate"]),
-        buckets=a["buckets"], per_bucket=a["per_bucket"], max_trials=a["max_trials"], seed=a["seed"],
-        data_dir=a["data_dir"], strategy=a["strategy"], tpu=a["tpu"], mixed_precision=a["mixed_precision"],
-        steps_per_execution=a["steps_per_execution"], verbose=a["verbose"], study_dir=study_dir,
-        latency_profile=a["latency_profile"], algorithm=a["algorithm"],
-        controller_batch=a["controller_batch"], executor=kind, parallel_trials=slots,
-        gpus_per_trial=a["gpus_per_trial"], cpus_per_trial=a["cpus_per_trial"], ray_address=a["ray_address"],
-        workers_per_trial=a["workers_per_trial"],
-        trial_retries=a["trial_retries"], labelled_progress=slots > 1, train_examples=a["train_examples"],
-        rung_epochs=a["rung_epochs"], rung_factor=a["rung_factor"])
-    searched = prepared_config.search_space()
-    check_feasible(prepared_config, searched, log)
-    check_study_dir(study_dir)
-    return Prepared(prepared_config, searched, dataset, slots, kind, gpus, final_epochs=a["final_epochs"],
-                    export_dir=a["export_dir"], tflite=a["tflite"])
+    slots = cfg.parallel_trials or max(1, len(gpus))
+    cfg = dataclasses.replace(
+        cfg, dataset=dataset.name, data_source=source, num_classes=dataset.num_classes, image_size=image_size,
+        deploy_image_size=cfg.deploy_image_size or (image_size if at_training_size else 224),
+        study_dir=cfg.study_dir or os.path.join("runs", f"{space_name}_{cfg.cost}_{show(cfg.cost, cfg.target[1])}"),
+        executor=cfg.executor or ("local" if slots > 1 or cfg.workers_per_trial > 1 else "serial"),
+        parallel_trials=slots, labelled_progress=slots > 1, learning_rate=float(cfg.learning_rate))
+    searched = cfg.search_space()
+    check_feasible(cfg, searched, log)
+    check_study_dir(cfg.study_dir)
+    return Prepared(cfg, searched, dataset, gpus)
 
 
 def make_executor(prepared: Prepared) -> executors.Executor:
     """The executor `prepared` asks for, its workers each making a `TrialWorker` of the config."""
     cfg = prepared.config
     factory = functools.partial(TrialWorker, cfg)
-    if prepared.executor == "serial":
+    slots = cfg.parallel_trials
+    if cfg.executor == "serial":
         return executors.SerialExecutor(factory)
-    if prepared.executor == "local":
+    if cfg.executor == "local":
         group = cfg.workers_per_trial
-        return executors.LocalExecutor(factory, prepared.slots, gpus=prepared.gpus,
+        return executors.LocalExecutor(factory, slots, gpus=prepared.gpus,
                                        gpus_per_trial=cfg.gpus_per_trial or 1, workers_per_trial=group,
-                                       cpus=int(cfg.cpus_per_trial * prepared.slots) if cfg.cpus_per_trial else None)
-    cpus = cfg.cpus_per_trial or max(1, (os.cpu_count() or 1) // prepared.slots)
-    return executors.RayExecutor(factory, prepared.slots, address=cfg.ray_address, cpus_per_trial=cpus,
+                                       cpus=int(cfg.cpus_per_trial * slots) if cfg.cpus_per_trial else None)
+    cpus = cfg.cpus_per_trial or max(1, (os.cpu_count() or 1) // slots)
+    return executors.RayExecutor(factory, slots, address=cfg.ray_address, cpus_per_trial=cpus,
                                  gpus_per_trial=cfg.gpus_per_trial or 0, workers_per_trial=cfg.workers_per_trial)
 
 
@@ -277,7 +259,7 @@ def search(*, export: bool = False, log: Log = _print, **arguments) -> SearchRes
     `workers_per_trial`, `gpus_per_trial`,
     `cpus_per_trial`, `ray_address`, `trial_retries`, `verbose`, `study_dir`; and
     `final_epochs`, `export_dir`, `tflite` for `export=True`. Defaults are the
-    command's (`config.DEFAULTS`).
+    command's (`SearchConfig`'s public fields, `docs/flags.md`).
 
     Run again with the same arguments, it resumes the study in `study_dir`:
     completed trials are never trained again. SIGTERM and Ctrl-C stop it cleanly
@@ -495,7 +477,8 @@ def _finish(prepared: Prepared, search_algorithm, study: Study, *, export: bool,
                               f"{cfg.size_label()} in [{show(cfg.cost, cfg.target[0])}, "
                               f"{show(cfg.cost, cfg.target[1])}]")
     if export:
-        result.export(prepared.export_dir, tflite=prepared.tflite, final_epochs=prepared.final_epochs, log=log)
+        result.export(prepared.config.export_dir, tflite=prepared.config.tflite,
+                      final_epochs=prepared.config.final_epochs, log=log)
     else:
         write_json(os.path.join(cfg.study_dir, "results.json"), result._results)  # pylint: disable=protected-access
     log(f"wrote {cfg.study_dir}/results.json, front.json ({len(ids)} networks) and search.png; "

@@ -15,8 +15,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from absl import app, flags
 
-import search_spaces
-from layernas_tf.config import DEFAULT_SPACE, TFLITE_KINDS
+from layernas_tf.config import define_flags
 from layernas_tf.trials import stopping
 
 
@@ -24,40 +23,11 @@ class UsageError(Exception):
     """Bad input from the user; the entry point exits 2 with this one-line message."""
 
 
-# The flags more than one command takes, each defined once: (definer, default, help).
-_SHARED: dict[str, tuple[Callable, Any, str]] = {
-    "space": (flags.DEFINE_string, DEFAULT_SPACE,
-              f"Search space: {', '.join(search_spaces.names())}; or MODULE:FUNCTION, a Keras build function "
-              "asking for its choices with layernas_tf.choose (docs/own_models.md)."),
-    "deploy_image_size": (flags.DEFINE_integer, None,
-                          "Side of the deployed network: budgets are counted and the model exported at this size "
-                          "(default 224 for the MobileNet and NASNet spaces; nats_sss, zoph_le, tiny_cnn: the training "
-                          "size)."),
-    "decisions": (flags.DEFINE_list, None,
-                  "Search only these kinds of decision points (MobileNet spaces: width, kernel, expansion, se, skip, "
-                  "activation); the others keep the reference network's values. Default: all."),
-    "data_dir": (flags.DEFINE_string, None, "tfds data directory (default ~/tensorflow_datasets)."),
-    "final_epochs": (flags.DEFINE_integer, 0,
-                     "Retrain the network this long at the deployment size before export; 0 keeps its proxy weights."),
-    "export_dir": (flags.DEFINE_string, None, "Where the SavedModel and TFLite file go; default STUDY_DIR/export."),
-    "tflite": (flags.DEFINE_enum, "float", "TFLite quantization: float, dynamic or int8."),
-    "tpu": (flags.DEFINE_string, None, "TPU name or address for TPUClusterResolver (with --strategy=auto or tpu)."),
-    "mixed_precision": (flags.DEFINE_bool, False, "Mixed precision: bfloat16 on TPUs and CPUs, float16 on GPUs."),
-    "steps_per_execution": (flags.DEFINE_integer, 1,
-                            "Training steps per call into the compiled step (on a TPU, 32 or more keeps the host from "
-                            "waiting on the device after every step); the learning rate is set once per call."),
-}
-
-
 def define_shared_flags(values: flags.FlagValues, *names: str, **defaults: Any) -> None:
-    """Defines the shared flags `names` in `values`, with a command's own `defaults` where it differs."""
-    for name in names:
-        define, default, help_text = _SHARED[name]
-        default = defaults.get(name, default)
-        if define is flags.DEFINE_enum:
-            flags.DEFINE_enum(name, default, list(TFLITE_KINDS), help_text, flag_values=values)
-        else:
-            define(name, default, help_text, flag_values=values)
+    """Defines the search settings `names` that another command also takes (the export's `tflite`, the final
+    training's `tpu`, ...) in `values`, from `SearchConfig`'s fields, with a command's own `defaults` where it
+    differs."""
+    define_flags(values, names, **defaults)
 
 
 def as_flags(message: str, values: flags.FlagValues = flags.FLAGS) -> str:

@@ -20,7 +20,7 @@ import dataclasses
 import math
 import os
 import pickle
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import search_spaces
 from layernas_tf.algorithms import DEFAULT as DEFAULT_ALGORITHM
@@ -41,96 +41,251 @@ COSTS = ("madds", "params", "latency")
 DEFAULT_SPACE = "mbv3_small"
 DEFAULT_DATASET = "digits"
 
-# Every argument of a search with its default, named as the command line's flags.
-DEFAULTS: dict[str, Any] = dict(
-    space=DEFAULT_SPACE, madds=None, params=None, latency=None, latency_profile=None, bucket_by=None,
-    madds_min=None, decisions=None, nasnet_cells=None, nasnet_filters=None,
-    dataset=DEFAULT_DATASET, data_dir=None, num_classes=None, image_size=None, deploy_image_size=None,
-    batch_size=128, proxy_epochs=5, learning_rate=0.05, train_examples=None, rung_epochs=0, rung_factor=3,
-    algorithm=DEFAULT_ALGORITHM, buckets=10, per_bucket=1, controller_batch=1, max_trials=None, seed=0,
-    strategy="auto", tpu=None, mixed_precision=False, steps_per_execution=1, study_dir=None,
-    executor=None, parallel_trials=None, workers_per_trial=1, gpus_per_trial=None, cpus_per_trial=None, ray_address=None,
-    trial_retries=1, verbose=1, final_epochs=0, export_dir=None, tflite="float",
-)
+def setting(default: Any, help_text: str, flag: str = "string", *, check: Optional[Callable[[str, Any], None]] = None,
+            choices: Optional[Sequence[Any]] = None, public: bool = True) -> Any:
+    """One setting of a search: its default, its help (the flag's and the docs'), its flag's kind and its check.
+
+    `flag` is an absl definer's kind ("string", "integer", "float", "bool", "enum", "list"); `check(name, value)`
+    raises ValueError naming `name=value`; `choices` makes the value one of them (the enum's values); `public`:
+    a flag of `main` and a keyword of `search()` (False: filled in by `from_arguments` or `api.prepare`).
+    """
+    return dataclasses.field(default=default, metadata={"help": help_text, "flag": flag, "check": check,
+                                                        "choices": tuple(choices) if choices else None,
+                                                        "public": public})
+
+
+def _positive(name: str, value: Any) -> None:
+    check_positive(name, value)
+
+
+def _positive_or_zero(name: str, value: Any) -> None:
+    check_positive(name, value, allow_zero=True)
+
+
+def _positive_float(name: str, value: Any) -> None:
+    check_positive(name, value, float)
+
+
+def _float_or_zero(name: str, value: Any) -> None:
+    check_positive(name, value, float, allow_zero=True)
+
+
+def _train_examples(name: str, value: Any) -> None:
+    del name
+    check_train_examples(value)
+
+
+def _space(name: str, value: Any) -> None:
+    if isinstance(value, str):
+        if not is_module_space(value):
+            _one_of(name, value, search_spaces.names())
+    elif not isinstance(value, SearchSpace):
+        raise ValueError(f"{name}={value!r} is neither a space's name ({', '.join(search_spaces.names())}), "
+                         "module:build_function, nor a layernas_tf.SearchSpace")
 
 
 @dataclasses.dataclass(frozen=True)
 class SearchConfig:
-    """Everything that defines a search, its training and where it runs.
+    """Everything that defines a search, its training and where it runs: the one definition of each setting.
 
-    Attributes:
-      space: a registered space's name, or the user's `SearchSpace` (used as it is:
-        its `cost` is what is budgeted).
-      cost: what LayerNAS buckets by (`bucket_by`): "madds", "params" or "latency",
-        counted at the deployment size.
-      target: the budget of `cost` as a (min, max) range.
-      budgets: further budgets every answer must meet, as (cost, min, max).
-      dataset: the data's name as the study records it: a tfds name, `folder:PATH`,
-        `digits`, `arrays:<digest>` or `function:<module>.<name>`.
-      data_source: the user's arrays or dataset function behind an `arrays:` or
-        `function:` name (not recorded: the name stands for it).
-      decisions: the kinds of decision points searched; empty: all.
-      space_options: arguments of the space besides its input and classes, as
-        (name, value) pairs (NASNet's `cells` and `penultimate_filters`).
-      image_size: the side the proxies train at.
-      deploy_image_size: the side the exported network takes and its cost is counted at.
-      latency_profile: the device profile latency budgets are predicted from.
-      labelled_progress: each epoch prints one line starting with its trial (several
-        workers share the console).
-      train_examples: proxies train on a fixed, class-balanced part of the training
-        split: this many examples, or this fraction of them (< 1); None: all.
-      rung_epochs: multi-fidelity LayerNAS: each child first trains this many of the
-        proxy's epochs, and only its bucket's best go on (`rungs()`); 0: every child
-        trains the whole proxy, as in the paper.
-      rung_factor: eta of successive halving: each rung keeps 1/eta of a bucket's
-        children and the next one trains eta times as long.
-      workers_per_trial: each trial trains on a group of this many worker processes
-        (local ones, or Ray actors on any nodes) under MultiWorkerMirroredStrategy
-        (the global batch split among them); 1: one process per trial.
-      mixed_precision, steps_per_execution: how each trial computes
-        (`trainer.TrainConfig`): bfloat16 on TPUs and CPUs, float16 on GPUs; steps per
-        call into the compiled step (a TPU's 32 or more).
+    Each public field is an argument of `layernas_tf.search()` and a flag of
+    `python -m layernas_tf.main` of the same name, default and help (`define_flags`;
+    `docs/flags.md` lists them); `from_arguments` checks them all once. The rest are
+    filled in from them: `cost`, `target`, `budgets`, `space_options` from the budgets
+    and space options (`from_arguments`), the data-dependent ones (`dataset`'s name,
+    `data_source`, `num_classes`, `image_size`, `deploy_image_size`, `study_dir`,
+    `executor`, `parallel_trials`, `labelled_progress`) by `api.prepare`. What a worker
+    gets: picklable and frozen; the study records `study_settings()`, and
+    `from_study` rebuilds the config from a study.
     """
 
-    space: Any
-    cost: str
-    target: tuple[float, float]
-    dataset: str
-    num_classes: int
-    image_size: int
-    deploy_image_size: int
-    batch_size: int
-    proxy_epochs: int
-    learning_rate: float
-    budgets: tuple[tuple[str, float, float], ...] = ()
-    decisions: tuple[str, ...] = ()
-    space_options: tuple[tuple[str, Any], ...] = ()
-    buckets: int = 10
-    per_bucket: int = 1
-    max_trials: Optional[int] = None
-    seed: int = 0
-    data_dir: Optional[str] = None
-    data_source: Any = None
-    strategy: str = "auto"
-    tpu: Optional[str] = None
-    mixed_precision: bool = False
-    steps_per_execution: int = 1
-    verbose: int = 1
-    study_dir: str = "runs/study"
-    latency_profile: Optional[str] = None
-    algorithm: str = DEFAULT_ALGORITHM
-    controller_batch: int = 1
-    executor: Optional[str] = None
-    parallel_trials: Optional[int] = None
-    workers_per_trial: int = 1
-    gpus_per_trial: Optional[float] = None
-    cpus_per_trial: Optional[float] = None
-    ray_address: Optional[str] = None
-    trial_retries: int = 1
-    labelled_progress: bool = False
-    train_examples: Optional[float] = None
-    rung_epochs: int = 0
-    rung_factor: int = 3
+    # -- what is searched, under which budgets
+    space: Any = setting(DEFAULT_SPACE, "Search space: " + ", ".join(search_spaces.names()) + "; or MODULE:FUNCTION, a "
+                         "Keras build function asking for its choices with layernas_tf.choose (docs/own_models.md).",
+                         check=_space)
+    madds: Any = setting(None, "MAdds budget of the final model: 220M, 0.22G or 220000000.")
+    params: Any = setting(None, "Parameter budget, alone or with --madds: 2.5M, 2500000.")
+    latency: Any = setting(None, "On-device latency budget, predicted from --latency_profile: 12ms, 0.012s or 12 (ms).")
+    latency_profile: Optional[str] = setting(
+        None, "The device's latency profile (python -m layernas_tf.latency) --latency is counted on.")
+    bucket_by: Optional[str] = setting(None, "The cost LayerNAS buckets by when several budgets are given; default: "
+                                       "the first of --madds, --params, --latency.", "enum", choices=COSTS)
+    madds_min: Any = setting(None, "Optional lower MAdds bound of the final model.")
+    decisions: tuple[str, ...] = setting(
+        (), "Search only these kinds of decision points (MobileNet spaces: width, kernel, expansion, se, skip, "
+        "activation); the others keep the reference network's values. Default: all.", "list")
+    nasnet_cells: Optional[int] = setting(None, "--space=nasnet: N, normal cells per stage (default 4).", "integer",
+                                          check=_positive)
+    nasnet_filters: Optional[int] = setting(
+        None, "--space=nasnet: penultimate filters, a multiple of 96 (default 1056: NASNetMobile).", "integer",
+        check=_positive)
+    # -- the data and each candidate's training (the proxy)
+    dataset: Any = setting(DEFAULT_DATASET, "A tfds name (imagenet2012, cifar10, cifar100, imagenet_resized/32x32), "
+                           "folder:PATH (PATH/train/<class>/<image>), digits or noisy_digits (embedded, no "
+                           "download).")
+    data_dir: Optional[str] = setting(None, "tfds data directory (default ~/tensorflow_datasets).")
+    num_classes: Optional[int] = setting(None, "Classes of a dataset function's data; default: the largest training "
+                                         "label + 1.", "integer", check=_positive)
+    image_size: Optional[int] = setting(None, "Side the proxies train at; default: the dataset's.", "integer",
+                                        check=_positive)
+    deploy_image_size: Optional[int] = setting(
+        None, "Side of the deployed network: budgets are counted and the model exported at this size (default 224 "
+        "for the MobileNet and NASNet spaces; nats_sss, zoph_le, tiny_cnn: the training size).", "integer",
+        check=_positive)
+    batch_size: int = setting(128, "Global batch size, split across replicas.", "integer", check=_positive)
+    proxy_epochs: int = setting(5, "Epochs each candidate trains before it is scored.", "integer", check=_positive)
+    learning_rate: float = setting(0.05, "Peak learning rate (SGD, cosine decay after warm-up).", "float",
+                                   check=_positive_float)
+    train_examples: Optional[float] = setting(
+        None, "Proxies train on a fixed, class-balanced part of the training split: this many examples, or this "
+        "fraction (< 1); the validation split is unchanged. Default: all.", "float", check=_train_examples)
+    rung_epochs: int = setting(
+        0, "Multi-fidelity LayerNAS (--algorithm=layernas): each child first trains this many epochs; only its cost "
+        "bucket's best train on to the full --proxy_epochs (successive halving). 0: every child trains the full "
+        "proxy, as in the paper.", "integer", check=_positive_or_zero)
+    rung_factor: int = setting(
+        3, "With --rung_epochs: each rung keeps 1/rung_factor of a bucket's children (at least --per_bucket, and any "
+        "tied with the last kept), and the next trains rung_factor times as long.", "integer", check=_positive)
+    # -- the search algorithm
+    algorithm: str = setting(DEFAULT_ALGORITHM, "The search: layernas_plus (LayerNAS with a reward model, see "
+                             "docs/algorithm.md), layernas (as the paper), or a baseline (random, evolution, "
+                             "reinforce, controller), which needs --max_trials.", "enum", choices=algorithm_names())
+    buckets: int = setting(10, "LayerNAS: H, cost buckets per layer.", "integer", check=_positive)
+    per_bucket: int = setting(1, "LayerNAS: k, candidates kept per bucket.", "integer", check=_positive)
+    controller_batch: int = setting(1, "--algorithm=controller: networks per policy update (Zoph & Le's m).",
+                                    "integer", check=_positive)
+    max_trials: Optional[int] = setting(None, "Stop after this many trials (default: LayerNAS's own end).", "integer",
+                                        check=_positive)
+    seed: int = setting(0, "Seed of the search and of training.", "integer", check=_positive_or_zero)
+    # -- where and how trials run
+    strategy: str = setting("auto", "tf.distribute strategy; auto: TPU if --tpu, mirrored over >1 GPU, else default.",
+                            "enum", choices=STRATEGIES)
+    tpu: Optional[str] = setting(None, "TPU name or address for TPUClusterResolver (with --strategy=auto or tpu).")
+    mixed_precision: bool = setting(False, "Mixed precision: bfloat16 on TPUs and CPUs, float16 on GPUs.", "bool")
+    steps_per_execution: int = setting(
+        1, "Training steps per call into the compiled step (on a TPU, 32 or more keeps the host from waiting on the "
+        "device after every step); the learning rate is set once per call.", "integer", check=_positive)
+    study_dir: Optional[str] = setting(None, "Where trials persist; default runs/<space>_<budget>.")
+    executor: Optional[str] = setting(None, "Where trials train: serial (in this process), local (--parallel_trials "
+                                      "worker processes), ray (Ray actors). Default: local when --parallel_trials > 1, "
+                                      "else serial.", "enum", choices=EXECUTORS)
+    parallel_trials: Optional[int] = setting(None, "Trials trained at once; default: one per visible GPU, else 1.",
+                                             "integer", check=_positive)
+    workers_per_trial: int = setting(
+        1, "Each trial trains on a group of this many worker processes under MultiWorkerMirroredStrategy "
+        "(--batch_size is the global batch): local processes, or with --executor=ray actors on any nodes "
+        "(docs/real_data.md 3b).", "integer", check=_positive)
+    gpus_per_trial: Optional[float] = setting(None, "GPUs per trial (fractions share a GPU).", "float",
+                                              check=_float_or_zero)
+    cpus_per_trial: Optional[float] = setting(
+        None, "CPUs (TensorFlow threads) per trial, serial and Ray; default: an even share.", "float",
+        check=_float_or_zero)
+    ray_address: Optional[str] = setting(None, "Ray cluster: auto, HOST:PORT or ray://HOST:PORT; none starts a local "
+                                         "Ray.")
+    trial_retries: int = setting(1, "Times a trial whose worker died is trained again.", "integer",
+                                 check=_positive_or_zero)
+    verbose: int = setting(1, "Keras progress output inside a trial: 0 none, 1 bar, 2 a line per epoch.", "integer",
+                           choices=(0, 1, 2))
+    # -- the answer, at the end
+    final_epochs: int = setting(0, "Retrain the network this long at the deployment size before export; 0 keeps its "
+                                "proxy weights.", "integer", check=_positive_or_zero)
+    export_dir: Optional[str] = setting(None, "Where the SavedModel and TFLite file go; default STUDY_DIR/export.")
+    tflite: str = setting("float", "TFLite quantization: float, dynamic or int8.", "enum", choices=TFLITE_KINDS)
+    # -- filled in from the above (`from_arguments`, `api.prepare`): no flag
+    cost: str = setting("madds", "What LayerNAS buckets by: madds, params or latency.", public=False)
+    target: tuple[float, float] = setting((0.0, math.inf), "The budget of `cost` as a (min, max) range.",
+                                          public=False)
+    budgets: tuple[tuple[str, float, float], ...] = setting((), "Further budgets every answer must meet, as (cost, "
+                                                            "min, max).", public=False)
+    space_options: tuple[tuple[str, Any], ...] = setting((), "Arguments of the space besides its input and classes, "
+                                                         "as (name, value) pairs.", public=False)
+    data_source: Any = setting(None, "The user's arrays or dataset function behind an arrays: or function: name.",
+                               public=False)
+    labelled_progress: bool = setting(False, "Each epoch prints one line starting with its trial (several workers "
+                                      "share the console).", public=False)
+
+    @classmethod
+    def from_arguments(cls, **arguments: Any) -> "SearchConfig":
+        """`search()`'s arguments checked once: each by its field's check, then together; the budgets parsed.
+
+        Raises:
+          ValueError: the first bad argument, named as `name=value`, with what is valid.
+        """
+        public = arguments_of(cls)
+        unknown = sorted(set(arguments) - set(public))
+        if unknown:
+            raise ValueError(f"unknown argument(s) {', '.join(unknown)}; valid: {', '.join(public)}")
+        values = {**public, **arguments}
+        if isinstance(values["decisions"], str):
+            values["decisions"] = [d for d in values["decisions"].split(",") if d]
+        values["decisions"] = tuple(values["decisions"] or ())
+        for f in dataclasses.fields(cls):
+            if f.name in values:
+                if f.metadata["check"] is not None:
+                    f.metadata["check"](f.name, values[f.name])
+                if f.metadata["choices"] is not None and values[f.name] is not None:
+                    _one_of(f.name, values[f.name], f.metadata["choices"])
+        config = cls(**values)
+        return dataclasses.replace(config, **config._checked_together())
+
+    def _checked_together(self) -> dict[str, Any]:
+        """Checks the settings that depend on one another; returns the fields they determine (cost, target,
+        budgets, space_options)."""
+        given = {name: getattr(self, name) for name in COSTS if getattr(self, name) is not None}
+        if not given:
+            raise ValueError("give a budget: madds=220M, params=2.5M or latency=12ms (with "
+                             "latency_profile=PROFILE.json), or several")
+        if (self.latency is None) != (self.latency_profile is None):
+            raise ValueError("latency= and latency_profile= go together: the budget, and the device profile "
+                             "(python -m layernas_tf.latency) it is predicted from")
+        if self.latency is not None and self.tflite != "float":
+            raise ValueError(f"latency=: profiles time float TFLite models, so the answer is exported as one; "
+                             f"drop tflite={self.tflite} or use tflite=float")
+        if self.madds_min is not None and self.madds is None:
+            raise ValueError("madds_min= bounds MAdds from below; it goes with madds=")
+        if self.bucket_by is not None and self.bucket_by not in given:
+            raise ValueError(f"bucket_by={self.bucket_by} has no budget; give {self.bucket_by}= or bucket by "
+                             f"one of the budgets given: {', '.join(given)}")
+        ranges = {name: (0, parse_latency(value) if name == "latency" else parse_count(name, value))
+                  for name, value in given.items()}
+        if self.madds_min is not None:
+            t_min = parse_count("madds_min", self.madds_min)
+            if t_min > ranges["madds"][1]:
+                raise ValueError(f"madds_min={self.madds_min} is above madds={self.madds}")
+            ranges["madds"] = (t_min, ranges["madds"][1])
+        check_rungs(self)
+        if not layerwise(self.algorithm) and self.max_trials is None:
+            raise ValueError(f"algorithm={self.algorithm} has no natural end on a space this large: give max_trials= "
+                             "(layernas and layernas_plus end by themselves)")
+        if self.executor == "serial" and (self.parallel_trials or 1) > 1:
+            raise ValueError("executor=serial trains one trial at a time; use executor=local or ray "
+                             "for parallel_trials > 1")
+        if self.workers_per_trial > 1 or self.strategy == "multi_worker":
+            check_steps_per_execution(self.steps_per_execution)
+        if self.workers_per_trial > 1:
+            if self.executor == "serial":
+                raise ValueError(f"workers_per_trial={self.workers_per_trial} forms groups of worker processes: use "
+                                 "executor=local (on this host) or executor=ray (across hosts), not executor=serial")
+            if self.strategy not in ("auto", "multi_worker"):
+                raise ValueError(f"workers_per_trial={self.workers_per_trial} trains each trial under "
+                                 f"strategy=multi_worker, not strategy={self.strategy}")
+            if self.tpu:
+                raise ValueError("workers_per_trial= and tpu= do not go together: a TPU slice is one strategy's")
+            if self.batch_size % self.workers_per_trial:
+                raise ValueError(f"batch_size={self.batch_size} is the global batch: it must split evenly among "
+                                 f"workers_per_trial={self.workers_per_trial}")
+        if self.ray_address and self.executor != "ray":
+            raise ValueError("ray_address= goes with executor=ray")
+        space_options = tuple((name, getattr(self, key)) for name, key in (("cells", "nasnet_cells"),
+                                                                           ("penultimate_filters", "nasnet_filters"))
+                              if getattr(self, key) is not None)
+        if space_options and self.space != "nasnet":
+            raise ValueError(f"nasnet_cells= and nasnet_filters= size space=nasnet, not space={self.space!r}")
+        if not isinstance(self.space, str) and self.executor in ("local", "ray"):
+            check_picklable("space", self.space)
+        cost = self.bucket_by or next(iter(given))
+        return dict(cost=cost, target=tuple(ranges[cost]), space_options=space_options,
+                    budgets=tuple((n, *ranges[n]) for n in ranges if n != cost))
 
     def rungs(self) -> tuple[int, ...]:
         """The epoch counts children are ranked at, the proxy's last: (1, 3, 5) for 1, eta 3 and 5 epochs."""
@@ -288,106 +443,29 @@ def _one_of(name: str, value: Any, valid) -> None:
         raise ValueError(f"unknown {name}={value!r}; valid: {', '.join(str(v) for v in valid)}")
 
 
-def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
-    """Checks every argument that needs no data; returns them normalized.
+def arguments_of(config: Any = None) -> dict[str, Any]:
+    """The public settings (`search()`'s keywords, `main`'s flags) with their defaults, in definition order."""
+    return {f.name: f.default for f in dataclasses.fields(config or SearchConfig) if f.metadata["public"]}
 
-    Adds `cost` (what LayerNAS buckets by), `ranges` (cost -> (min, max)) and
-    `space_options`.
 
-    Raises:
-      ValueError: the first bad argument, named as `name=value`, with what is valid.
-    """
-    unknown = sorted(set(arguments) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown argument(s) {', '.join(unknown)}; valid: {', '.join(DEFAULTS)}")
-    a = {**DEFAULTS, **arguments}
-    space = a["space"]
-    if isinstance(space, str):
-        if not is_module_space(space):
-            _one_of("space", space, search_spaces.names())
-    elif not isinstance(space, SearchSpace):
-        raise ValueError(f"space={space!r} is neither a space's name ({', '.join(search_spaces.names())}), "
-                         "module:build_function, nor a layernas_tf.SearchSpace")
-    given = {name: a[name] for name in COSTS if a[name] is not None}
-    if not given:
-        raise ValueError("give a budget: madds=220M, params=2.5M or latency=12ms (with latency_profile=PROFILE.json), "
-                         "or several")
-    if (a["latency"] is None) != (a["latency_profile"] is None):
-        raise ValueError("latency= and latency_profile= go together: the budget, and the device profile "
-                         "(python -m layernas_tf.latency) it is predicted from")
-    _one_of("tflite", a["tflite"], TFLITE_KINDS)
-    if a["latency"] is not None and a["tflite"] != "float":
-        raise ValueError(f"latency=: profiles time float TFLite models, so the answer is exported as one; "
-                         f"drop tflite={a['tflite']} or use tflite=float")
-    if a["madds_min"] is not None and a["madds"] is None:
-        raise ValueError("madds_min= bounds MAdds from below; it goes with madds=")
-    if a["bucket_by"] is not None:
-        _one_of("bucket_by", a["bucket_by"], COSTS)
-        if a["bucket_by"] not in given:
-            raise ValueError(f"bucket_by={a['bucket_by']} has no budget; give {a['bucket_by']}= or bucket by "
-                             f"one of the budgets given: {', '.join(given)}")
-    ranges = {name: (0, parse_latency(value) if name == "latency" else parse_count(name, value))
-              for name, value in given.items()}
-    if a["madds_min"] is not None:
-        t_min = parse_count("madds_min", a["madds_min"])
-        if t_min > ranges["madds"][1]:
-            raise ValueError(f"madds_min={a['madds_min']} is above madds={a['madds']}")
-        ranges["madds"] = (t_min, ranges["madds"][1])
-    for name in ("batch_size", "proxy_epochs", "buckets", "per_bucket", "controller_batch", "max_trials",
-                 "steps_per_execution",
-                 "parallel_trials", "image_size", "deploy_image_size", "nasnet_cells", "nasnet_filters",
-                 "num_classes"):
-        check_positive(name, a[name])
-    for name in ("final_epochs", "trial_retries", "seed"):
-        check_positive(name, a[name], allow_zero=True)
-    check_positive("learning_rate", a["learning_rate"], float)
-    check_train_examples(a["train_examples"])
-    for name in ("gpus_per_trial", "cpus_per_trial"):
-        check_positive(name, a[name], float, allow_zero=True)
-    _one_of("verbose", a["verbose"], (0, 1, 2))
-    _one_of("algorithm", a["algorithm"], algorithm_names())
-    check_rungs(a)
-    if not layerwise(a["algorithm"]) and a["max_trials"] is None:
-        raise ValueError(f"algorithm={a['algorithm']} has no natural end on a space this large: give max_trials= "
-                         "(layernas and layernas_plus end by themselves)")
-    _one_of("strategy", a["strategy"], STRATEGIES)
-    if a["executor"] is not None:
-        _one_of("executor", a["executor"], EXECUTORS)
-    if a["executor"] == "serial" and (a["parallel_trials"] or 1) > 1:
-        raise ValueError("executor=serial trains one trial at a time; use executor=local or ray "
-                         "for parallel_trials > 1")
-    check_positive("workers_per_trial", a["workers_per_trial"])
-    if a["workers_per_trial"] > 1 or a["strategy"] == "multi_worker":
-        check_steps_per_execution(a["steps_per_execution"])
-    if a["workers_per_trial"] > 1:
-        if a["executor"] == "serial":
-            raise ValueError(f"workers_per_trial={a['workers_per_trial']} forms groups of worker processes: "
-                             "use executor=local (on this host) or executor=ray (across hosts), not executor=serial")
-        if a["strategy"] not in ("auto", "multi_worker"):
-            raise ValueError(f"workers_per_trial={a['workers_per_trial']} trains each trial under "
-                             f"strategy=multi_worker, not strategy={a['strategy']}")
-        if a["tpu"]:
-            raise ValueError("workers_per_trial= and tpu= do not go together: a TPU slice is one strategy's")
-        if a["batch_size"] % a["workers_per_trial"]:
-            raise ValueError(f"batch_size={a['batch_size']} is the global batch: it must split evenly among "
-                             f"workers_per_trial={a['workers_per_trial']}")
-    if a["ray_address"] and a["executor"] != "ray":
-        raise ValueError("ray_address= goes with executor=ray")
-    space_options = tuple((name, a[key]) for name, key in (("cells", "nasnet_cells"),
-                                                           ("penultimate_filters", "nasnet_filters"))
-                          if a[key] is not None)
-    if space_options and space != "nasnet":
-        raise ValueError(f"nasnet_cells= and nasnet_filters= size space=nasnet, not space={space!r}")
-    if not isinstance(space, str) and a["executor"] in ("local", "ray"):
-        check_picklable("space", space)
-    if a["decisions"] is not None:
-        if isinstance(a["decisions"], str):
-            a["decisions"] = [d for d in a["decisions"].split(",") if d]
-        a["decisions"] = tuple(a["decisions"])
-    a["space_options"] = space_options
-    a["ranges"] = ranges
-    a["cost"] = a["bucket_by"] or next(iter(given))
-    return a
+def define_flags(values: Any, names: Optional[Sequence[str]] = None, **defaults: Any) -> None:
+    """Defines absl flags for the settings `names` (default: every public one) in `values`, each with its field's
+    default (or a command's own, `defaults`), help and kind: the flags cannot drift from the settings."""
+    from absl import flags  # pylint: disable=import-outside-toplevel  (the library itself needs no absl)
+
+    fields = {f.name: f for f in dataclasses.fields(SearchConfig) if f.metadata["public"]}
+    for name in names if names is not None else fields:
+        f = fields[name]
+        default = defaults.get(name, f.default)
+        kind, help_text = f.metadata["flag"], f.metadata["help"]
+        if kind == "list":
+            flags.DEFINE_list(name, list(default) or None, help_text, flag_values=values)
+        elif kind == "enum" and isinstance(f.metadata["choices"][0], str):
+            flags.DEFINE_enum(name, default, list(f.metadata["choices"]), help_text, flag_values=values)
+        else:
+            define = {"string": flags.DEFINE_string, "integer": flags.DEFINE_integer, "float": flags.DEFINE_float,
+                      "bool": flags.DEFINE_bool, "enum": flags.DEFINE_integer}[kind]
+            define(name, default, help_text, flag_values=values)
 
 
 def check_steps_per_execution(steps: int) -> None:
@@ -407,21 +485,19 @@ def rung_schedule(first: int, factor: int, epochs: int) -> tuple[int, ...]:
     return (*rungs, epochs)
 
 
-def check_rungs(a: dict[str, Any]) -> None:
+def check_rungs(config: Any) -> None:
     """ValueError unless `rung_epochs` and `rung_factor` make a successive-halving schedule LayerNAS can run."""
-    check_positive("rung_epochs", a["rung_epochs"], allow_zero=True)
-    check_positive("rung_factor", a["rung_factor"])
-    if not a["rung_epochs"]:
+    if not config.rung_epochs:
         return
-    if a["rung_factor"] < 2:
-        raise ValueError(f"rung_factor={a['rung_factor']}: each rung keeps 1/rung_factor of a bucket's children; "
+    if config.rung_factor < 2:
+        raise ValueError(f"rung_factor={config.rung_factor}: each rung keeps 1/rung_factor of a bucket's children; "
                          "give 2 or more")
-    if a["rung_epochs"] >= a["proxy_epochs"]:
-        raise ValueError(f"rung_epochs={a['rung_epochs']} is the first rung's epochs: give fewer than "
-                         f"proxy_epochs={a['proxy_epochs']}")
-    if a["algorithm"] != "layernas":
+    if config.rung_epochs >= config.proxy_epochs:
+        raise ValueError(f"rung_epochs={config.rung_epochs} is the first rung's epochs: give fewer than "
+                         f"proxy_epochs={config.proxy_epochs}")
+    if config.algorithm != "layernas":
         raise ValueError(f"rung_epochs= is multi-fidelity LayerNAS: give algorithm=layernas, not "
-                         f"algorithm={a['algorithm']}")
+                         f"algorithm={config.algorithm}")
 
 
 def check_picklable(name: str, value: Any) -> None:

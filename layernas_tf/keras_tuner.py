@@ -58,7 +58,7 @@ import numpy as np  # pylint: disable=wrong-import-order
 from keras_tuner.src.engine import hypermodel as kt_hypermodel, tuner_utils  # pylint: disable=wrong-import-order
 
 from layernas_tf.algorithms import TITLES, create, layerwise, names
-from layernas_tf.config import DEFAULTS, TFLITE_KINDS
+from layernas_tf.config import TFLITE_KINDS, arguments_of
 from layernas_tf.core.space import Architecture, SearchSpace, WithCost
 from layernas_tf.core.status import PENDING
 from layernas_tf.core.units import UNITS, show
@@ -184,8 +184,8 @@ class LayerNASOracle(kt.Oracle):
     """
 
     def __init__(self, space: SearchSpace, max_cost: float, objective="val_accuracy", *, algorithm: str = "layernas",
-                 max_trials: Optional[int] = None, buckets: int = DEFAULTS["buckets"],
-                 per_bucket: int = DEFAULTS["per_bucket"], seed: int = 0, **kwargs):
+                 max_trials: Optional[int] = None, buckets: int = arguments_of()["buckets"],
+                 per_bucket: int = arguments_of()["per_bucket"], seed: int = 0, **kwargs):
         # A lost worker's trial trains once more; a trial that raised is a failed network (LayerNAS never retries).
         kwargs.setdefault("max_retries_per_trial", 1)
         super().__init__(objective=objective, max_trials=max_trials, seed=seed or None, **kwargs)
@@ -349,7 +349,7 @@ class LayerNASTuner(_SeededTuner):
 
     def __init__(self, hypermodel, *, objective="val_accuracy", max_madds: Optional[float] = None,
                  max_params: Optional[float] = None, max_trials: Optional[int] = None, algorithm: str = "layernas",
-                 buckets: int = DEFAULTS["buckets"], per_bucket: int = DEFAULTS["per_bucket"],
+                 buckets: int = arguments_of()["buckets"], per_bucket: int = arguments_of()["per_bucket"],
                  input_shape: Optional[Sequence[int]] = None, executor: str = "serial", parallel_trials: int = 2,
                  seed: int = 0, **kwargs):
         executors.check_not_in_worker("LayerNASTuner")

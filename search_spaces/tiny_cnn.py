@@ -86,11 +86,12 @@ class TinyCNNSpace(SearchSpace):
         return total + c_in * classes
 
     def params(self, arch: Architecture, input_shape=None, num_classes=None) -> int:
-        """Trainable parameters: convolution kernels (no bias), BatchNorm scale and shift, the classifier."""
+        """Parameters as Keras counts them (`count_params`): convolution kernels (no bias), BatchNorm's four per
+        channel (scale, shift and the two moving statistics), the classifier's weights and bias."""
         _, c_in, classes = self._shape(input_shape, num_classes)
         total = 0
         for (_, kernel, _, _), width in zip(LAYERS, self.widths(arch)):
-            total += kernel * kernel * c_in * width + 2 * width
+            total += kernel * kernel * c_in * width + 4 * width
             c_in = width
         return total + c_in * classes + classes
 

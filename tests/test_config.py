@@ -7,11 +7,50 @@ from layernas_tf.config import SearchConfig
 
 
 def test_arguments_are_normalized_once_for_the_command_and_for_python():
-    checked = config.check_arguments({"madds": "2.1M", "params": 3e6, "madds_min": "1M", "decisions": "skip,width"})
-    assert checked["cost"] == "madds" and checked["ranges"] == {"madds": (1_000_000, 2_100_000), "params": (0, 3_000_000)}
-    assert checked["decisions"] == ("skip", "width") and checked["batch_size"] == config.DEFAULTS["batch_size"]
-    assert config.check_arguments({"params": "1M", "latency": "3ms", "latency_profile": "p.json",
-                                   "bucket_by": "latency"})["cost"] == "latency"
+    checked = SearchConfig.from_arguments(madds="2.1M", params=3e6, madds_min="1M", decisions="skip,width")
+    assert checked.cost == "madds" and checked.target == (1_000_000, 2_100_000)
+    assert checked.budgets == (("params", 0, 3_000_000),)
+    assert checked.decisions == ("skip", "width") and checked.batch_size == config.arguments_of()["batch_size"] == 128
+    assert SearchConfig.from_arguments(params="1M", latency="3ms", latency_profile="p.json",
+                                       bucket_by="latency").cost == "latency"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"madds": "2.1M", "batch_sise": 8}, "unknown argument(s) batch_sise; valid: space, madds"),
+    ({"madds": "2.1M", "buckets": 0}, "buckets=0 is not a positive finite number"),
+    ({"madds": "2.1M", "verbose": 3}, "unknown verbose=3; valid: 0, 1, 2"),
+    ({"madds": "2.1M", "algorithm": "grid"}, "unknown algorithm='grid'; valid: layernas, layernas_plus"),
+    ({}, "give a budget"),
+])
+def test_a_bad_argument_is_named_by_its_fields_check(arguments, message):
+    with pytest.raises(ValueError) as e:
+        SearchConfig.from_arguments(**arguments)
+    assert message in str(e.value)
+
+
+def test_every_setting_is_a_flag_of_the_same_name_default_and_help(monkeypatch):
+    import dataclasses  # pylint: disable=import-outside-toplevel
+
+    from absl import flags  # pylint: disable=import-outside-toplevel
+
+    from layernas_tf import main  # pylint: disable=import-outside-toplevel
+
+    values = flags.FlagValues()
+    main.define_flags(values)
+    public = [f for f in dataclasses.fields(SearchConfig) if f.metadata["public"]]
+    assert sorted(values) == sorted(f.name for f in public)
+    for f in public:
+        default = values[f.name].default
+        assert (tuple(default or ()) if f.name == "decisions" else default) == f.default, f.name
+        assert values[f.name].help.endswith(f.metadata["help"]), f.name  # an enum's starts with <its|values>:
+    # A setting added to the config is a flag at once (and in --helpfull), with nothing else to edit.
+    extended = dataclasses.make_dataclass(
+        "Extended", [("extra_setting", int, config.setting(7, "An extra setting.", "integer"))],
+        bases=(SearchConfig,), frozen=True)
+    monkeypatch.setattr(config, "SearchConfig", extended)
+    values = flags.FlagValues()
+    main.define_flags(values)
+    assert values["extra_setting"].default == 7 and "An extra setting." in values.get_help()
 
 
 def test_a_config_is_rebuilt_from_the_settings_its_study_recorded():
@@ -33,9 +72,9 @@ def test_a_study_of_the_users_own_data_or_space_says_it_cannot_be_rebuilt_from_t
 
 
 def test_steps_per_execution_is_a_positive_count_that_multi_worker_training_refuses():
-    assert config.check_arguments({"madds": "2.1M", "steps_per_execution": 32})["steps_per_execution"] == 32
+    assert SearchConfig.from_arguments(madds="2.1M", steps_per_execution=32).steps_per_execution == 32
     with pytest.raises(ValueError, match="steps_per_execution=0 is not a positive finite number"):
-        config.check_arguments({"madds": "2.1M", "steps_per_execution": 0})
+        SearchConfig.from_arguments(madds="2.1M", steps_per_execution=0)
     for where in ({"workers_per_trial": 2}, {"strategy": "multi_worker"}):
         with pytest.raises(ValueError, match="steps_per_execution=4 does not run under MultiWorkerMirroredStrategy"):
-            config.check_arguments({"madds": "2.1M", "steps_per_execution": 4, **where})
+            SearchConfig.from_arguments(madds="2.1M", steps_per_execution=4, **where)

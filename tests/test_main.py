@@ -38,7 +38,8 @@ def main_in_process(capsys, *args):
 @pytest.mark.parametrize(
     "args, fragments",
     [
-        (["--space=resnet50", "--madds=220M"], ["resnet50", "mbv2, mbv2_140, mbv3_large, mbv3_small, nasnet, nats_sss, zoph_le"]),
+        (["--space=resnet50", "--madds=220M"], ["resnet50", "mbv2, mbv2_140, mbv3_large, mbv3_small, nasnet, nats_sss, "
+                                                 "tiny_cnn, zoph_le"]),
         (["--madds=lots"], ["--madds='lots'", "220M"]),
         (["--madds=1e309"], ["--madds='1e309' is not a finite count"]),
         (["--params=2M", "--bucket_by=madds"], ["--bucket_by=madds has no budget", "one of the budgets given: params"]),

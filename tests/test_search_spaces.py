@@ -15,8 +15,9 @@ SIZES = [(224, 224, 3), (32, 32, 3)]
 
 
 def test_registry_names_and_errors():
-    assert search_spaces.names() == ["mbv2", "mbv2_140", "mbv3_large", "mbv3_small", "nasnet", "nats_sss", "zoph_le"]
-    with pytest.raises(ValueError, match="mbv2, mbv2_140, mbv3_large, mbv3_small, nasnet, nats_sss, zoph_le"):
+    assert search_spaces.names() == ["mbv2", "mbv2_140", "mbv3_large", "mbv3_small", "nasnet", "nats_sss", "tiny_cnn",
+                                     "zoph_le"]
+    with pytest.raises(ValueError, match="mbv2, mbv2_140, mbv3_large, mbv3_small, nasnet, nats_sss, tiny_cnn, zoph_le"):
         search_spaces.get("mbv4")
     for name in search_spaces.names():
         space = search_spaces.get(name)

@@ -14,7 +14,7 @@ def test_tiny_cnn_costs_are_exact_against_the_built_network():
     assert space.size == 243 and space.default() == (2, 2, 2, 2, 2)
     for arch in (space.default(), space.cheapest(), space.parse("0:2:1:0:2")):
         model = space.build(arch)
-        assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == space.params(arch)
+        assert model.count_params() == space.params(arch)
         assert graph.profile_madds(model) == space.madds(arch)
     # 16x16 in, 10 classes: conv1 at 16x16, conv2-3 at 8x8, conv4-5 at 4x4, the classifier.
     assert space.madds(space.cheapest()) == 256 * 27 * 2 + 64 * 9 * 2 * 4 + 64 * 9 * 4 * 4 + 16 * 9 * 4 * 8 \

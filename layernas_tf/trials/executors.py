@@ -35,6 +35,7 @@ import traceback
 from multiprocessing import connection
 from typing import Any, Callable, Optional
 
+from layernas_tf.core.status import COMPLETE, FAILED
 from layernas_tf.trials.artefacts import THREADS_ENV
 
 _PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
@@ -68,6 +69,12 @@ class Result:
     lost: bool = False
 
 
+# A worker's outcomes that end the whole run rather than one trial (a trial's own are COMPLETE and FAILED).
+DISK_FULL = "DISK_FULL"
+SETUP_FAILED = "SETUP_FAILED"
+RUN_ENDING = (DISK_FULL, SETUP_FAILED)
+
+
 def describe_error(e: BaseException) -> str:
     return f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
 
@@ -94,9 +101,11 @@ class Executor:
 class _Host:
     """What every worker does with a trial: set up once, run, word the outcome.
 
-    `run` returns `(kind, trial_id, payload)`: ("done", id, metrics), ("error", id,
-    reason) when the objective raised, ("full", id, reason) when it could not write for
-    a full disk, or ("setup", id, reason) when setting it up did.
+    `run` returns `(kind, trial_id, payload)`: a trial's outcome in the one status
+    vocabulary (`core.status`), (COMPLETE, id, metrics) or (FAILED, id, reason) when the
+    objective raised; or one of the two outcomes that end the whole run, not a trial:
+    (DISK_FULL, id, reason) when it could not write for a full disk, (SETUP_FAILED, id,
+    reason) when setting the worker up did.
     """
 
     def __init__(self, factory):
@@ -119,25 +128,25 @@ class _Host:
     def run(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> tuple[str, int, Any]:
         self.prepare()
         if self._setup_error:
-            return ("setup", trial_id, self._setup_error)
+            return (SETUP_FAILED, trial_id, self._setup_error)
         try:
             metrics = self._objective(trial_id, arch) if epochs is None else self._objective(trial_id, arch, epochs)
-            return ("done", trial_id, metrics)
+            return (COMPLETE, trial_id, metrics)
         except Exception as e:  # pylint: disable=broad-except
             if disk_full(e):
-                return ("full", trial_id, describe_error(e))
+                return (DISK_FULL, trial_id, describe_error(e))
             traceback.print_exc()
-            return ("error", trial_id, describe_error(e))
+            return (FAILED, trial_id, describe_error(e))
 
 
 def _result(outcome: tuple[str, int, Any]) -> Result:
     """A worker's outcome as the runner sees it; a setup failure ends the run."""
     kind, trial_id, payload = outcome
-    if kind == "setup":
+    if kind == SETUP_FAILED:
         raise WorkerSetupError(payload)
-    if kind == "full":
+    if kind == DISK_FULL:
         raise DiskFull(f"trial {trial_id} could not write its files: {payload}")
-    return Result(trial_id, metrics=payload) if kind == "done" else Result(trial_id, error=payload)
+    return Result(trial_id, metrics=payload) if kind == COMPLETE else Result(trial_id, error=payload)
 
 
 class SerialExecutor(Executor):
@@ -246,7 +255,7 @@ def group_config(ports: list[int], index: int) -> str:
 def _group_outcome(outcomes: list[tuple[str, int, Any]]) -> tuple[str, int, Any]:
     """What stands for a group's trial: a member's outcome that ends the run (a setup failure, a full disk),
     else the chief's."""
-    return next((o for o in outcomes if o[0] in ("setup", "full")), outcomes[0])
+    return next((o for o in outcomes if o[0] in RUN_ENDING), outcomes[0])
 
 
 class LocalExecutor(Executor):
@@ -360,7 +369,7 @@ class LocalExecutor(Executor):
         if dead is None:
             self._answered.add(slot)
             outcome = _group_outcome(outcomes)
-            if outcome[0] in ("setup", "full"):
+            if outcome[0] in RUN_ENDING:
                 self.close()
             return _result(outcome)
         index, process = dead
@@ -543,7 +552,7 @@ class RayExecutor(Executor):
                                           lost=True))
                     continue
                 outcome = _group_outcome(self._ray.get(refs))
-                if outcome[0] in ("setup", "full"):
+                if outcome[0] in RUN_ENDING:
                     self.close()  # and _result raises: the run ends
                 results.append(_result(outcome))
             if not results and pending:
