@@ -137,10 +137,12 @@ def make_executor(prepared: Prepared) -> executors.Executor:
         group = cfg.workers_per_trial
         return executors.LocalExecutor(factory, slots, gpus=prepared.gpus,
                                        gpus_per_trial=cfg.gpus_per_trial or 1, workers_per_trial=group,
-                                       cpus=int(cfg.cpus_per_trial * slots) if cfg.cpus_per_trial else None)
+                                       cpus=int(cfg.cpus_per_trial * slots) if cfg.cpus_per_trial else None,
+                                       memory_growth_mb=cfg.worker_memory_growth)
     cpus = cfg.cpus_per_trial or max(1, (os.cpu_count() or 1) // slots)
     return executors.RayExecutor(factory, slots, address=cfg.ray_address, cpus_per_trial=cpus,
-                                 gpus_per_trial=cfg.gpus_per_trial or 0, workers_per_trial=cfg.workers_per_trial)
+                                 gpus_per_trial=cfg.gpus_per_trial or 0, workers_per_trial=cfg.workers_per_trial,
+                                 memory_growth_mb=cfg.worker_memory_growth)
 
 
 @dataclasses.dataclass

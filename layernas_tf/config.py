@@ -33,6 +33,7 @@ from layernas_tf.core.units import parse_count, parse_latency, show
 from layernas_tf.cost import latency_model
 from layernas_tf.reports import check_writable
 from layernas_tf.trials.artefacts import STUDY_DB, trial_dir
+from layernas_tf.trials.executors import WORKER_MEMORY_GROWTH_MB
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 EXECUTORS = ("serial", "local", "ray")
@@ -182,8 +183,13 @@ class SearchConfig:
         check=_float_or_zero)
     ray_address: Optional[str] = setting(None, "Ray cluster: auto, HOST:PORT or ray://HOST:PORT; none starts a local "
                                          "Ray.")
-    trial_retries: int = setting(1, "Times a trial whose worker died is trained again.", "integer",
-                                 check=_positive_or_zero)
+    trial_retries: int = setting(1, "Times a trial whose worker died or ran out of memory is trained again, on a "
+                                 "fresh worker.", "integer", check=_positive_or_zero)
+    worker_memory_growth: float = setting(
+        WORKER_MEMORY_GROWTH_MB, "A local worker or Ray actor whose memory (RSS) grew by more than this many MB since "
+        "its first trial is replaced by a fresh one before its next trial, so a search of thousands of trials keeps "
+        "its memory bounded (TensorFlow keeps some of every trial); 0: never replace.", "float",
+        check=_float_or_zero)
     verbose: int = setting(1, "Keras progress output inside a trial: 0 none, 1 bar, 2 a line per epoch.", "integer",
                            choices=(0, 1, 2))
     # -- the answer, at the end

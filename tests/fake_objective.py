@@ -18,12 +18,30 @@ def toy_reward(arch: str) -> float:
     return float(sum((i + 1) * (j % 3 + 1) for j, i in enumerate(indices))) + noise
 
 
-def _objective(trial_id, arch, *, log_path, die_on, die_once, raise_on, delay):
+class ResourceExhaustedError(Exception):
+    """Named as TensorFlow's error of a GPU allocator that ran out (`tf.errors.ResourceExhaustedError`)."""
+
+
+_LEAKED = []  # what a leaking objective keeps, as a TensorFlow process keeps some of every trial
+
+
+def _objective(trial_id, arch, *, log_path, die_on, die_once, raise_on, delay, oom_on=(), leak_mb=0,
+               memory_limit_on=()):
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"{trial_id} {arch} {os.getpid()}\n")
     time.sleep(delay * (zlib.crc32(arch.encode()) % 5))
     if arch in raise_on:
-        raise MemoryError("out of memory on the device")
+        raise RuntimeError("the network diverged")
+    if arch in oom_on:
+        raise ResourceExhaustedError("OOM when allocating tensor with shape[256,112,112,96]")
+    if arch in memory_limit_on:  # a real limit: this worker may map 200 MB more than it has, and asks for 1 GB
+        import resource  # pylint: disable=import-outside-toplevel
+
+        mapped = int(open("/proc/self/statm", encoding="utf-8").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + (200 << 20), resource.getrlimit(resource.RLIMIT_AS)[1]))
+        bytearray(1 << 30)
+    if leak_mb:
+        _LEAKED.append(bytearray(leak_mb << 20))
     marker = f"{log_path}.died-{arch}"
     if arch in die_on or (arch in die_once and not os.path.exists(marker)):
         open(marker, "w", encoding="utf-8").close()
@@ -35,9 +53,13 @@ def _factory(**settings):
     return functools.partial(_objective, **settings)
 
 
-def make(log_path, die_on=(), die_once=(), raise_on=(), delay=0.01):
+def make(log_path, die_on=(), die_once=(), raise_on=(), delay=0.01, oom_on=(), leak_mb=0, memory_limit_on=()):
+    """`raise_on`: archs whose training raises (diverged); `oom_on`: archs that raise a ResourceExhaustedError;
+    `memory_limit_on`: archs whose worker gets a real address-space limit and asks beyond it (MemoryError);
+    `leak_mb`: MB the worker keeps after every trial."""
     return functools.partial(_factory, log_path=str(log_path), die_on=tuple(die_on), die_once=tuple(die_once),
-                             raise_on=tuple(raise_on), delay=delay)
+                             raise_on=tuple(raise_on), delay=delay, oom_on=tuple(oom_on), leak_mb=leak_mb,
+                             memory_limit_on=tuple(memory_limit_on))
 
 
 def started(log_path):
@@ -72,7 +94,7 @@ def _rung_objective(trial_id, arch, epochs, *, log_path, raise_on, delay):
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"start {trial_id} {arch} {reached} {epochs} {os.getpid()}\n")
     if (arch, epochs) in raise_on:
-        raise MemoryError("out of memory on the device")
+        raise RuntimeError("the network diverged")
     for epoch in range(reached, epochs):
         time.sleep(delay)
         with open(checkpoint + ".tmp", "w", encoding="utf-8") as f:

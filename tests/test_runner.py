@@ -46,7 +46,7 @@ def test_serial_runner_records_every_trial_and_failure(tmp_path, additive_space)
     assert [r["id"] for r in rows] == list(range(len(algorithm.trials)))
     failed = [r for r in rows if r["status"] == "FAILED"]
     assert [r["arch"] for r in failed] == ["0:3:1:2"]
-    assert failed[0]["error"] == "MemoryError: out of memory on the device"
+    assert failed[0]["error"] == "RuntimeError: the network diverged"  # failed at once: not retried
     assert all(r["ended"] >= r["started"] for r in rows)
     progress = [line for line in lines if "reward" in line]
     assert len(progress) == len(rows) - 1 and "left <=" in progress[0]
@@ -94,6 +94,41 @@ def test_a_dead_worker_is_replaced_and_its_trial_retried_then_failed(tmp_path, a
     assert starts.count("1:0:1:2") == 2 and starts.count("0:3:1:2") == 2
     assert sum("training it again (attempt 2 of 2)" in line for line in lines) == 2
     assert algorithm.done and all(r["status"] in ("COMPLETE", "FAILED") for r in rows)
+
+
+def test_out_of_memory_is_a_reason_retried_on_a_fresh_worker_and_counted(tmp_path, additive_space):
+    """An injected ResourceExhaustedError (a GPU allocator's) and a real address-space limit (MemoryError)."""
+    log = tmp_path / "log"
+    executor = LocalExecutor(fake_objective.make(log, oom_on=["0:3:1:2"], memory_limit_on=["1:0:1:2"], delay=0), 2)
+    try:
+        algorithm, rows, lines = _run(tmp_path, additive_space, executor, retries=1)
+    finally:
+        executor.close()
+    by_arch = {r["arch"]: r for r in rows}
+    for arch, kind in (("0:3:1:2", "ResourceExhaustedError: OOM when allocating"), ("1:0:1:2", "MemoryError")):
+        assert by_arch[arch]["status"] == "FAILED"
+        assert by_arch[arch]["error"].startswith(f"out of memory: {kind}"), by_arch[arch]["error"]
+        assert by_arch[arch]["error"].endswith("(2 attempt(s))")
+        pids = [int(line.split()[2]) for line in log.read_text().splitlines() if line.split()[1] == arch]
+        assert len(pids) == 2 and pids[0] != pids[1]  # the second attempt ran on a fresh worker
+    assert algorithm.done and sum(r["status"] == "COMPLETE" for r in rows) == len(rows) - 2  # the search went on
+    assert lines[-1].startswith("2 trial(s) failed out of memory (trials ")
+
+
+def test_a_worker_whose_memory_grew_is_replaced_without_training_anything_again(tmp_path, additive_space):
+    log = tmp_path / "log"
+    executor = LocalExecutor(fake_objective.make(log, leak_mb=40, delay=0), 1, memory_growth_mb=100)
+    try:
+        algorithm, rows, _ = _run(tmp_path, additive_space, executor)
+    finally:
+        executor.close()
+    workers = [r["metrics"]["worker"] for r in rows]
+    assert all(r["status"] == "COMPLETE" for r in rows) and len(fake_objective.started(log)) == len(rows)
+    # 40 MB kept a trial: past 100 MB over its first trial's mark after 4 trials, so 4 trials a worker.
+    assert [workers.count(w) for w in dict.fromkeys(workers)][:-1] == [4] * (len(set(workers)) - 1)
+    assert executor.replaced == len(set(workers)) - 1 >= 2
+    assert max(r["metrics"]["worker_rss_mb"] for r in rows) - min(r["metrics"]["worker_rss_mb"] for r in rows) < 200
+    assert algorithm.done
 
 
 def test_worker_setup_failure_stops_the_run_with_its_reason(tmp_path, additive_space):

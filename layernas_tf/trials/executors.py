@@ -61,12 +61,75 @@ def disk_full(e: BaseException) -> bool:
 
 @dataclasses.dataclass
 class Result:
-    """How a trial ended: `metrics` when it trained, `error` when it raised, `lost` when its worker died."""
+    """How a trial ended: `metrics` when it trained, `error` when it raised, `lost` when its worker died (or ran
+    out of memory: `out_of_memory`), so that the runner trains it again on a fresh worker."""
 
     trial_id: int
     metrics: Optional[dict[str, Any]] = None
     error: Optional[str] = None
     lost: bool = False
+    out_of_memory: bool = False
+
+
+# Replace a worker whose memory grew by more than this many MB since its first trial (`worker_memory_growth`):
+# a TensorFlow process keeps tens of MB of every trial it trained, clear_session() or not (17.7 MB a trial
+# measured on the CPU), and a search of thousands of trials would run the host out of memory.
+WORKER_MEMORY_GROWTH_MB = 256
+
+
+class OutOfMemory(str):
+    """A trial's error that says it ran out of memory: the runner retries it on a fresh worker."""
+
+
+def out_of_memory(e: BaseException) -> bool:
+    """Whether `e` is running out of memory: Python's MemoryError, TensorFlow's ResourceExhaustedError (a GPU's
+    allocator), or an error that says OOM."""
+    return (isinstance(e, MemoryError) or type(e).__name__ in ("ResourceExhaustedError", "OutOfMemoryError")
+            or "OOM when allocating" in str(e))
+
+
+def rss_mb(pid: Optional[int] = None) -> Optional[float]:
+    """Resident memory of a process (this one by default) in MB, from /proc; None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid or 'self'}/status", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def oom_kills() -> Optional[int]:
+    """How many processes the kernel's OOM killer has killed in this cgroup (cgroup v2's memory.events), or None."""
+    try:
+        with open("/sys/fs/cgroup/memory.events", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+class _MemoryWatch:
+    """Which slots' workers grew past `limit_mb` since their first trial, from the RSS each result reports."""
+
+    def __init__(self, limit_mb: float):
+        self.limit_mb = limit_mb
+        self._first: dict[int, float] = {}
+
+    def grown(self, slot: int, result: Result) -> bool:
+        """Records `result`'s worker memory; True when the slot's worker should be replaced before its next trial."""
+        rss = (result.metrics or {}).get("worker_rss_mb")
+        if not self.limit_mb or rss is None:
+            return False
+        first = self._first.setdefault(slot, rss)
+        return rss - first > self.limit_mb
+
+    def forget(self, slot: int) -> None:
+        """The slot has a new worker: its first trial sets the mark again."""
+        self._first.pop(slot, None)
 
 
 # A worker's outcomes that end the whole run rather than one trial (a trial's own are COMPLETE and FAILED).
@@ -131,10 +194,13 @@ class _Host:
             return (SETUP_FAILED, trial_id, self._setup_error)
         try:
             metrics = self._objective(trial_id, arch) if epochs is None else self._objective(trial_id, arch, epochs)
-            return (COMPLETE, trial_id, metrics)
+            rss = rss_mb()
+            return (COMPLETE, trial_id, metrics if rss is None else {**metrics, "worker_rss_mb": round(rss, 1)})
         except Exception as e:  # pylint: disable=broad-except
             if disk_full(e):
                 return (DISK_FULL, trial_id, describe_error(e))
+            if out_of_memory(e):
+                return (FAILED, trial_id, OutOfMemory(f"out of memory: {describe_error(e)}"))
             traceback.print_exc()
             return (FAILED, trial_id, describe_error(e))
 
@@ -146,7 +212,11 @@ def _result(outcome: tuple[str, int, Any]) -> Result:
         raise WorkerSetupError(payload)
     if kind == DISK_FULL:
         raise DiskFull(f"trial {trial_id} could not write its files: {payload}")
-    return Result(trial_id, metrics=payload) if kind == COMPLETE else Result(trial_id, error=payload)
+    if kind == COMPLETE:
+        return Result(trial_id, metrics=payload)
+    if isinstance(payload, OutOfMemory):  # trained again on a fresh worker: this one may hold on to the memory
+        return Result(trial_id, error=str(payload), lost=True, out_of_memory=True)
+    return Result(trial_id, error=payload)
 
 
 class SerialExecutor(Executor):
@@ -272,10 +342,14 @@ class LocalExecutor(Executor):
       gpus: GPU ids to share out (`CUDA_VISIBLE_DEVICES` per worker, `gpus_per_trial`
         each); empty on a CPU-only machine, where each process gets an even share of
         the cores as TensorFlow's thread pools.
+      memory_growth_mb: a worker whose memory grew by more than this since its first
+        trial is replaced by a fresh one before its next trial (0: never); one that ran
+        out of memory is replaced too. Nothing is trained again for it.
     """
 
     def __init__(self, factory, slots: int, *, gpus: tuple[int, ...] = (), gpus_per_trial: float = 1,
-                 cpus: Optional[int] = None, workers_per_trial: int = 1):
+                 cpus: Optional[int] = None, workers_per_trial: int = 1,
+                 memory_growth_mb: float = WORKER_MEMORY_GROWTH_MB):
         if slots < 1:
             raise ValueError(f"parallel_trials must be >= 1, got {slots}")
         if workers_per_trial < 1:
@@ -300,6 +374,10 @@ class LocalExecutor(Executor):
         self._busy: dict[int, int] = {}  # slot -> trial id
         self._answered: set[int] = set()  # slots whose worker has sent a result
         self._outcomes: dict[int, dict[int, Any]] = {}  # slot -> the outcomes its members sent so far
+        self._memory = _MemoryWatch(memory_growth_mb)
+        self._replace: set[int] = set()  # slots whose workers are replaced before their next trial
+        self._oom_kills: dict[int, Optional[int]] = {}  # slot -> the OOM killer's count when its trial went out
+        self.replaced = 0  # workers replaced for their memory
         for slot in range(slots):  # all at once: LayerNAS's first layer is one trial, its second many
             self._start(slot)
 
@@ -322,12 +400,15 @@ class LocalExecutor(Executor):
     def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> None:
         slot = next(s for s in range(self.slots) if s not in self._busy)
         members = self._workers[slot]
-        if members is None or not all(process.is_alive() for process, _ in members):
-            self._stop(slot)
+        if members is None or slot in self._replace or not all(process.is_alive() for process, _ in members):
+            self._stop(slot, busy=slot not in self._replace)
+            self._replace.discard(slot)
+            self._memory.forget(slot)
             members = self._start(slot)
         for _, conn in members:
             conn.send((trial_id, arch, epochs))
         self._busy[slot] = trial_id
+        self._oom_kills[slot] = oom_kills()
 
     def wait(self) -> list[Result]:
         results = []
@@ -371,7 +452,13 @@ class LocalExecutor(Executor):
             outcome = _group_outcome(outcomes)
             if outcome[0] in RUN_ENDING:
                 self.close()
-            return _result(outcome)
+            result = _result(outcome)
+            if result.out_of_memory:
+                self._replace.add(slot)
+            elif self._memory.grown(slot, result):
+                self._replace.add(slot)
+                self.replaced += 1
+            return result
         index, process = dead
         process.join(timeout=5)
         self._stop(slot)
@@ -382,7 +469,12 @@ class LocalExecutor(Executor):
             raise WorkerSetupError(f"worker {process.pid} {_exit_reason(process.exitcode)} before it could start "
                                    "(its error is printed above)")
         member = f" (member {index} of a group of {self.group})" if self.group > 1 else ""
-        return Result(trial_id, error=f"worker {process.pid}{member} {_exit_reason(process.exitcode)}", lost=True)
+        reason = f"worker {process.pid}{member} {_exit_reason(process.exitcode)}"
+        before, after = self._oom_kills.get(slot), oom_kills()
+        if process.exitcode == -signal.SIGKILL and before is not None and after is not None and after > before:
+            return Result(trial_id, error=f"out of memory: {reason} by the kernel's OOM killer", lost=True,
+                          out_of_memory=True)
+        return Result(trial_id, error=reason, lost=True)
 
     def _stop(self, slot: int, busy: bool = True) -> None:
         """Ends the slot's processes: asked to when idle, killed when training (a group mid-trial cannot stop)."""
@@ -464,12 +556,14 @@ class RayExecutor(Executor):
     Args:
       address: `auto`, `HOST:PORT` or `ray://HOST:PORT` of a running cluster; None
         starts a Ray on this machine for the run, on 127.0.0.1.
+      memory_growth_mb: as the local executor's: an actor (group) grown past it is replaced.
       cpus_per_trial, gpus_per_trial: what a trial asks of Ray: its CPUs are split
         among a group's members, each member asks for `gpus_per_trial` GPUs.
     """
 
     def __init__(self, factory, slots: int, *, address: Optional[str] = None, cpus_per_trial: float = 1,
-                 gpus_per_trial: float = 0, workers_per_trial: int = 1):
+                 gpus_per_trial: float = 0, workers_per_trial: int = 1,
+                 memory_growth_mb: float = WORKER_MEMORY_GROWTH_MB):
         ray = import_ray()
         if slots < 1:
             raise ValueError(f"parallel_trials must be >= 1, got {slots}")
@@ -495,6 +589,8 @@ class RayExecutor(Executor):
         self._factory = factory
         self._cpus, self._gpus = cpus_per_trial, gpus_per_trial
         self._busy: dict[int, tuple[int, list[Any]]] = {}  # slot -> (trial id, each member's object ref)
+        self._memory = _MemoryWatch(memory_growth_mb)
+        self.replaced = 0  # actors replaced for their memory
         self._groups: list[Optional[list[Any]]] = [None] * slots
         try:
             self._groups = [self._form() for _ in range(slots)]
@@ -554,7 +650,13 @@ class RayExecutor(Executor):
                 outcome = _group_outcome(self._ray.get(refs))
                 if outcome[0] in RUN_ENDING:
                     self.close()  # and _result raises: the run ends
-                results.append(_result(outcome))
+                result = _result(outcome)
+                grown = self._memory.grown(slot, result)
+                if result.out_of_memory or grown:  # a fresh group for the next trial (`submit` forms it)
+                    self._kill(slot)
+                    self._memory.forget(slot)
+                    self.replaced += grown
+                results.append(result)
             if not results and pending:
                 self._ray.wait(pending, num_returns=1)
         return results

@@ -6,9 +6,12 @@ free workers, hands each to the executor, and reports results back in whatever
 order they arrive, writing every step to the study in one transaction with the
 algorithm's state. Only this process writes the study.
 
-A trial whose worker died (SIGKILL, the OOM killer, a lost Ray node) is trained
-again on another worker up to `retries` times, then recorded FAILED; a trial that
-raised is FAILED at once (the same network would fail the same way). Killed at
+A trial whose worker died (SIGKILL, the OOM killer, a lost Ray node) or that ran
+out of memory (MemoryError, TensorFlow's ResourceExhaustedError) is trained again on
+a fresh worker up to `retries` times, then recorded FAILED, an out-of-memory one
+with "out of memory" and the attempts; a trial that raised anything else is FAILED
+at once (the same network would fail the same way). The run's last line counts the
+trials that failed out of memory. Killed at
 any moment, the driver resumes from the study: trials that were out are trained
 again, completed ones never are.
 """
@@ -76,6 +79,11 @@ class Runner:
                 raise RuntimeError(f"{algorithm.name} suggested nothing while no trial is out")
             for result in self.executor.wait():
                 self._handle(result)
+        out_of_memory = [t.id for t in algorithm.trials if t.status == FAILED and "out of memory" in (t.error or "")]
+        if out_of_memory:
+            self.log(f"{len(out_of_memory)} trial(s) failed out of memory (trials "
+                     f"{', '.join(map(str, out_of_memory))}): a smaller batch_size, or a larger host or GPU, trains "
+                     "them")
 
     def _fill(self) -> None:
         free = self.executor.slots - len(self._out)
