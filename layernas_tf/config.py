@@ -567,6 +567,10 @@ def _sqlite_header_problem(path: str) -> Optional[str]:
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(header[28:32], "big")
-    if header[24:28] == header[92:96] and size < pages * page_size:  # the page count is valid: is it all there?
+    try:  # pages a write-ahead log still holds (a search stopped by a full disk before folding it in) are not lost
+        logged = os.path.getsize(path + "-wal") > 0
+    except OSError:
+        logged = False
+    if header[24:28] == header[92:96] and size < pages * page_size and not logged:  # is every page there?
         return f"truncated: {size:,} bytes where its header says {pages * page_size:,}"
     return None

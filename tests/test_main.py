@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import search_spaces
 from conftest import REPO, command_in_process, process, running
 from layernas_tf import cli
 from layernas_tf.core.units import human
@@ -615,3 +616,55 @@ def test_a_search_under_a_latency_budget_from_a_profile_of_this_host(tmp_path, c
                                         f"--study_dir={tmp_path / 'nothing'}")
         assert status == 2 and len(lines) == 1 and fragment in lines[0], lines
     assert not (tmp_path / "nothing").exists()
+
+
+@pytest.mark.slow
+def test_a_search_stopped_by_a_really_full_disk_resumes_once_there_is_room(tmp_path):
+    """On a real 200 KB tmpfs (mounted and unmounted here): the stop leaves study.db short of its write-ahead log
+    and a cut-off backup; once the disk is enlarged the same command resumes and every trial completes."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(disk)], check=True)
+    try:
+        args = ["--space=tiny_cnn", "--madds=300K", "--dataset=digits", "--image_size=16", "--proxy_epochs=2",
+                "--max_trials=4", "--batch_size=64", "--verbose=0", f"--study_dir={disk / 'study'}"]
+        stopped = run_main(*args)
+        assert stopped.returncode == 1 and "is full" in stopped.stderr and "run the same command again" in stopped.stderr
+        assert os.path.getsize(disk / "study" / "study.db-wal") > 0  # what the stop could not fold in
+        subprocess.run(["mount", "-o", "remount,size=50m", str(disk)], check=True)
+        resumed = run_main(*args)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert "resuming" in resumed.stdout and "FAILED" not in resumed.stdout
+        assert [row[2] for row in _study_rows(disk / "study")] == ["COMPLETE"] * 4
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_damaged_backup_of_any_kind_is_dropped_and_the_trial_trains_from_its_first_epoch(tmp_path):
+    """A truncated HDF5 file raises RuntimeError in h5py, not OSError: it must not fail the trial."""
+    import keras  # pylint: disable=import-outside-toplevel
+
+    from layernas_tf.training import data, distribute, trainer  # pylint: disable=import-outside-toplevel
+
+    space = search_spaces.get("tiny_cnn")
+    digits = data.load("digits")
+    options = dict(image_size=16, batch_size=64, num_classes=10)
+    train_data = data.input_pipeline(digits.train, training=True, flip=False, size_hint=1293, **options)
+    validation = data.input_pipeline(digits.validation, training=False, size_hint=144, **options)
+    strategy = distribute.make_strategy("default")
+    backup = tmp_path / "backup"
+
+    def train(until):
+        keras.backend.clear_session()
+        config = trainer.TrainConfig(epochs=2, learning_rate=0.05, verbose=0, until=until)
+        return trainer.train(lambda: space.build(space.default()), train_data, validation, config, strategy,
+                             steps_per_epoch=20, backup_dir=str(backup), seed=1)[1]
+
+    train(1)  # a rung: its backup is kept
+    weights = backup / "latest.weights.h5"
+    damaged = bytearray(weights.read_bytes())
+    start, end = len(damaged) // 5, len(damaged) // 2
+    damaged[start:end] = bytes(end - start)  # blocks a full disk never wrote: h5py raises RuntimeError here
+    weights.write_bytes(bytes(damaged))
+    metrics = train(None)
+    assert metrics["epochs_trained"] == 2 and metrics["first_epoch"] == 0  # from scratch, both epochs

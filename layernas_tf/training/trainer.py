@@ -31,6 +31,12 @@ import numpy as np
 import tensorflow as tf
 
 from layernas_tf.training import distribute
+from layernas_tf.trials.executors import disk_full
+
+
+# What reading a damaged backup raises (h5py and Keras' restore): the backup is dropped and the trial trained from
+# its first epoch.
+DAMAGED_BACKUP = (OSError, RuntimeError, KeyError, ValueError)
 
 
 class TrialFailed(Exception):
@@ -282,12 +288,13 @@ def train(
     had_backup = bool(backup_dir and os.path.isdir(backup_dir) and os.listdir(backup_dir))
     try:
         return _train(build, train_data, validation_data, config, strategy, **arguments)
-    except OSError:
-        if not had_backup:
+    except DAMAGED_BACKUP as e:
+        if not had_backup or disk_full(e):
             raise
-        # A worker killed while Keras wrote the backup (Ctrl-C closes busy workers) leaves a file h5py
-        # cannot open: lose the epochs it held, not the trial.
-        shutil.rmtree(backup_dir)
+        # A worker killed while Keras wrote the backup (Ctrl-C closes busy workers, a full disk cuts the file
+        # short) leaves a file h5py cannot read, with an OSError or, for a truncated one, a RuntimeError ("Can't
+        # get deprecated info for object"), KeyError or ValueError: lose the epochs it held, not the trial.
+        shutil.rmtree(backup_dir, ignore_errors=True)
         return _train(build, train_data, validation_data, config, strategy, **arguments)
 
 

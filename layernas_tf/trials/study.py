@@ -141,8 +141,16 @@ class Study:
         self.study_dir = study_dir
         self.path = os.path.join(study_dir, DB_NAME)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        try:  # SQLite folds in what its write-ahead log holds, then the whole file is judged
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            problem = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if problem != "ok":
+                raise sqlite3.DatabaseError(problem)
+        except sqlite3.DatabaseError as e:
+            self.close()
+            raise ValueError(f"study_dir={study_dir}: {self.path} is not a readable study database ({e}); it is left "
+                             "as it is: move it away or use another study_dir") from None
         config = json.loads(json.dumps(config))
         saved = self._get("config")
         if saved is None:
