@@ -111,13 +111,12 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
         search_spaces.get(space, input_shape=(image_size, image_size, 3), num_classes=dataset.num_classes,
                           **dict(cfg.space_options))
     at_training_size = not registered or space in ("nats_sss", "zoph_le", "tiny_cnn")
-    space_name = space if isinstance(space, str) else space.name
     gpus = _gpu_ids()
     slots = cfg.parallel_trials or max(1, len(gpus))
     cfg = dataclasses.replace(
         cfg, dataset=dataset.name, data_source=source, num_classes=dataset.num_classes, image_size=image_size,
         deploy_image_size=cfg.deploy_image_size or (image_size if at_training_size else 224),
-        study_dir=cfg.study_dir or os.path.join("runs", f"{space_name}_{cfg.cost}_{show(cfg.cost, cfg.target[1])}"),
+        study_dir=cfg.resolved_study_dir(),
         executor=cfg.executor or ("local" if slots > 1 or cfg.workers_per_trial > 1 else "serial"),
         parallel_trials=slots, labelled_progress=slots > 1, learning_rate=float(cfg.learning_rate))
     searched = cfg.search_space()

@@ -361,6 +361,13 @@ class SearchConfig:
                       space_options=tuple(tuple(o) for o in values.get("space_options", ())))
         return cls(**{**values, **overrides})
 
+    def resolved_study_dir(self) -> str:
+        """`study_dir`, or the default it stands for: runs/<space>_<cost>_<budget> (e.g. runs/mbv3_small_madds_2.1M)."""
+        if self.study_dir:
+            return self.study_dir
+        space_name = self.space if isinstance(self.space, str) else self.space.name
+        return os.path.join("runs", f"{space_name}_{self.cost}_{show(self.cost, self.target[1])}")
+
     def records(self, rows: list[dict[str, Any]]) -> list[TrialRecord]:
         """The study's rows as records, each knowing whether its reward is the full proxy's (rung studies)."""
         return records_from_rows(rows, self.proxy_epochs if self.rung_epochs else None)

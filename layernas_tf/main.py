@@ -17,13 +17,11 @@ from __future__ import annotations
 import os
 import sys
 
-import layernas_tf.quiet  # pylint: disable=unused-import  (first: TensorFlow starts without its C++ start-up lines)
+from absl import flags, logging
 
-from absl import flags, logging  # pylint: disable=wrong-import-position
-
-from layernas_tf import api, cli, config  # pylint: disable=wrong-import-position
-from layernas_tf.trials import executors, stopping  # pylint: disable=wrong-import-position
-from layernas_tf.trials.study import StudyLocked, StudyMismatch  # pylint: disable=wrong-import-position
+from layernas_tf import cli, config
+from layernas_tf.trials import executors, stopping, study
+from layernas_tf.trials.study import StudyLocked, StudyMismatch
 
 # Set when the disk filled up: the process then ends without tearing the interpreter down.
 _DISK_FULL: list = []
@@ -45,6 +43,14 @@ def run(values: flags.FlagValues) -> None:
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines would bury the per-trial lines
     def log(line: str) -> None:  # the library's `name=value` as this command's `--name=value`
         print(cli.as_flags(line, values), flush=True)
+
+    with cli.bad_input():
+        checked = config.SearchConfig.from_arguments(**arguments(values))
+    try:  # before TensorFlow and the data load: a second driver on a busy study is told at once
+        study.check_free(checked.resolved_study_dir())
+    except StudyLocked as e:
+        cli.fail(e, values)
+    from layernas_tf import api  # pylint: disable=import-outside-toplevel  (TensorFlow loads here, quietly)
 
     with cli.bad_input():
         prepared = api.prepare(log=log, **arguments(values))

@@ -668,3 +668,19 @@ def test_a_damaged_backup_of_any_kind_is_dropped_and_the_trial_trains_from_its_f
     weights.write_bytes(bytes(damaged))
     metrics = train(None)
     assert metrics["epochs_trained"] == 2 and metrics["first_epoch"] == 0  # from scratch, both epochs
+
+
+def test_a_second_driver_on_a_busy_study_is_refused_before_tensorflow_loads(tmp_path):
+    from layernas_tf.trials.study import Study  # pylint: disable=import-outside-toplevel
+
+    held = Study(str(tmp_path / "study"), {"space": "held"})  # this process holds the study
+    try:
+        script = ("import sys\nfrom layernas_tf import cli, main\n"
+                  "try:\n    cli.invoke(main.define_flags, main.run, sys.argv[1:])\n"
+                  "except SystemExit as e:\n    print('exit', e.code, 'tensorflow' in sys.modules)\n")
+        done = subprocess.run([sys.executable, "-c", script, "--madds=2.1M", f"--study_dir={tmp_path / 'study'}"],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+    finally:
+        held.close()
+    assert done.stdout.split() == ["exit", "2", "False"], done.stdout + done.stderr[-2000:]
+    assert "is in use by another search (PID" in done.stderr
