@@ -1,7 +1,9 @@
 r"""Export any completed trial of a study, or its whole front: SavedModel and TFLite, checked with LiteRT.
 
-    python -m layernas_tf.export --study_dir=DIR --trial=ID [--final_epochs=N] [--tflite=int8]
+    python -m layernas_tf.export --study_dir=DIR [--trial=ID] [--final_epochs=N] [--tflite=int8]
     python -m layernas_tf.export --study_dir=DIR --front
+
+Without --trial it exports the search's answer (`core.front.answer`).
 
 The search exports its answer itself; this command exports a trial from the
 weights its trial directory kept (or trains it again), or every network of the
@@ -34,7 +36,8 @@ EXPORTS = "exports.json"
 def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
     """The command's flags, in `values`."""
     flags.DEFINE_string("study_dir", None, "The study directory a search wrote.", flag_values=values)
-    flags.DEFINE_integer("trial", None, "Export this completed trial.", flag_values=values)
+    flags.DEFINE_integer("trial", None, "Export this completed trial; default: the search's answer.",
+                         flag_values=values)
     flags.DEFINE_bool("front", False, "Export every network of the front, each into a folder named by its cost.",
                       flag_values=values)
     cli.define_shared_flags(values, "final_epochs", "export_dir", "tflite", "data_dir")
@@ -49,6 +52,12 @@ def _chosen(values, config: SearchConfig, space, rows) -> list[int]:
             raise ValueError(f"study_dir={values.study_dir} has no completed network at full fidelity within its "
                              "budget")
         return chosen
+    if values.trial is None:  # the search's answer: completed, at full fidelity, within every budget
+        chosen = front.answer(config.records(rows), config.within(space))
+        if chosen is None:
+            raise ValueError(f"study_dir={values.study_dir} has no completed network at full fidelity within its "
+                             "budget")
+        return [chosen.id]
     if values.trial not in completed:
         ids = ", ".join(str(i) for i in sorted(completed)[:20]) + (", ..." if len(completed) > 20 else "")
         state = next((f" (it is {r['status']})" for r in rows if r["id"] == values.trial), " (no such trial)")
@@ -62,9 +71,9 @@ def run(values: flags.FlagValues) -> None:
     with cli.bad_input():
         if values.study_dir is None:
             raise ValueError("study_dir= is required: the directory a search wrote (it holds study.db)")
-        if (values.trial is None) == (not values.front):
-            raise ValueError("give exactly one of trial=ID (one completed trial) or front= (every network of "
-                             "the front)")
+        if values.trial is not None and values.front:
+            raise ValueError("give trial=ID (one completed trial) or front= (every network of the front), not both; "
+                             "neither exports the search's answer")
         if values.final_epochs < 0:
             raise ValueError(f"final_epochs={values.final_epochs} is not >= 0")
         settings, rows = study.read(values.study_dir)

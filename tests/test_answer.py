@@ -53,6 +53,9 @@ def test_no_reader_picks_a_trial_stopped_at_an_early_rung(rung_study):
     config = SearchConfig.from_study(settings, study_dir=study_dir, verbose=0)
     values = argparse.Namespace(front=True, trial=None, study_dir=study_dir)
     assert export._chosen(values, config, config.search_space(), rows) == [2, 3]  # pylint: disable=protected-access
+    # export without --trial or --front: the answer.
+    values = argparse.Namespace(front=False, trial=None, study_dir=study_dir)
+    assert export._chosen(values, config, config.search_space(), rows) == [3]  # pylint: disable=protected-access
     records = config.records(rows)
     assert [(r.id, r.epochs, r.full_fidelity) for r in records] == [
         (1, 1, False), (2, 3, True), (3, 3, True), (4, 3, True), (5, None, False)]

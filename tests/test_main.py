@@ -400,7 +400,7 @@ def test_export_any_trial_and_the_whole_front_of_a_search(tmp_path, capsys):
     from layernas_tf import export  # pylint: disable=import-outside-toplevel
 
     for args, fragment in ((["--trial=99"], "--trial=99 (no such trial): choose a completed trial"),
-                           (["--trial=0", "--front"], "exactly one of --trial"),
+                           (["--trial=0", "--front"], "or --front= (every network of the front), not both"),
                            ([f"--trial={front[0]['trial']}", f"--export_dir={tmp_path / 'file' / 'x'}"],
                             "cannot be written"),
                            (["--front", f"--study_dir={tmp_path / 'nowhere'}"], "holds no study")):
