@@ -172,8 +172,13 @@ def _report(cfg, reference, space, archs, rows, log) -> dict[str, Any]:
         raise ValueError(f"only {len(entries)} network(s) trained on both sides: a rank correlation needs 3")
     proxy_rewards = np.array([e["proxy"] for e in entries])
     reference_rewards = np.array([e["reference"] for e in entries])
-    spearman = stats.spearmanr(proxy_rewards, reference_rewards).statistic
-    kendall = stats.kendalltau(proxy_rewards, reference_rewards).statistic
+    constant = [side for side, rewards in (("proxy", proxy_rewards), ("reference", reference_rewards))
+                if np.all(rewards == rewards[0])]
+    if constant:  # a rank correlation of a constant is undefined (SciPy warns and answers nan): say why instead
+        spearman = kendall = float("nan")
+    else:
+        spearman = stats.spearmanr(proxy_rewards, reference_rewards).statistic
+        kendall = stats.kendalltau(proxy_rewards, reference_rewards).statistic
     cost = (sum(e["proxy_seconds"] or 0 for e in entries) / max(1e-9, sum(e["reference_seconds"] or 0
                                                                             for e in entries)))
     report = {
@@ -185,8 +190,15 @@ def _report(cfg, reference, space, archs, rows, log) -> dict[str, Any]:
     log(f"\n{'network':<24} {'cost':>12} {'proxy':>8} {'reference':>10}")
     for e in entries:
         log(f"{e['arch']:<24} {label(cfg.cost, e['cost']):>12} {e['proxy']:>8.4f} {e['reference']:>10.4f}")
-    log(f"\nSpearman {spearman:.3f}, Kendall {kendall:.3f} over {len(entries)} networks; a proxy trial costs "
-        f"{cost:.2f}x a reference one in training time")
+    if constant:
+        side = constant[0]
+        value = (proxy_rewards if side == "proxy" else reference_rewards)[0]
+        log(f"\nSpearman and Kendall undefined: every network scored {value:.4f} with the {side} training, so it "
+            "ranks nothing (typically one class predicted for every image): train it longer, on more examples or "
+            f"with another learning rate, and check again; a proxy trial costs {cost:.2f}x a reference one")
+    else:
+        log(f"\nSpearman {spearman:.3f}, Kendall {kendall:.3f} over {len(entries)} networks; a proxy trial costs "
+            f"{cost:.2f}x a reference one in training time")
     write_json(os.path.join(directory, REPORT), report)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.5))

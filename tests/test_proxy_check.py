@@ -78,3 +78,23 @@ def test_a_proxy_is_checked_against_longer_training_by_local_workers_and_resumes
     lines = []
     again = proxy_check.proxy_check(**arguments, log=lines.append)
     assert again == report and not [line for line in lines if line.startswith("trial ")]
+
+
+def test_a_proxy_that_scores_every_network_alike_is_explained_not_a_bare_nan(tmp_path, recwarn):
+    from layernas_tf.config import SearchConfig  # pylint: disable=import-outside-toplevel
+
+    space = AdditiveSpace()
+    archs = [space.parse(a) for a in ("0:0:0:0", "1:1:1:1", "2:2:1:2", "0:3:0:2")]
+    cfg = SearchConfig(space="additive", cost="madds", target=(0, 40), proxy_epochs=1, image_size=16,
+                       study_dir=str(tmp_path / "check" / "proxy"))
+    reference = SearchConfig(space="additive", cost="madds", target=(0, 40), proxy_epochs=4, image_size=16)
+    row = lambda reward: {"status": "COMPLETE", "reward": reward, "metrics": {"train_seconds": 1.0}}  # noqa: E731
+    rows = {"proxy": {str(a): row(0.0972) for a in archs},
+            "reference": {str(a): row(0.5 + 0.1 * i) for i, a in enumerate(archs)}}
+    (tmp_path / "check").mkdir()
+    lines = []
+    report = proxy_check._report(cfg, reference, space, archs, rows, lines.append)  # pylint: disable=protected-access
+    assert np.isnan(report["spearman"]) and np.isnan(report["kendall"])
+    assert any("undefined: every network scored 0.0972 with the proxy training, so it ranks nothing" in line
+               for line in lines)
+    assert not [w for w in recwarn if "ConstantInput" in type(w.message).__name__]
