@@ -154,7 +154,10 @@ def main(argv):
                   f"{default} {ours:.4f} >= best baseline ({best_name} {baselines[best_name]:.4f}) + 0.05 and >= "
                   f"oracle {oracle:.4f} - 0.10, in {trials} <= 250 trials")
         else:
-            check(ours >= case.unchanged, f"{default} {ours:.4f} >= {case.unchanged} in {trials} trials (unrounded)")
+            # Unrounded: a mean of 100 runs that all found the 70.32 network is 70.3199999..., hence the float
+            # tolerance (1e-6), far below the table's own resolution (0.01), where rounding allowed 0.005.
+            check(ours >= case.unchanged - 1e-6, f"{default} {ours:.4f} >= {case.unchanged} in {trials} trials "
+                  "(unrounded)")
             for n, value in results[default]["test_mean_at"].items():
                 behind = [f"{name} {results[name]['test_mean_at'][n]:.2f}" for name in baselines
                           if results[name]["test_mean_at"].get(n) is not None
