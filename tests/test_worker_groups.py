@@ -193,3 +193,28 @@ def test_ray_forms_groups_from_actors_and_a_lost_member_takes_its_group_down(tmp
     assert len(retried) == 1 and "a member of a group of 2" in retried[0]
     pids = {pid for _, arch, pid in _starts_with_pids(log) if arch == "0:3:1:2"}
     assert len(pids) >= 3  # the dead member's group was replaced whole
+
+
+@pytest.mark.slow
+def test_ray_replaces_an_actor_whose_memory_grew_and_one_that_ran_out(tmp_path, local_ray):
+    from layernas_tf.trials.executors import RayExecutor  # pylint: disable=import-outside-toplevel
+
+    log = tmp_path / "log"
+    executor = RayExecutor(fake_objective.make(log, leak_mb=40, oom_on=["0:3:1:2"], delay=0), 1, cpus_per_trial=1,
+                           memory_growth_mb=100)
+    study = Study(str(tmp_path / "study"), {"space": "additive"})
+    lines = []
+    try:
+        Runner(study, LayerNAS(AdditiveSpace(), 20, buckets=3), executor, log=lines.append).run()
+        rows = study.trials()
+    finally:
+        study.close()
+        executor.close()
+    completed = [r for r in rows if r["status"] == "COMPLETE"]
+    workers = [r["metrics"]["worker"] for r in completed]
+    assert len(completed) == len(rows) - 1 and executor.replaced >= 2
+    assert max(workers.count(w) for w in set(workers)) <= 4  # 40 MB a trial: replaced after at most 4
+    failed = next(r for r in rows if r["status"] == "FAILED")
+    assert failed["arch"] == "0:3:1:2" and failed["error"].startswith("out of memory: ResourceExhaustedError")
+    pids = {pid for _, arch, pid in _starts_with_pids(log) if arch == "0:3:1:2"}
+    assert len(pids) == 2  # retried on a fresh actor
