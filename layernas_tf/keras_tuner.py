@@ -57,10 +57,13 @@ import keras_tuner as kt  # pylint: disable=wrong-import-order
 import numpy as np  # pylint: disable=wrong-import-order
 from keras_tuner.src.engine import hypermodel as kt_hypermodel, tuner_utils  # pylint: disable=wrong-import-order
 
+from layernas_tf.algorithms import DEFAULT as DEFAULT_ALGORITHM
 from layernas_tf.algorithms import TITLES, create, layerwise, names
 from layernas_tf.config import TFLITE_KINDS, arguments_of
+from layernas_tf.core import front
+from layernas_tf.core.records import TrialRecord
 from layernas_tf.core.space import Architecture, SearchSpace, WithCost
-from layernas_tf.core.status import PENDING
+from layernas_tf.core.status import PENDING, Status
 from layernas_tf.core.units import UNITS, show
 from layernas_tf.deploy.tflite import export_model
 from layernas_tf.reports import write_atomic, write_json
@@ -180,10 +183,12 @@ class LayerNASOracle(kt.Oracle):
     Args:
       space: the searched space, its `cost` the budgeted one (`WithCost`).
       max_cost: the budget on `space.cost`.
-      algorithm: "layernas" (the paper's) or any name `layernas_tf.algorithms` knows.
+      algorithm: the main search's default (LayerNAS+: feasible networks first under a trial budget),
+        "layernas" (the paper's) or any name `layernas_tf.algorithms` knows.
     """
 
-    def __init__(self, space: SearchSpace, max_cost: float, objective="val_accuracy", *, algorithm: str = "layernas",
+    def __init__(self, space: SearchSpace, max_cost: float, objective="val_accuracy", *,
+                 algorithm: str = DEFAULT_ALGORITHM,
                  max_trials: Optional[int] = None, buckets: int = arguments_of()["buckets"],
                  per_bucket: int = arguments_of()["per_bucket"], seed: int = 0, **kwargs):
         # A lost worker's trial trains once more; a trial that raised is a failed network (LayerNAS never retries).
@@ -246,6 +251,26 @@ class LayerNASOracle(kt.Oracle):
     def reload(self):
         super().reload()
         self._settle()
+
+    def get_best_trials(self, num_trials=1):
+        """The best completed trials within every budget, best first (`core.front.ranked`: higher score, then
+        cheaper, then earlier): a network over the budget is never offered, by `get_best_models`,
+        `get_best_hyperparameters`, `results_summary` or `export`, which all ask here."""
+        by_id, records = {}, []
+        for kt_id, trial in self.trials.items():
+            if trial.status != _COMPLETED or trial.score is None or not np.isfinite(trial.score):
+                continue
+            arch = architecture_of(self.space, trial.hyperparameters.values)
+            by_id[len(records)] = (trial, arch)
+            records.append(TrialRecord(len(records), str(arch), Status.COMPLETE, self.reward(trial.score),
+                                       self.space.cost(arch)))
+        best = front.ranked(records, lambda r: r.cost <= self.max_cost and self.space.within_budgets(by_id[r.id][1]))
+        return [by_id[r.id][0] for r in best[:num_trials]]
+
+    def over_budget(self) -> int:
+        """Completed trials whose network is over a budget (never offered as an answer)."""
+        completed = [t for t in self.trials.values() if t.status == _COMPLETED]
+        return len(completed) - len(self.get_best_trials(len(completed)))
 
     def cost_of(self, values: dict[str, Any]) -> dict[str, int]:
         arch = architecture_of(self.space, values)
@@ -332,7 +357,7 @@ class LayerNASTuner(_SeededTuner):
         theirs.
       max_trials: a cap on trials; by default LayerNAS ends by itself (at most
         `oracle.trial_bound()` trials).
-      algorithm: "layernas" (the paper's), "layernas_plus" or any baseline name.
+      algorithm: "layernas_plus" (the main search's default), "layernas" (the paper's) or any baseline name.
       buckets, per_bucket: LayerNAS's H and k.
       input_shape: only for models built without a `keras.Input`.
       executor: "serial" (KerasTuner's loop) or "local" (worker processes).
@@ -348,7 +373,7 @@ class LayerNASTuner(_SeededTuner):
     """
 
     def __init__(self, hypermodel, *, objective="val_accuracy", max_madds: Optional[float] = None,
-                 max_params: Optional[float] = None, max_trials: Optional[int] = None, algorithm: str = "layernas",
+                 max_params: Optional[float] = None, max_trials: Optional[int] = None, algorithm: str = DEFAULT_ALGORITHM,
                  buckets: int = arguments_of()["buckets"], per_bucket: int = arguments_of()["per_bucket"],
                  input_shape: Optional[Sequence[int]] = None, executor: str = "serial", parallel_trials: int = 2,
                  seed: int = 0, **kwargs):
@@ -398,11 +423,15 @@ class LayerNASTuner(_SeededTuner):
             super().search(*fit_args, **fit_kwargs)
         else:
             self._search_in_workers(fit_args, fit_kwargs)
-        best = [t for t in self.oracle.get_best_trials(1) if t.status == _COMPLETED]
+        best = self.oracle.get_best_trials(1)
         if best:
             costs = self.oracle.cost_of(best[0].hyperparameters.values)
             print(f"best: trial {best[0].trial_id}, {self.oracle.objective.name} {best[0].score:.4f}, "
                   f"{show('madds', costs['madds'])} MAdds, {costs['params']:,} parameters", flush=True)
+        else:
+            over = self.oracle.over_budget()
+            print(f"no network within the budget ({self._budget_text()}) completed"
+                  + (f"; {over} over it did (more trials, max_trials=, reach the budget)" if over else ""), flush=True)
 
     def _search_in_workers(self, fit_args, fit_kwargs) -> None:
         if "verbose" in fit_kwargs:
@@ -466,11 +495,15 @@ class LayerNASTuner(_SeededTuner):
     def results_summary(self, num_trials=10):
         """KerasTuner's summary, then each listed trial's costs against the budget."""
         super().results_summary(num_trials)
-        print(f"\nCosts (budget: {', '.join(f'{UNITS[n]} <= {show(n, t)}' for n, t in self.budget.items())})")
+        print(f"\nCosts (budget: {self._budget_text()}; {self.oracle.over_budget()} completed trial(s) over it are "
+              "never listed)")
         for trial in self.oracle.get_best_trials(num_trials):
             costs = self.oracle.cost_of(trial.hyperparameters.values)
             print(f"  trial {trial.trial_id}: {self.oracle.objective.name} {trial.score:.4f}  "
                   f"{show('madds', costs['madds'])} MAdds  {costs['params']:,} parameters")
+
+    def _budget_text(self) -> str:
+        return ", ".join(f"{UNITS[n]} <= {show(n, t)}" for n, t in self.budget.items())
 
     def export(self, export_dir: str, validation_data: tuple[np.ndarray, np.ndarray], *, tflite: str = "float",
                trial_id: Optional[str] = None) -> dict[str, Any]:

@@ -163,7 +163,9 @@ def test_a_hypermodel_is_searched_in_keras_tuner_conventions_resumed_and_exporte
     best_hp = tuner.get_best_hyperparameters()[0]
     best = tuner.oracle.get_best_trials(1)[0]
     assert tuner.oracle.cost_of(best_hp.values)["madds"] <= 100_000
-    assert best.score == max(s for _, s, _ in trials.values())
+    within = [s for values, s, status in trials.values()
+              if status == "COMPLETED" and tuner.oracle.cost_of(values)["madds"] <= 100_000]
+    assert best.score == max(within)  # the best within the budget: one over it is never offered
     (_, _), (x_val, y_val) = _digits()
     model = tuner.get_best_models()[0]
     assert model.evaluate(x_val, y_val, verbose=0, return_dict=True)["accuracy"] == pytest.approx(best.score)
@@ -172,7 +174,7 @@ def test_a_hypermodel_is_searched_in_keras_tuner_conventions_resumed_and_exporte
     assert os.listdir(tmp_path / "serial" / "logs" / best.trial_id / "execution0")  # TensorBoard, per trial
     tuner.results_summary(2)
     out = capsys.readouterr().out
-    assert "LayerNAS on digits (3 decision points; 18 networks), MAdds <= 100K" in out
+    assert "LayerNAS+ on digits (3 decision points; 18 networks), MAdds <= 100K" in out
     assert f"trial {best.trial_id}: val_accuracy {best.score:.4f}" in out
 
     checks = tuner.export(str(tmp_path / "export"), (x_val, y_val))
@@ -220,3 +222,25 @@ def test_a_script_without_a_main_guard_is_told_to_add_one(tmp_path):
     assert done.returncode == 1
     assert 'start the search under `if __name__ == "__main__":`' in done.stderr
     assert "WorkerSetupError" in done.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_a_trial_budget_below_layernas_need_still_answers_within_the_budget(tmp_path, capsys):
+    """A budget just above the cheapest network and 4 trials: LayerNAS would spend them on the default network
+    and its children, most over the budget; every best the tuner offers is within it, and those over it are
+    counted, never listed."""
+    probe = _tuner(tmp_path / "probe")
+    space = probe.oracle.space
+    budget = space.base.madds(space.base.cheapest()) * 1.3
+    assert space.base.madds(space.base.default()) > budget
+    tuner = LayerNASTuner(build_model, max_madds=budget, max_trials=4, directory=str(tmp_path), project_name="q")
+    _search(tuner, tmp_path)
+    out = capsys.readouterr().out
+    best = tuner.oracle.get_best_trials(10)
+    assert best and all(tuner.oracle.cost_of(t.hyperparameters.values)["madds"] <= budget for t in best)
+    assert tuner.oracle.cost_of(tuner.get_best_hyperparameters()[0].values)["madds"] <= budget
+    assert f"best: trial {best[0].trial_id}" in out
+    tuner.results_summary(10)
+    summary = capsys.readouterr().out
+    listed = [line for line in summary.splitlines() if line.startswith("  trial ")]
+    assert len(listed) == len(best) and "over it are never listed" in summary

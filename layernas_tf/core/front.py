@@ -28,6 +28,11 @@ def eligible(records: Iterable[R], within: Callable[[R], bool]) -> list[R]:
     return [r for r in records if r.status == COMPLETE and r.full_fidelity and within(r)]
 
 
+def ranked(records: Iterable[R], within: Callable[[R], bool]) -> list[R]:
+    """The eligible records, best first: higher reward, then cheaper, then earlier (the tuner's best trials)."""
+    return sorted(eligible(records, within), key=lambda r: (-r.reward, r.cost, r.id))
+
+
 def answer(records: Iterable[R], within: Callable[[R], bool]) -> Optional[R]:
     """The best-reward eligible record (cheaper, then earlier, on ties); None when none is eligible."""
     return max(eligible(records, within), key=lambda r: (r.reward, -r.cost, -r.id), default=None)
