@@ -245,7 +245,11 @@ class LayerNASOracle(kt.Oracle):
         if saved is None:
             raise ValueError(f"{self._get_oracle_fname()} was not written by LayerNASTuner: use another project_name "
                              "or overwrite=True")
-        self.search_algorithm.load_state_dict(saved["search"])
+        search = saved["search"]
+        before, now = search["config"].get("max_trials"), self.search_algorithm.max_trials
+        if before is not None and (now is None or now > before):  # KerasTuner's way to go on: a larger max_trials
+            search = {**search, "config": {**search["config"], "max_trials": now}}
+        self.search_algorithm.load_state_dict(search)
         self._ids = dict(saved["ids"])
 
     def reload(self):

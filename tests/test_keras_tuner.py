@@ -244,3 +244,19 @@ def test_a_trial_budget_below_layernas_need_still_answers_within_the_budget(tmp_
     summary = capsys.readouterr().out
     listed = [line for line in summary.splitlines() if line.startswith("  trial ")]
     assert len(listed) == len(best) and "over it are never listed" in summary
+
+
+@pytest.mark.slow
+def test_a_larger_max_trials_goes_on_where_the_search_stopped_and_other_changes_are_named(tmp_path, capsys):
+    first = _tuner(tmp_path, max_trials=3)
+    _search(first, tmp_path)
+    before = _trials(first)
+    assert len(before) == 3
+    more = _tuner(tmp_path, max_trials=6)  # overwrite=False: KerasTuner's way to go on
+    _search(more, tmp_path)
+    after = _trials(more)
+    assert 3 < len(after) <= 6 and (len(after) == 6 or more.oracle.search_algorithm.done)
+    assert {k: after[k] for k in before} == before  # nothing trained again
+    with pytest.raises(ValueError) as e:
+        _tuner(tmp_path, max_trials=6, buckets=2)
+    assert "buckets: saved 10, now 2" in str(e.value) and "\n" not in str(e.value)

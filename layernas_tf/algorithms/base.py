@@ -328,9 +328,11 @@ class Algorithm:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores a `state_dict()`; refuses one saved by a search with other settings."""
-        mine = self.config()
-        if state["config"] != mine:
-            raise ValueError(f"saved search has settings {state['config']}, this search has {mine}")
+        mine, saved = self.config(), state["config"]
+        if saved != mine:
+            keys = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
+            raise ValueError("the saved search has other settings: " + "; ".join(
+                f"{k}: saved {saved.get(k)!r}, now {mine.get(k)!r}" for k in keys))
         self.rng.setstate(_rng_state_from_json(state["rng"]))
         self.trials = [Trial.from_json(t) for t in state["trials"]]
         self._tried = {self.space.canonical(t.arch): t for t in self.trials}
