@@ -132,10 +132,13 @@ class _HyperBuild:
 
     def __init__(self, hypermodel: kt.HyperModel, input_shape: Optional[tuple]):
         self.hypermodel, self.input_shape = hypermodel, input_shape
+        self.compiled: Optional[bool] = None  # whether the first model it built came compiled
 
     def __call__(self, input_shape=None, num_classes=None) -> keras.Model:
         del input_shape, num_classes  # the hypermodel's own
         model = self.hypermodel.build(_Asking())
+        if self.compiled is None and isinstance(model, keras.Model):
+            self.compiled = bool(getattr(model, "compiled", True))
         if isinstance(model, keras.Model) and not model.built:
             if not self.input_shape:
                 raise ValueError("the hypermodel's model has no input shape, so its cost cannot be counted: start it "
@@ -392,6 +395,10 @@ class LayerNASTuner(_SeededTuner):
         if "max_model_size" in kwargs:
             raise ValueError("max_model_size: give max_params= (an exact budget the search keeps to) instead")
         space = hypermodel_space(hypermodel, input_shape, name=kwargs.get("project_name") or "hypermodel")
+        if space.build_fn.compiled is False and kwargs.get("loss") is None:
+            raise ValueError("the hypermodel returns an uncompiled model, so no trial could train: call "
+                             "model.compile(optimizer, loss, metrics) before returning it, or give LayerNASTuner "
+                             "optimizer=, loss= and metrics= to compile it with")
         budgets = [("madds", space.madds, max_madds), ("params", space.params, max_params)]
         budgets = [(n, f, t) for n, f, t in budgets if t is not None]
         views = [WithCost(space, f, n) for n, f, _ in budgets]

@@ -260,3 +260,20 @@ def test_a_larger_max_trials_goes_on_where_the_search_stopped_and_other_changes_
     with pytest.raises(ValueError) as e:
         _tuner(tmp_path, max_trials=6, buckets=2)
     assert "buckets: saved 10, now 2" in str(e.value) and "\n" not in str(e.value)
+
+
+def uncompiled_model(hp):
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(hp.Choice("filters", [4, 8]), 3)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+
+
+def test_an_uncompiled_hypermodel_is_refused_before_the_first_trial(tmp_path):
+    with pytest.raises(ValueError) as e:
+        LayerNASTuner(uncompiled_model, max_madds=1e6, directory=str(tmp_path), project_name="u")
+    assert "returns an uncompiled model" in str(e.value) and "\n" not in str(e.value)
+    assert not os.path.exists(tmp_path / "u")
+    # KerasTuner's own way still works: the tuner compiles it with the loss it is given.
+    LayerNASTuner(uncompiled_model, max_madds=1e6, directory=str(tmp_path), project_name="c",
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
