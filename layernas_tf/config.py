@@ -196,7 +196,9 @@ class SearchConfig:
     final_epochs: int = setting(0, "Retrain the network this long at the deployment size before export; 0 keeps its "
                                 "proxy weights.", "integer", check=_positive_or_zero)
     export_dir: Optional[str] = setting(None, "Where the SavedModel and TFLite file go; default STUDY_DIR/export.")
-    tflite: str = setting("float", "TFLite quantization: float, dynamic or int8.", "enum", choices=TFLITE_KINDS)
+    tflite: str = setting("float", "TFLite quantization: float, dynamic (int8 weights, float input and output) or "
+                          "int8 (full integer, calibrated on training images: uint8 pixels in, uint8 probabilities "
+                          "out, read with the output's scale and zero point).", "enum", choices=TFLITE_KINDS)
     # -- filled in from the above (`from_arguments`, `api.prepare`): no flag
     cost: str = setting("madds", "What LayerNAS buckets by: madds, params or latency.", public=False)
     target: tuple[float, float] = setting((0.0, math.inf), "The budget of `cost` as a (min, max) range.",
