@@ -54,3 +54,28 @@ def test_a_curve_scores_every_epoch_and_its_last_entry_is_the_reward(tmp_path):
     # A rung of 2 epochs reports what the straight training's curve held after epoch 2.
     rung = worker(1, "1:1:1:1:1", 2)
     assert rung["reward"] == pytest.approx(curved["curve"]["validation"][1])
+
+
+def test_the_real_tables_rows_are_read_back_a_cut_line_skipped_and_reported(tmp_path):
+    import csv  # pylint: disable=import-outside-toplevel
+
+    from experiments import real_table  # pylint: disable=import-outside-toplevel
+
+    path = tmp_path / "table.csv"
+    archs = real_table.architectures()[:6]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=real_table.COLUMNS)
+        writer.writeheader()
+        for seed in range(3):
+            for i, arch in enumerate(archs):  # network i gets better with i, whatever the seed
+                row = {"seed": seed, "arch": arch, "madds": 1000 * (i + 1), "params": 10, "train_seconds": 1.0}
+                for e in range(1, real_table.EPOCHS + 1):
+                    row[f"val_{e}"] = row[f"test_{e}"] = f"{0.1 * i + 0.01 * e + 0.001 * seed:.4f}"
+                writer.writerow(row)
+        f.write(f"0,{archs[0]},1000,10,0.5")  # a line a kill cut short
+    rows = real_table.read(str(path))
+    assert len(rows) == 18 and rows[0]["val"][0] == pytest.approx(0.01) and len(rows[0]["test"]) == 12
+    text = real_table.report(rows)
+    assert "6 of 243 networks trained under all 3 seeds" in text
+    assert "Spearman of final validation rewards +1.000, +1.000, +1.000" in text
+    assert "epoch 3 predicts epoch 12: Spearman +1.000, +1.000, +1.000" in text
