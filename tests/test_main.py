@@ -186,6 +186,23 @@ def test_a_full_disk_stops_the_search_with_one_line_and_it_resumes(tmp_path, cap
     assert [row[2] for row in _study_rows(tmp_path / "study")] == ["COMPLETE"] * 3
 
 
+def test_a_class_folder_without_images_or_unknown_to_training_is_refused_by_name(tmp_path, capsys):
+    for label in ("red", "blue"):
+        (tmp_path / "images" / "train" / label).mkdir(parents=True)
+    for i in range(4):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / "images" / "train" / "red" / f"{i}.png")
+    status, lines = main_in_process(capsys, "--madds=40M", f"--dataset=folder:{tmp_path / 'images'}",
+                                    f"--study_dir={tmp_path / 'study'}")
+    assert status == 2 and len(lines) == 1 and "1 class folder(s) without images, e.g. train/blue" in lines[0]
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "images" / "train" / "blue" / "0.png")
+    (tmp_path / "images" / "test" / "green").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "images" / "test" / "green" / "0.png")
+    status, lines = main_in_process(capsys, "--madds=40M", f"--dataset=folder:{tmp_path / 'images'}",
+                                    f"--study_dir={tmp_path / 'study'}")
+    assert status == 2 and "the training split lacks, e.g. test/green: the training classes are blue, red" in lines[0]
+    assert not (tmp_path / "study").exists()
+
+
 def test_a_folder_of_one_class_is_refused(tmp_path, capsys):
     (tmp_path / "images" / "train" / "only").mkdir(parents=True)
     for i in range(4):

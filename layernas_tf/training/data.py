@@ -373,17 +373,22 @@ def _check_images(path: str) -> None:
     search would take as long as an epoch, so a file whose header is right but
     whose body is damaged still fails later.
     """
+    classes: dict[str, dict[str, int]] = {}  # split -> class folder -> images in it
     for split in sorted(os.listdir(path)):
         root = os.path.join(path, split)
         if not os.path.isdir(root):
             continue
         bad, count = [], 0
+        classes[split] = {c: 0 for c in sorted(os.listdir(root)) if os.path.isdir(os.path.join(root, c))}
         for folder, _, files in os.walk(root):
             for name in sorted(files):
                 signatures = IMAGE_SIGNATURES.get(os.path.splitext(name)[1].lower())
                 if signatures is None:
                     continue
                 count += 1
+                label = os.path.relpath(folder, root).split(os.sep)[0]
+                if label in classes[split]:
+                    classes[split][label] += 1
                 with open(os.path.join(folder, name), "rb") as f:
                     head = f.read(8)
                 if not head.startswith(signatures):
@@ -393,6 +398,17 @@ def _check_images(path: str) -> None:
                             f"damaged), e.g. {', '.join(bad[:3])}: remove or replace them")
         if split == "train" and not count:
             raise DataError(f"folder:{path}/train holds no images: put them as train/<class>/<image>.png|.jpg")
+    # A class without images cannot be learned or scored, and one the training split lacks cannot be predicted:
+    # every network would score the same on it, and the search would rank nothing.
+    empty = [f"{split}/{c}" for split, counts in classes.items() for c, n in counts.items() if n == 0]
+    if empty:
+        raise DataError(f"folder:{path} has {len(empty)} class folder(s) without images, e.g. {', '.join(empty[:3])}: "
+                        "fill or remove them")
+    unknown = [f"{split}/{c}" for split, counts in classes.items() if split != "train"
+               for c in counts if c not in classes.get("train", {})]
+    if unknown:
+        raise DataError(f"folder:{path} has class folder(s) the training split lacks, e.g. {', '.join(unknown[:3])}: "
+                        f"the training classes are {', '.join(classes.get('train', {})) or 'none'}")
 
 
 def _tfds(name: str, data_dir: Optional[str], validation_fraction: float) -> Dataset:
