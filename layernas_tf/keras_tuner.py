@@ -264,12 +264,14 @@ class LayerNASOracle(kt.Oracle):
         cheaper, then earlier): a network over the budget is never offered, by `get_best_models`,
         `get_best_hyperparameters`, `results_summary` or `export`, which all ask here."""
         by_id, records = {}, []
-        for kt_id, trial in self.trials.items():
+        # Ties go to the cheaper, then the earlier trial by its number: the same best after a resume, whatever
+        # order KerasTuner reloads its trials in.
+        for number, (kt_id, trial) in enumerate(sorted(self.trials.items(), key=lambda t: (len(t[0]), t[0]))):
             if trial.status != _COMPLETED or trial.score is None or not np.isfinite(trial.score):
                 continue
             arch = architecture_of(self.space, trial.hyperparameters.values)
-            by_id[len(records)] = (trial, arch)
-            records.append(TrialRecord(len(records), str(arch), Status.COMPLETE, self.reward(trial.score),
+            by_id[number] = (trial, arch)
+            records.append(TrialRecord(number, str(arch), Status.COMPLETE, self.reward(trial.score),
                                        self.space.cost(arch)))
         best = front.ranked(records, lambda r: r.cost <= self.max_cost and self.space.within_budgets(by_id[r.id][1]))
         return [by_id[r.id][0] for r in best[:num_trials]]
