@@ -1,11 +1,13 @@
 """One search's settings: what `layernas_tf.search()` and `python -m layernas_tf.main` take, checked once.
 
-`check_arguments` is the one validation of everything that needs no data: budgets
-parsed ("220M", "12ms" or numbers), ranges, combinations, names. It raises
-`ValueError` naming the argument as `name=value`; the command line shows the same
-message with its flags (`--name=value`). What needs the data (the number of
-classes, the default image size, whether a budget is below the cheapest network)
-is checked by `layernas_tf.api.prepare`, which builds the `SearchConfig`.
+`SearchConfig`'s fields are the settings, each with its default, help, flag kind
+and check (`setting`); the command's flags are generated from them (`define_flags`),
+so they cannot drift. `SearchConfig.from_arguments` is the one validation of
+everything that needs no data: budgets parsed ("220M", "12ms" or numbers), ranges,
+combinations, names. It raises `ValueError` naming the argument as `name=value`; the
+command line shows the same message with its flags (`--name=value`). What needs the
+data (the number of classes, the default image size, whether a budget is below the
+cheapest network) is checked and filled in by `layernas_tf.api.prepare`.
 
 `SearchConfig` is what a worker gets: picklable, frozen, and the study records its
 `study_settings()`, so `SearchConfig.from_study` rebuilds it for an export.
