@@ -258,8 +258,8 @@ def search(*, export: bool = False, log: Log = _print, **arguments) -> SearchRes
     `rung_epochs`, `rung_factor`, `controller_batch`, `max_trials`, `seed`; where
     it runs `executor` ("serial", "local", "ray"), `parallel_trials`,
     `workers_per_trial`, `gpus_per_trial`,
-    `cpus_per_trial`, `ray_address`, `trial_retries`, `verbose`, `study_dir`; and
-    `final_epochs`, `export_dir`, `tflite` for `export=True`. Defaults are the
+    `cpus_per_trial`, `ray_address`, `trial_retries`, `worker_memory_growth`, `verbose`,
+    `study_dir`; and `final_epochs`, `export_dir`, `tflite` for `export=True`. Defaults are the
     command's (`SearchConfig`'s public fields, `docs/flags.md`).
 
     Run again with the same arguments, it resumes the study in `study_dir`:
