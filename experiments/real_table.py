@@ -103,6 +103,16 @@ def _train(seed: int, index: int, arch: str, root: str) -> dict:
     return row
 
 
+def _drop_cut_line(path: str) -> None:
+    """Truncates a last line a kill cut short (no newline), so the next row starts a line of its own."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return
+    with open(path, "rb+") as f:
+        data = f.read()
+        if not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
+
+
 def _one_thread() -> None:
     from layernas_tf.trials.artefacts import THREADS_ENV  # pylint: disable=import-outside-toplevel
 
@@ -125,6 +135,7 @@ def build(workers: int = 2, seeds: int = SEEDS, path: str = TABLE, limit: Option
     if not missing:
         return 0
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    _drop_cut_line(path)
     fresh = not os.path.exists(path) or os.path.getsize(path) == 0
     root = tempfile.mkdtemp(prefix="real_table_")
     start, trained = time.time(), 0
