@@ -52,8 +52,9 @@ class DiskFull(RuntimeError):
 
 
 def disk_full(e: BaseException) -> bool:
-    """Whether `e` says the disk is full (an OSError's ENOSPC, or TensorFlow's and SQLite's words for it)."""
-    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+    """Whether `e` says the disk is full (an OSError's ENOSPC, TensorFlow's and SQLite's words for it, or a
+    worker's DiskFull, whose quoted error may be cut before its words)."""
+    if isinstance(e, DiskFull) or (isinstance(e, OSError) and e.errno == errno.ENOSPC):
         return True
     text = str(e)
     return "No space left on device" in text or "database or disk is full" in text
