@@ -113,9 +113,12 @@ def _drop_cut_line(path: str) -> None:
             f.truncate(data.rfind(b"\n") + 1)
 
 
-def _one_thread() -> None:
+def _worker_start(parent: int) -> None:
+    """A training process: one CPU thread, and it dies with the build (killed any way), as the search's workers do."""
     from layernas_tf.trials.artefacts import THREADS_ENV  # pylint: disable=import-outside-toplevel
+    from layernas_tf.trials.executors import _die_with  # pylint: disable=import-outside-toplevel,protected-access
 
+    _die_with(parent)
     os.environ[THREADS_ENV] = "1"
 
 
@@ -149,7 +152,8 @@ def build(workers: int = 2, seeds: int = SEEDS, path: str = TABLE, limit: Option
             # max_tasks_per_child hangs when it replaces a worker: the first build stopped at 40 trainings.)
             for first in range(0, len(missing), chunk):
                 pool = concurrent.futures.ProcessPoolExecutor(
-                    workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread)
+                    workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+                    initargs=(os.getpid(),))
                 try:
                     jobs = [pool.submit(_train, s, i, a, root) for s, i, a in missing[first:first + chunk]]
                     for job in concurrent.futures.as_completed(jobs):
