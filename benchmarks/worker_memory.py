@@ -24,6 +24,8 @@ import time
 import numpy as np
 from absl import app, flags
 
+from layernas_tf.trials.executors import rss_mb
+
 _TRIALS = flags.DEFINE_integer("trials", 300, "Trials of each search.")
 _SETTINGS = flags.DEFINE_list("settings", ["0", "default"], "--worker_memory_growth of each run: 0 (off), default, MB.")
 _ROOT = flags.DEFINE_string("root", "runs/benchmark_memory", "Where the studies go (each run starts afresh).")
@@ -40,17 +42,6 @@ def _children(pid: int) -> list[int]:
             return [int(p) for p in f.read().split()]
     except OSError:
         return []
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def _workers(driver: int) -> list[int]:
@@ -92,7 +83,7 @@ def run_one(setting: str, trials: int, root: str) -> dict:
             workers = _workers(search.pid)
             if workers:
                 samples.append((_completed(os.path.join(study_dir, "study.db")),
-                                float(np.mean([_rss_mb(p) for p in workers]))))
+                                float(np.mean([rss_mb(p) or 0.0 for p in workers]))))
             time.sleep(1.0)
     if search.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {search.returncode}")

@@ -116,9 +116,9 @@ def _drop_cut_line(path: str) -> None:
 def _worker_start(parent: int) -> None:
     """A training process: one CPU thread, and it dies with the build (killed any way), as the search's workers do."""
     from layernas_tf.trials.artefacts import THREADS_ENV  # pylint: disable=import-outside-toplevel
-    from layernas_tf.trials.executors import _die_with  # pylint: disable=import-outside-toplevel,protected-access
+    from layernas_tf.trials.executors import die_with  # pylint: disable=import-outside-toplevel
 
-    _die_with(parent)
+    die_with(parent)
     os.environ[THREADS_ENV] = "1"
 
 

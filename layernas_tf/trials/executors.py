@@ -254,7 +254,7 @@ def check_not_in_worker(what: str) -> None:
                          "main script, so start the search under `if __name__ == \"__main__\":`")
 
 
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
     """Ends this worker when its driver dies, however it dies (kill -9 included).
 
     Linux's parent-death signal: without it a worker whose driver was killed goes on
@@ -273,7 +273,7 @@ def _die_with(parent: int) -> None:
 
 def _worker_main(conn, factory, env: dict[str, str], parent: int) -> None:
     """A long-lived local worker: set up once, then train whatever the driver sends."""
-    _die_with(parent)
+    die_with(parent)
     # Ctrl-C and SIGTERM (sent to a whole process group by terminals and Slurm) are the driver's to
     # handle: it stops its workers itself, and they die with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
