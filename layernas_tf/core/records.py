@@ -12,7 +12,7 @@ import dataclasses
 import types
 from typing import Any, Iterable, Mapping, Optional
 
-from layernas_tf.core.status import COMPLETE, Status
+from layernas_tf.core.status import Status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,10 +38,6 @@ class TrialRecord:
     error: Optional[str] = None
     started: Optional[float] = None
     ended: Optional[float] = None
-
-    @property
-    def completed(self) -> bool:
-        return self.status == COMPLETE
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], full_epochs: Optional[int] = None) -> "TrialRecord":
