@@ -73,7 +73,7 @@ def _gpu_ids() -> tuple[int, ...]:
     return tuple(range(sum(line.startswith("GPU ") for line in listing.splitlines())))
 
 
-def _data_source(dataset: Any, executor: Optional[str]) -> tuple[str, Any]:
+def _data_source(dataset: Any, executor: Optional[str], example_shape: Optional[tuple]) -> tuple[str, Any]:
     """(the name the study records, the user's data behind it or None)."""
     if isinstance(dataset, str):
         return dataset, None
@@ -81,7 +81,7 @@ def _data_source(dataset: Any, executor: Optional[str]) -> tuple[str, Any]:
         if executor in ("local", "ray"):
             check_picklable("dataset", dataset)
         return data.source_name(dataset), dataset
-    splits = data.as_splits(dataset)
+    splits = data.as_splits(dataset, example_shape)
     return data.source_name(splits), splits
 
 
@@ -101,10 +101,11 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
         # Trials train in this process: its thread pools are sized before TensorFlow starts them.
         os.environ[THREADS_ENV] = str(max(1, int(cfg.cpus_per_trial)))
     distribute.set_threads()
-    name, source = _data_source(cfg.dataset, cfg.executor)
+    name, source = _data_source(cfg.dataset, cfg.executor, cfg.input_shape)
     dataset = data.load(name, cfg.data_dir, source=source, num_classes=cfg.num_classes,
-                        train_examples=cfg.train_examples)
-    image_size = cfg.image_size or dataset.default_image_size()
+                        train_examples=cfg.train_examples, example_shape=cfg.input_shape)
+    # Examples that are not images keep their own shape: no image side to train or deploy at.
+    image_size = None if cfg.input_shape else cfg.image_size or dataset.default_image_size()
     space = cfg.space
     registered = isinstance(space, str) and not is_module_space(space)
     if registered:  # built once at the training size: a space says here when that is too small
@@ -115,7 +116,7 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
     slots = cfg.parallel_trials or max(1, len(gpus))
     cfg = dataclasses.replace(
         cfg, dataset=dataset.name, data_source=source, num_classes=dataset.num_classes, image_size=image_size,
-        deploy_image_size=cfg.deploy_image_size or (image_size if at_training_size else 224),
+        deploy_image_size=cfg.deploy_image_size or (image_size if at_training_size or cfg.input_shape else 224),
         study_dir=cfg.resolved_study_dir(),
         executor=cfg.executor or ("local" if slots > 1 or cfg.workers_per_trial > 1 else "serial"),
         parallel_trials=slots, labelled_progress=slots > 1, learning_rate=float(cfg.learning_rate))
@@ -298,9 +299,9 @@ def _header(prepared: Prepared, search_algorithm, executor: executors.Executor, 
     return (f"{TITLES[cfg.algorithm]} on {space.name} ({chosen}; {float(space.size):.3g} networks), {unit} "
             f"{at} in [{show(cfg.cost, cfg.target[0])}, {show(cfg.cost, cfg.target[1])}]{also}"
             f"{f' (buckets by {unit})' if isinstance(search_algorithm, LayerNAS) else ''}, "
-            f"proxies train on {dataset.name} at {cfg.image_size}x{cfg.image_size} ({dataset.sizes['train']} train"
+            f"proxies train on {dataset.name} at {cfg.size_label(cfg.image_size)} ({dataset.sizes['train']} train"
             f"{' (a fixed, class-balanced part)' if cfg.train_examples is not None else ''} / "
-            f"{dataset.sizes['validation']} validation images)"
+            f"{dataset.sizes['validation']} validation {'images' if dataset.images else 'examples'})"
             f"{_rungs_note(cfg)}"
             f", --strategy={cfg.strategy}, {executor.describe()}; "
             f"at most {bound} trials; study in {cfg.study_dir}")

@@ -95,7 +95,7 @@ class SearchConfig:
     `python -m layernas_tf.main` of the same name, default and help (`define_flags`;
     `docs/flags.md` lists them); `from_arguments` checks them all once. The rest are
     filled in from them: `cost`, `target`, `budgets`, `space_options` from the budgets
-    and space options (`from_arguments`), the data-dependent ones (`dataset`'s name,
+    and space options, `input_shape` from the space (`from_arguments`), the data-dependent ones (`dataset`'s name,
     `data_source`, `num_classes`, `image_size`, `deploy_image_size`, `study_dir`,
     `executor`, `parallel_trials`, `labelled_progress`) by `api.prepare`. What a worker
     gets: picklable and frozen; the study records `study_settings()`, and
@@ -213,6 +213,9 @@ class SearchConfig:
                                public=False)
     labelled_progress: bool = setting(False, "Each epoch prints one line starting with its trial (several workers "
                                       "share the console).", public=False)
+    input_shape: Optional[tuple[int, ...]] = setting(
+        None, "One example's shape when the space takes something other than RGB images (`example_shape`): "
+        "examples go to the model as they are, never resized. None: RGB images at image_size.", public=False)
 
     @classmethod
     def from_arguments(cls, **arguments: Any) -> "SearchConfig":
@@ -293,8 +296,14 @@ class SearchConfig:
             raise ValueError(f"nasnet_cells= and nasnet_filters= size space=nasnet, not space={self.space!r}")
         if not isinstance(self.space, str) and self.executor in ("local", "ray"):
             check_picklable("space", self.space)
+        input_shape = example_shape(self.space)
+        if input_shape is not None:
+            for name in ("image_size", "deploy_image_size"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name}={getattr(self, name)} sizes images; this space takes examples of shape "
+                                     f"{input_shape} (its input_shape), which go to the model as they are: drop {name}=")
         cost = self.bucket_by or next(iter(given))
-        return dict(cost=cost, target=tuple(ranges[cost]), space_options=space_options,
+        return dict(cost=cost, target=tuple(ranges[cost]), space_options=space_options, input_shape=input_shape,
                     budgets=tuple((n, *ranges[n]) for n in ranges if n != cost))
 
     def rungs(self) -> tuple[int, ...]:
@@ -331,6 +340,8 @@ class SearchConfig:
             settings["latency_profile"] = self.latency_profile
         if self.train_examples is not None:
             settings["train_examples"] = self.train_examples
+        if self.input_shape is not None:
+            settings["input_shape"] = list(self.input_shape)
         return settings
 
     @classmethod
@@ -363,6 +374,8 @@ class SearchConfig:
         values.update(target=tuple(values["target"]), budgets=tuple(tuple(b) for b in values.get("budgets", ())),
                       decisions=tuple(values.get("decisions", ())),
                       space_options=tuple(tuple(o) for o in values.get("space_options", ())))
+        if values.get("input_shape") is not None:
+            values["input_shape"] = tuple(values["input_shape"])
         return cls(**{**values, **overrides})
 
     def resolved_study_dir(self) -> str:
@@ -381,14 +394,20 @@ class SearchConfig:
         low, high = self.target
         return lambda record: low <= record.cost <= high and space.within_budgets(space.parse(record.arch))
 
-    def deploy_shape(self) -> tuple[int, int, int]:
-        return (self.deploy_image_size, self.deploy_image_size, 3)
+    def shape(self, size: Optional[int]) -> tuple[int, ...]:
+        """One example's shape at image side `size`: the examples' own shape when they are not images."""
+        return self.input_shape or (size, size, 3)
 
-    def train_shape(self) -> tuple[int, int, int]:
-        return (self.image_size, self.image_size, 3)
+    def deploy_shape(self) -> tuple[int, ...]:
+        return self.shape(self.deploy_image_size)
 
-    def size_label(self) -> str:
-        return f"{self.deploy_image_size}x{self.deploy_image_size}"
+    def train_shape(self) -> tuple[int, ...]:
+        return self.shape(self.image_size)
+
+    def size_label(self, size: Optional[int] = None) -> str:
+        """`size` (default: the deployment's) as reports print it: 32x32, or the examples' shape (100x13)."""
+        shape = self.shape(self.deploy_image_size if size is None else size)
+        return "x".join(str(d) for d in (shape if self.input_shape else shape[:2]))
 
     def trial_dir(self, trial_id: int) -> str:
         return trial_dir(self.study_dir, trial_id)
@@ -428,6 +447,22 @@ class SearchConfig:
         space = space if space is not None else self._chosen_space()
         return latency_model.Predictor(latency_model.Profile.load(self.latency_profile), space,
                                        self.deploy_image_size, self.num_classes)
+
+
+def example_shape(space: Any) -> Optional[tuple[int, ...]]:
+    """The shape of one example when `space` takes something other than RGB images, else None.
+
+    Registered spaces and build functions named on the command line take RGB images
+    (resized to `image_size`). A `KerasSpace` object declares its `input_shape`: a
+    shape other than (height, width, 3) (a keyword-spotting model's (frames,
+    coefficients), a sensor window, a grayscale (h, w, 1) spectrogram) means its data is
+    fed as it is, so that the shape the model is built and counted at is the data's.
+    """
+    shape = None if isinstance(space, str) else getattr(space, "input_shape", None)
+    if not shape:  # a tuner's hypermodel without input_shape=: its own keras.Input decides
+        return None
+    shape = tuple(int(d) for d in shape)
+    return None if len(shape) == 3 and shape[-1] == 3 else shape
 
 
 def is_module_space(space: str) -> bool:

@@ -155,6 +155,9 @@ def plan_of(config: SearchConfig, space, rows: list[dict], *, trial: Optional[in
         if batch % workers:
             raise ValueError(f"batch_size={batch} is the global batch: it must split evenly among TF_CONFIG's "
                              f"{workers} workers")
+    if chosen["augment"] != "none" and config.input_shape is not None:
+        raise ValueError(f"augment={chosen['augment']} augments images; this search's examples (shape "
+                         f"{config.input_shape}) are not images: use augment=none")
     if chosen["dropout"] is not None:  # a network without a dropout layer is refused now, not after the data loads
         set_dropout(space.build(space.parse(row["arch"])), chosen["dropout"])
     work_dir = os.path.join(study_dir, FINAL_DIR, f"trial_{row['id']:04d}")
@@ -181,7 +184,8 @@ def run_plan(checked: Plan, log: Callable[[str], None] = print,
     config, row, recipe, work_dir = checked.config, checked.row, checked.recipe, checked.work_dir
     epochs, optimizer, ema, augment = recipe.epochs, recipe.optimizer, recipe.ema, checked.augment
     strategy = strategy or distribute.make_strategy(config.strategy, config.tpu)
-    dataset = data.load(config.dataset, config.data_dir, source=config.data_source, num_classes=config.num_classes)
+    dataset = data.load(config.dataset, config.data_dir, source=config.data_source, num_classes=config.num_classes,
+                        example_shape=config.input_shape)
     policy = distribute.precision_policy(recipe.mixed_precision, strategy)
     log(f"final training of trial {row['id']} ({row['arch']}, proxy reward {row['reward']:.4f}) for {epochs} epochs "
         f"at {config.size_label()}: {optimizer}, learning rate {recipe.learning_rate:g} with "

@@ -107,7 +107,7 @@ def test_bad_arguments_raise_value_error_naming_the_argument(tmp_path):
         (dict(madds=float("inf")), "madds=inf is not a finite count"),
         (dict(madds="40M", learning_rate=float("nan")), "learning_rate=nan is not a positive finite number"),
         (dict(madds="40M", batch_size=2.5), "batch_size=2.5 is not an integer"),
-        (dict(madds="40M", dataset=(np.zeros((4, 8, 8, 3)), np.zeros(3, int))), "N labels"),
+        (dict(madds="40M", dataset=(np.zeros((4, 8, 8, 3)), np.zeros(3, int))), "4 examples need 4 labels"),
         (dict(madds="40M", dataset=(np.zeros((4, 8, 8, 3), np.uint8), np.zeros(4, int))), "1 class(es)"),
         (dict(madds="40M", dataset=lambda: {}, executor="local"), "cannot be sent to the trial workers"),
         (dict(madds="40M", space="mbv3_small", decisions="width,depth"), "kind depth"),

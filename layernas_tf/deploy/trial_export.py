@@ -69,13 +69,14 @@ def export_trial(config, space, dataset, trial_id: int, arch: str, export_dir: s
         if not final_epochs:
             log(f"the weights of trial {trial_id} are not in {config.trial_dir(trial_id)}; training it again")
         epochs = final_epochs or config.proxy_epochs
-        log(f"training {arch} for {epochs} epochs at {final_size}x{final_size}")
+        log(f"training {arch} for {epochs} epochs at {config.size_label(final_size)}")
         train_data = data.input_pipeline(dataset.train, training=True, flip=dataset.flip, seed=config.seed,
-                                         size_hint=dataset.sizes["train"], randaugment=randaugment, **pipeline)
+                                         size_hint=dataset.sizes["train"], randaugment=randaugment,
+                                         augment=dataset.images, **pipeline)
         strategy = strategy or distribute.make_strategy(config.strategy, config.tpu)
         member = distribute.worker_index(strategy)
         model, _ = trainer.train(
-            lambda: space.build(architecture, input_shape=(final_size, final_size, 3)), train_data, validation_data,
+            lambda: space.build(architecture, input_shape=config.shape(final_size)), train_data, validation_data,
             recipe or trainer.TrainConfig(epochs=epochs, learning_rate=config.learning_rate, verbose=config.verbose,
                                           mixed_precision=config.mixed_precision,
                                           steps_per_execution=config.steps_per_execution),
@@ -93,7 +94,7 @@ def export_trial(config, space, dataset, trial_id: int, arch: str, export_dir: s
         evaluation["test_top1"] = float(model.evaluate(test_data, return_dict=True, verbose=0)["top1"])
     log(f"network of trial {trial_id}: validation top-1 {evaluation['val_top1']:.4f}"
         + (f", test top-1 {evaluation['test_top1']:.4f}" if "test_top1" in evaluation else "")
-        + f" (at {final_size}x{final_size})")
+        + f" (at {config.size_label(final_size)})")
     final = {"epochs": final_epochs, "image_size": final_size, **evaluation}
     if member:
         return {"final": final, "exports": None}
@@ -114,8 +115,9 @@ def export_trial(config, space, dataset, trial_id: int, arch: str, export_dir: s
         f"agreement {lite['top1_agreement']:.3f}, max |diff| {lite['max_abs_diff']:.2e}"
         f"{'' if lite['verified'] else ', NOT VERIFIED'})")
     if final_size != config.deploy_image_size and lite["val_top1"] < evaluation["val_top1"] - 0.1:
-        log(f"warning: the exported model keeps the proxy's weights, trained at {final_size}x{final_size}; at "
-            f"{config.size_label()} its LiteRT top-1 is {lite['val_top1']:.4f} against {evaluation['val_top1']:.4f}"
-            f" at {final_size}x{final_size}: retrain it at the deployment size (final_epochs=N)")
+        log(f"warning: the exported model keeps the proxy's weights, trained at {config.size_label(final_size)}; "
+            f"at {config.size_label()} its LiteRT top-1 is {lite['val_top1']:.4f} against "
+            f"{evaluation['val_top1']:.4f} at {config.size_label(final_size)}: retrain it at the deployment size "
+            "(final_epochs=N)")
     return {"final": final, "exports": exported}
 

@@ -10,6 +10,11 @@ split (ImageNet has no public test labels).
 Images come out as float32 RGB pixels in [0, 255], resized to the search's image
 size; the models the spaces build rescale them themselves, so an exported model
 takes raw pixels too.
+
+Data that is not images (a keyword-spotting model's (frames, coefficients), a
+sensor window, a spectrogram the model takes as (h, w, 1)) is loaded with the
+`example_shape` the space's model takes: each example must have that shape, and
+goes to the model as float32, as it is (no resizing, no image augmentation).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import dataclasses
 import hashlib
 import os
 import socket
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import keras
 import numpy as np
@@ -48,6 +53,8 @@ class Dataset:
     Attributes:
       native_size: the side of the dataset's images when they all share it, else None.
       flip: whether a left-right flip is a valid augmentation (not for digits).
+      images: False for examples of a given shape that are not images (`load`'s
+        `example_shape`): never resized, converted or augmented.
     """
 
     name: str
@@ -58,6 +65,7 @@ class Dataset:
     sizes: dict[str, int]
     native_size: Optional[int]
     flip: bool = True
+    images: bool = True
 
     def default_image_size(self) -> int:
         """The native size, at least 32 (the MobileNets' total stride), 224 when sizes vary."""
@@ -65,10 +73,13 @@ class Dataset:
 
 
 def load(name: str, data_dir: Optional[str] = None, validation_fraction: float = 0.1, *,
-         source: Any = None, num_classes: Optional[int] = None, train_examples: Optional[float] = None) -> Dataset:
+         source: Any = None, num_classes: Optional[int] = None, train_examples: Optional[float] = None,
+         example_shape: Optional[Sequence[int]] = None) -> Dataset:
     """Loads `name`: a tfds dataset name, `folder:PATH`, or `digits` (embedded, no download).
 
     Args:
+      example_shape: the shape of one example when the data is not images (the user's
+        arrays or dataset function only): every example must have it.
       source: the user's data behind an `arrays:` or `function:` name (`source_name`):
         {split: (images, labels)} numpy arrays, or a function returning {split:
         tf.data.Dataset of (image, label)}.
@@ -78,10 +89,13 @@ def load(name: str, data_dir: Optional[str] = None, validation_fraction: float =
     """
     if not 0 < validation_fraction < 1:
         raise DataError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
+    if example_shape is not None and not name.startswith((ARRAYS_PREFIX, FUNCTION_PREFIX)):
+        raise DataError(f"dataset {name} holds images, and the space takes examples of shape {tuple(example_shape)}: "
+                        "give your own data as dataset=(x, y) arrays or a dataset function")
     if name.startswith(ARRAYS_PREFIX):
-        dataset = _arrays(name, source, validation_fraction)
+        dataset = _arrays(name, source, validation_fraction, example_shape)
     elif name.startswith(FUNCTION_PREFIX):
-        dataset = _function(name, source, num_classes, validation_fraction)
+        dataset = _function(name, source, num_classes, validation_fraction, example_shape)
     elif name == DIGITS:
         dataset = _digits(validation_fraction)
     elif name == NOISY_DIGITS:
@@ -142,11 +156,14 @@ def balanced_part(dataset: Dataset, train_examples: float) -> Dataset:
                                sizes={**dataset.sizes, "train": wanted})
 
 
-def as_splits(dataset: Any) -> "dict[str, tuple[np.ndarray, np.ndarray]]":
-    """The user's arrays as {split: (images, labels)}: `(x, y)` is the training split alone.
+def as_splits(dataset: Any, example_shape: Optional[Sequence[int]] = None) -> "dict[str, tuple[np.ndarray, np.ndarray]]":
+    """The user's arrays as {split: (examples, labels)}: `(x, y)` is the training split alone.
+
+    Images become uint8 (N, H, W, C); with `example_shape`, examples stay numbers of
+    that shape (float32; a missing last axis of 1 is added).
 
     Raises:
-      DataError: not arrays of images (N, H, W[, C]) with one integer label each.
+      DataError: not arrays of images (N, H, W[, C]), or of `example_shape`, with one integer label each.
     """
     splits = dict(dataset) if isinstance(dataset, dict) else {"train": dataset}
     unknown = sorted(set(splits) - {"train", "validation", "test"})
@@ -159,27 +176,48 @@ def as_splits(dataset: Any) -> "dict[str, tuple[np.ndarray, np.ndarray]]":
             images, labels = (np.asarray(v) for v in pair)
         except (TypeError, ValueError):
             raise DataError(f"dataset= {split} split must be a pair (images, labels) of arrays") from None
-        if images.ndim == 3:
-            images = images[..., None]
-        if images.ndim != 4 or images.shape[-1] not in (1, 3, 4) or len(images) != len(labels) or labels.ndim != 1:
-            raise DataError(f"dataset= {split} split: images must be (N, H, W) or (N, H, W, 1|3|4) with N labels, "
-                            f"got images {images.shape} and labels {labels.shape}")
+        if len(images) != len(labels) or labels.ndim != 1:
+            raise DataError(f"dataset= {split} split: {len(images)} examples need {len(images)} labels in one "
+                            f"dimension, got labels {labels.shape}")
         if not np.issubdtype(labels.dtype, np.integer) or (len(labels) and labels.min() < 0):
             raise DataError(f"dataset= {split} labels must be integers >= 0 (class indices), got {labels.dtype}")
-        if images.dtype != np.uint8:
-            if not np.isfinite(images).all() or images.min() < 0 or images.max() > 255:
-                raise DataError(f"dataset= {split} images must be pixels in [0, 255] (uint8, or floats in that range)")
-            images = np.round(images).astype(np.uint8)
-        out[split] = (images, labels.astype(np.int64))
+        out[split] = (_examples(split, images, example_shape), labels.astype(np.int64))
     return out
 
 
+def _examples(split: str, examples: np.ndarray, example_shape: Optional[Sequence[int]]) -> np.ndarray:
+    """One split's examples as loaded: numbers of `example_shape`, or uint8 images."""
+    if example_shape is not None:
+        shape = tuple(example_shape)
+        if examples.shape[1:] + (1,) == shape:
+            examples = examples[..., None]
+        if examples.shape[1:] != shape:
+            raise DataError(f"dataset= {split} split: the space's model takes examples of shape {shape} (its "
+                            f"input_shape), got {examples.shape[1:]} ({examples.shape} for {len(examples)} examples)")
+        if not np.issubdtype(examples.dtype, np.number) or not np.isfinite(examples).all():
+            raise DataError(f"dataset= {split} split: examples must be finite numbers, got {examples.dtype}"
+                            + (" with NaN or infinity" if np.issubdtype(examples.dtype, np.number) else ""))
+        return examples.astype(np.float32)
+    if examples.ndim == 3:
+        examples = examples[..., None]
+    if examples.ndim != 4 or examples.shape[-1] not in (1, 3, 4):
+        raise DataError(f"dataset= {split} split: images must be (N, H, W) or (N, H, W, 1|3|4), got {examples.shape}; "
+                        "data that is not images needs a space declaring its shape: KerasSpace(build, "
+                        "input_shape=(...))")
+    if examples.dtype != np.uint8:
+        if not np.isfinite(examples).all() or examples.min() < 0 or examples.max() > 255:
+            raise DataError(f"dataset= {split} images must be pixels in [0, 255] (uint8, or floats in that range)")
+        examples = np.round(examples).astype(np.uint8)
+    return examples
+
+
 def source_name(dataset: Any) -> str:
-    """The name a study records for the user's data: a digest of the arrays, or the function's import path."""
+    """The name a study records for the user's data: a digest of the arrays (as `as_splits` returns them, so that
+    the same data names the same study however it was given), or the function's import path."""
     if callable(dataset):
         return f"{FUNCTION_PREFIX}{getattr(dataset, '__module__', '?')}.{getattr(dataset, '__qualname__', '?')}"
     digest = hashlib.sha1()
-    for split, (images, labels) in sorted(as_splits(dataset).items()):
+    for split, (images, labels) in sorted(dataset.items()):
         for part in (split.encode(), str(images.shape).encode(), images.tobytes(), labels.tobytes()):
             digest.update(part)
     return f"{ARRAYS_PREFIX}{digest.hexdigest()[:16]}"
@@ -213,31 +251,45 @@ def _check_classes(name: str, num_classes: int) -> None:
         raise DataError(f"dataset {name} has {num_classes} class(es): a classifier needs at least 2")
 
 
-def _arrays(name: str, arrays: Any, validation_fraction: float) -> Dataset:
+def _arrays(name: str, arrays: Any, validation_fraction: float,
+            example_shape: Optional[Sequence[int]] = None) -> Dataset:
     """The user's numpy arrays (`as_splits`)."""
-    splits = as_splits(arrays)
+    splits = as_splits(arrays, example_shape)
     num_classes = int(splits["train"][1].max()) + 1 if len(splits["train"][1]) else 0
     _check_classes(name, num_classes)
     loaded = _carved({k: tf.data.Dataset.from_tensor_slices(v) for k, v in splits.items()}, validation_fraction)
     sizes, loaded = _counted(loaded)
+    if example_shape is not None:
+        return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes, None,
+                       flip=False, images=False)
     return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes,
                    _native(splits["train"][0].shape[1:]))
 
 
 def _function(name: str, function: Callable[[], dict], num_classes: Optional[int],
-              validation_fraction: float) -> Dataset:
+              validation_fraction: float, example_shape: Optional[Sequence[int]] = None) -> Dataset:
     """The user's function returning {"train": ds, optional "validation" and "test"}: (image, label) datasets."""
     splits = function()
     if not isinstance(splits, dict) or "train" not in splits or not all(
             isinstance(v, tf.data.Dataset) for v in splits.values()):
         raise DataError(f"dataset={name[len(FUNCTION_PREFIX):]} must return {{'train': tf.data.Dataset, optional "
                         f"'validation' and 'test'}} of (image, label) pairs; got {type(splits).__name__}")
+    if example_shape is not None:
+        for split, ds in splits.items():
+            got = tuple(ds.element_spec[0].shape)
+            if got != tuple(example_shape):
+                raise DataError(f"dataset={name[len(FUNCTION_PREFIX):]}: its {split} split's examples have shape "
+                                f"{got}, and the space's model takes {tuple(example_shape)} (its input_shape)")
+        splits = {k: ds.map(lambda x, y: (tf.cast(x, tf.float32), y)) for k, ds in splits.items()}
     loaded = _carved(dict(splits), validation_fraction)
     if num_classes is None:
         labels = loaded["train"].map(lambda image, label: tf.cast(label, tf.int64))
         num_classes = int(labels.reduce(np.int64(-1), tf.maximum)) + 1
     _check_classes(name, num_classes)
     sizes, loaded = _counted(loaded)
+    if example_shape is not None:
+        return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes, None,
+                       flip=False, images=False)
     return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes,
                    _native(loaded["train"].element_spec[0].shape))
 
@@ -458,19 +510,23 @@ def steps_per_epoch(examples: int, batch_size: int) -> int:
     return max(1, examples // batch_size)
 
 
-def resized(split: tf.data.Dataset, *, image_size: int, size_hint: Optional[int] = None) -> tf.data.Dataset:
+def resized(split: tf.data.Dataset, *, image_size: Optional[int], size_hint: Optional[int] = None) -> tf.data.Dataset:
     """(float32 RGB pixels in [0, 255] at `image_size`, label), cached in memory when
-    `size_hint` examples fit in `CACHE_LIMIT_BYTES`.
+    `size_hint` examples fit in `CACHE_LIMIT_BYTES`. `image_size` None: examples that
+    are not images (`Dataset.images`), as float32, as they are.
 
     Build it once and derive each trial's `batches` from it: the cache is shared.
     """
 
     def resize(image, label):
+        if image_size is None:
+            return tf.cast(image, tf.float32), label
         image = tf.image.resize(tf.cast(_to_rgb(image), tf.float32), (image_size, image_size))
         return image, label
 
     ds = split.map(resize, num_parallel_calls=tf.data.AUTOTUNE)
-    if size_hint is not None and size_hint * image_size * image_size * 3 * 4 <= CACHE_LIMIT_BYTES:
+    example_bytes = 4 * int(np.prod(ds.element_spec[0].shape))
+    if size_hint is not None and size_hint * example_bytes <= CACHE_LIMIT_BYTES:
         ds = ds.cache()
     return ds
 
@@ -485,10 +541,12 @@ def batches(
     size_hint: Optional[int] = None,
     seed: Optional[int] = None,
     randaugment: bool = False,
+    augment: bool = True,
 ) -> tf.data.Dataset:
     """Batches of (float32 RGB pixels in [0, 255], one-hot label) from `resized` images.
 
-    Training adds random crops (pad by 1/8 of the side, crop back) and, where `flip`,
+    Training adds (unless not `augment`: data that is not images, `Dataset.images`)
+    random crops (pad by 1/8 of the side, crop back) and, where `flip`,
     left-right flips (with `randaugment`, Keras' `RandAugment` after them: two random
     operations of magnitude 0.5 per image), reshuffles every epoch, and drops a last partial batch when
     there is at least one whole one (a batch of another shape would make Keras trace
@@ -497,7 +555,7 @@ def batches(
     autotune = tf.data.AUTOTUNE
     image_size = images.element_spec[0].shape[0]
 
-    def augment(image, label):
+    def crop_and_flip(image, label):
         pad = max(1, image_size // 8)
         image = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
         image = tf.image.random_crop(image, (image_size, image_size, 3), seed=seed)
@@ -512,7 +570,8 @@ def batches(
     drop_remainder = False
     if training:
         ds = ds.shuffle(min(size_hint or 10_000, 10_000), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(augment, num_parallel_calls=autotune)
+        if augment:
+            ds = ds.map(crop_and_flip, num_parallel_calls=autotune)
         if randaugment:
             rand_augment = keras.layers.RandAugment(value_range=(0, 255), seed=seed)
             ds = ds.map(lambda image, label: (rand_augment(image, training=True), label), num_parallel_calls=autotune)

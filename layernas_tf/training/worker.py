@@ -51,7 +51,8 @@ class TrialWorker:
                                                  config.tpu)
         self.member = distribute.worker_index(self.strategy)
         dataset = data.load(config.dataset, config.data_dir, source=config.data_source,
-                            num_classes=config.num_classes, train_examples=config.train_examples)
+                            num_classes=config.num_classes, train_examples=config.train_examples,
+                            example_shape=config.input_shape)
         self.dataset = dataset
         self.train_images = data.resized(dataset.train, image_size=config.image_size,
                                          size_hint=dataset.sizes["train"])
@@ -86,7 +87,7 @@ class TrialWorker:
         keras.utils.set_random_seed(seed)
         train_data = data.batches(self.train_images, batch_size=config.batch_size,
                                   num_classes=self.dataset.num_classes, training=True, flip=self.dataset.flip,
-                                  size_hint=self.dataset.sizes["train"], seed=seed)
+                                  size_hint=self.dataset.sizes["train"], seed=seed, augment=self.dataset.images)
         proxy = trainer.TrainConfig(epochs=config.proxy_epochs, until=epochs, learning_rate=config.learning_rate,
                                     verbose=config.verbose, mixed_precision=config.mixed_precision,
                                     steps_per_execution=config.steps_per_execution,
