@@ -32,12 +32,12 @@ import contextlib
 import functools
 import importlib
 import threading
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 import keras
 
 from layernas_tf.core.space import Architecture, DecisionPoint, SearchSpace
-from layernas_tf.cost.layers import count_madds
+from layernas_tf.cost.layers import Counter, count_madds
 
 _ACTIVE = threading.local()
 
@@ -69,8 +69,13 @@ class KerasSpace(SearchSpace):
 
     Args:
       build_fn: `build_fn(input_shape, num_classes) -> keras.Model`.
-      input_shape, num_classes: what costs are counted at (the deployment size).
+      input_shape, num_classes: what costs are counted at (the deployment size). An
+        input_shape other than (height, width, 3) means the data is not images and
+        goes to the model as it is (`layernas_tf.config.example_shape`).
       name: the space's name in studies and reports (default: the function's).
+      count: counters for layer classes the MAdds counter does not know (a custom
+        layer, Conv3D): {LayerClass: fn(layer, input_shapes, output_shapes) -> MAdds},
+        shapes batch first; module-level functions for the local and ray executors.
 
     Raises:
       ValueError: duplicate choice names, a choice with fewer than two options or a
@@ -78,8 +83,9 @@ class KerasSpace(SearchSpace):
     """
 
     def __init__(self, build_fn: Callable[..., keras.Model], input_shape: Sequence[int],
-                 num_classes: int = 10, name: Optional[str] = None):
+                 num_classes: int = 10, name: Optional[str] = None, count: Optional[Mapping[type, Counter]] = None):
         self.build_fn, self.input_shape, self.num_classes = build_fn, tuple(input_shape), num_classes
+        self.count = dict(count or {})
         self.name = name or getattr(build_fn, "__name__", "keras_space")
         points: list[DecisionPoint] = []
 
@@ -135,13 +141,13 @@ class KerasSpace(SearchSpace):
         if arch not in counts:
             keras.backend.clear_session()
             model = self.build(arch)
-            counts[arch] = (count_madds(model), model.count_params())
+            counts[arch] = (count_madds(model, self.count), model.count_params())
         return counts[arch]
 
     def madds(self, arch: Architecture, input_shape=None, num_classes=None) -> int:
         if input_shape is not None or num_classes is not None:
             model = self.build(arch, input_shape, num_classes)
-            return count_madds(model)
+            return count_madds(model, self.count)
         return self._count(Architecture(arch))[0]
 
     def params(self, arch: Architecture, input_shape=None, num_classes=None) -> int:

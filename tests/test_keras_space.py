@@ -1,5 +1,7 @@
 """A user's Keras build function as a space: its choices found inline, its costs exact, searched end to end."""
 
+import math
+
 import keras
 import numpy as np
 import pytest
@@ -80,10 +82,18 @@ def test_choices_that_change_with_earlier_choices_are_refused():
         space.build(space.parse("1"))
 
 
-def test_a_layer_the_counter_cannot_count_is_named():
+def conv3d_madds(layer, input_shapes, output_shapes):
+    """A user's counter for a layer the counter does not know: output positions x kernel x input channels."""
+    return math.prod(output_shapes[0][1:]) * math.prod(layer.kernel_size) * input_shapes[0][-1]
+
+
+def test_a_layer_the_counter_cannot_count_is_named_or_counted_by_the_users_function():
     space = KerasSpace(volumetric, input_shape=(8, 8, 4))
-    with pytest.raises(ValueError, match=r"\(Conv3D\) cannot be counted"):
+    with pytest.raises(ValueError, match=r"\(Conv3D\) cannot be counted.*KerasSpace\(\.\.\., count=\{Conv3D: fn"):
         space.cost(space.default())
+    counted = KerasSpace(volumetric, input_shape=(8, 8, 4), count={keras.layers.Conv3D: conv3d_madds})
+    conv = 6 * 6 * 2 * 4 * 27  # (6, 6, 2) positions x 4 filters x 3x3x3 x 1 channel
+    assert counted.cost(counted.parse("1")) == conv + 6 * 6 * 2 * 4 * 10  # and the Dense on its 288 outputs
 
 
 def test_a_budget_below_the_cheapest_network_is_refused(tmp_path):

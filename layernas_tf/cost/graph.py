@@ -3,7 +3,7 @@
 This is the ground truth the analytic counters of the search spaces are checked
 against: trace the model at batch 1 as a concrete function and let
 `tf.compat.v1.profiler` count floating-point operations of `Conv2D`,
-`DepthwiseConv2dNative` and `MatMul` (bias adds, BatchNorm, activations and pooling
+`DepthwiseConv2dNative`, `MatMul` and `BatchMatMul` (bias adds, BatchNorm, activations and pooling
 are left out), then halve: one multiply-add is two flops. `keras-flops` does the
 same but does not run on TensorFlow 2.21 with Keras 3.
 """
@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # pylint: disable=wrong-import-position
 from tensorflow.python.framework import convert_to_constants  # pylint: disable=wrong-import-position
 
-COUNTED_OPS = ("Conv2D", "DepthwiseConv2dNative", "MatMul")
+COUNTED_OPS = ("Conv2D", "DepthwiseConv2dNative", "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
 
 
 @contextlib.contextmanager
@@ -40,15 +40,16 @@ def profile_madds(model, input_shape=None) -> int:
     """Multiply-adds of one forward pass of `model` on one image.
 
     Args:
-      model: a Keras model with one image input.
-      input_shape: (height, width, channels) to trace at; needed only when the
-        model's input has undefined spatial dimensions.
+      model: a Keras model (several inputs are traced together, each at batch 1).
+      input_shape: (height, width, channels) to trace a one-input model at; needed
+        only when the model's input has undefined spatial dimensions.
     """
-    shape = tuple(input_shape or model.inputs[0].shape[1:])
-    if any(d is None for d in shape):
-        raise ValueError(f"model input shape {shape} is not fully defined; pass input_shape=(h, w, c)")
-    spec = tf.TensorSpec((1, *shape), tf.float32)
-    return _graph_madds(tf.function(lambda x: model(x, training=False)).get_concrete_function(spec).graph)
+    shapes = [tuple(input_shape)] if input_shape else [tuple(t.shape[1:]) for t in model.inputs]
+    if any(d is None for shape in shapes for d in shape):
+        raise ValueError(f"model input shape {shapes[0]} is not fully defined; pass input_shape=(h, w, c)")
+    specs = [tf.TensorSpec((1, *shape), t.dtype) for shape, t in zip(shapes, model.inputs)]
+    call = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
+    return _graph_madds(call.get_concrete_function(*specs).graph)
 
 
 def profile_saved_model(path: str, input_shape) -> int:
