@@ -1,12 +1,14 @@
 """A user's Keras build function as a space: its choices found inline, its costs exact, searched end to end."""
 
 import math
+import time
 
 import keras
 import numpy as np
 import pytest
 
 import layernas_tf
+from layernas_tf.core.space import WithCost
 from layernas_tf.cost import graph
 from layernas_tf.trials import study
 from search_spaces.keras_space import KerasSpace, choose
@@ -144,3 +146,30 @@ def test_the_command_line_searches_a_build_function_by_module_path(tmp_path, cap
         "--batch_size=64", "--max_trials=1", "--verbose=0", f"--study_dir={tmp_path / 'study'}"])
     out = capsys.readouterr().out
     assert "on test_keras_space:small_cnn (5 decision points" in out and "exported trial" in out
+
+
+def test_a_space_slow_to_count_is_sampled_rather_than_listed_for_long(monkeypatch):
+    """Counting a user's network means building it: listing 10^4 of them would take most of an hour, so listing
+    gives up after LISTING_SECONDS (the counts made so far stay cached) and the searches sample instead."""
+    from benchmarks.first_trial import stacked  # pylint: disable=import-outside-toplevel
+    from layernas_tf.core import space as space_module  # pylint: disable=import-outside-toplevel
+
+    monkeypatch.setattr(space_module, "LISTING_SECONDS", 0.5)
+    space = KerasSpace(stacked(4), input_shape=(8, 8, 3), num_classes=4)
+    assert space.size == 10 ** 4 and space.costs_are_slow and WithCost(space, space.params, "params").costs_are_slow
+    started = time.monotonic()
+    assert space.feasible_architectures(0, math.inf) is None
+    assert time.monotonic() - started < 5 and 0 < len(space._counts) < space.size
+    assert space.feasible_architectures(0, math.inf) is None  # given up once, for good
+    small = KerasSpace(stacked(1), input_shape=(8, 8, 3), num_classes=4)
+    assert len(small.feasible_architectures(0, math.inf)) == 10  # a quick listing is kept
+
+
+@pytest.mark.slow
+def test_the_default_search_of_a_large_user_space_trains_its_first_trial_promptly(tmp_path):
+    """10^4 networks (benchmarks/first_trial.py prints the figures; 15 s here, an hour before listing was bounded
+    and counting stopped collecting garbage): a generous bound, this machine being shared."""
+    from benchmarks.first_trial import measure  # pylint: disable=import-outside-toplevel
+
+    seconds, _ = measure(4, 0, str(tmp_path))
+    assert seconds < 120

@@ -16,6 +16,7 @@ import functools
 import math
 import random
 import re
+import time
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 
@@ -68,6 +69,10 @@ class Architecture(tuple):
 # Spaces of at most this many networks can be listed whole (NATS-Bench size: 32,768;
 # NAS-Bench-Macro: 6,561); MobileNet spaces hold about 1e30.
 ENUMERABLE = 100_000
+# Seconds a space whose costs are slow to count (`SearchSpace.costs_are_slow`: a user's Keras model, built to be
+# counted, tenths of a second each) may spend listing its feasible networks: past it, searches sample instead of
+# listing (a space of 10^4 such networks would otherwise take an hour before its first trial).
+LISTING_SECONDS = 10.0
 
 
 class SearchSpace:
@@ -82,6 +87,8 @@ class SearchSpace:
     """
 
     name = "space"
+    # Whether counting a network's cost takes long (a user's model built to be counted): listing is then bounded.
+    costs_are_slow = False
     # Budgets besides the searched cost that every answer must also meet, as
     # (view, t_min, t_max): `view` is this space with the budgeted cost (`WithCost`).
     budgets: tuple[tuple["SearchSpace", float, float], ...] = ()
@@ -238,17 +245,25 @@ class SearchSpace:
     def feasible_architectures(self, t_min: float, t_max: float) -> Optional[tuple[Architecture, ...]]:
         """Every network costing [t_min, t_max] that meets the space's budgets, in space order (canonical strings).
 
-        None for spaces of more than ENUMERABLE networks. Listed once per range and
-        kept: baselines fall back on it when rejection sampling stops finding untried
-        networks, and it tells them when none is left.
+        None for spaces of more than ENUMERABLE networks, and for spaces whose costs are
+        slow to count when listing takes more than LISTING_SECONDS (the costs counted
+        so far stay cached). Listed (or given up) once per range and kept: baselines
+        fall back on it when rejection sampling stops finding untried networks, and it
+        tells them when none is left.
         """
         if self.size > ENUMERABLE:
             return None
         listed = self.__dict__.setdefault("_feasible_listings", {})
         if (t_min, t_max) not in listed:
-            listed[(t_min, t_max)] = tuple(a for a in self.all_architectures()
-                                           if a == self.canonical(a)
-                                           and t_min <= self.cost(a) <= t_max and self.within_budgets(a))
+            deadline = time.monotonic() + LISTING_SECONDS if self.costs_are_slow else math.inf
+            found: Optional[list[Architecture]] = []
+            for a in self.all_architectures():
+                if time.monotonic() > deadline:
+                    found = None
+                    break
+                if a == self.canonical(a) and t_min <= self.cost(a) <= t_max and self.within_budgets(a):
+                    found.append(a)
+            listed[(t_min, t_max)] = None if found is None else tuple(found)
         return listed[(t_min, t_max)]
 
     def budgets_reachable(self, arch: Architecture, layer: int) -> bool:
@@ -292,6 +307,10 @@ class WithCost(SearchSpace):
     def canonical(self, arch: Architecture) -> Architecture:
         return self.base.canonical(arch)
 
+    @property
+    def costs_are_slow(self) -> bool:  # the class attribute would hide the wrapped space's
+        return self.base.costs_are_slow
+
     def __getattr__(self, attribute):
         return getattr(self.base, attribute)
 
@@ -325,6 +344,10 @@ class Subspace(SearchSpace):
         self.base, self.name, self.kinds = space, space.name, tuple(kinds)
         self.positions = [i for i, p in enumerate(space.decision_points) if decision_kind(p.name) in kinds]
         super().__init__([space.decision_points[i] for i in self.positions])
+
+    @property
+    def costs_are_slow(self) -> bool:
+        return self.base.costs_are_slow
 
     def full(self, arch: Architecture) -> Architecture:
         """The whole space's architecture: `arch` at the chosen points, defaults elsewhere."""
