@@ -22,14 +22,14 @@ test in milliseconds.
 
 from layernas_tf.core.space import Architecture, DecisionPoint, SearchSpace
 
-__all__ = ["Architecture", "DecisionPoint", "KerasSpace", "SearchSpace", "SearchConfig", "SearchResult", "choose",
-           "search"]
+__all__ = ["Architecture", "DecisionPoint", "KerasSpace", "NoSignal", "SearchSpace", "SearchConfig", "SearchResult",
+           "choose", "search"]
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """`search`, `SearchResult`, `KerasSpace`, `choose` and `SearchConfig` on first use (PEP 562): all but the
-    last import TensorFlow."""
+    """`search`, `SearchResult`, `KerasSpace`, `choose`, `SearchConfig` and `NoSignal` on first use (PEP 562): the
+    first four import TensorFlow."""
     if name in ("search", "SearchResult"):
         from layernas_tf import api  # pylint: disable=import-outside-toplevel  (imports TensorFlow)
 
@@ -42,4 +42,8 @@ def __getattr__(name: str):
         from layernas_tf.config import SearchConfig  # pylint: disable=import-outside-toplevel
 
         return SearchConfig
+    if name == "NoSignal":  # what search() raises when the first networks all score alike
+        from layernas_tf.trials.runner import NoSignal  # pylint: disable=import-outside-toplevel
+
+        return NoSignal
     raise AttributeError(f"module 'layernas_tf' has no attribute {name!r}")

@@ -104,6 +104,7 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
     name, source = _data_source(cfg.dataset, cfg.executor, cfg.input_shape)
     dataset = data.load(name, cfg.data_dir, source=source, num_classes=cfg.num_classes,
                         train_examples=cfg.train_examples, example_shape=cfg.input_shape)
+    data.check_scorable(dataset)
     # Examples that are not images keep their own shape: no image side to train or deploy at.
     image_size = None if cfg.input_shape else cfg.image_size or dataset.default_image_size()
     space = cfg.space
@@ -335,6 +336,7 @@ def run(prepared: Prepared, *, export: bool = False, log: Log = _print) -> Searc
       executors.WorkerSetupError: the workers could not start training at all.
       executors.DiskFull: the disk filled up; the study resumes once there is room.
       KeyboardInterrupt: Ctrl-C or SIGTERM (`stopping.Stopped`); the study is closed and resumes.
+      runner.NoSignal: the first networks all scored the same reward (`no_signal_trials`); the study is kept.
     """
     cfg = prepared.config
     search_algorithm = _algorithm(prepared)
@@ -368,7 +370,8 @@ def run(prepared: Prepared, *, export: bool = False, log: Log = _print) -> Searc
             at = f"at {cfg.size_label()}"
             Runner(study, search_algorithm, executor, retries=cfg.trial_retries,
                    expected_trials=None if bound == math.inf else int(bound), log=log,
-                   format_cost=lambda c: f"{label(cfg.cost, c)} {at}", on_result=keep_front_weights).run()
+                   format_cost=lambda c: f"{label(cfg.cost, c)} {at}", on_result=keep_front_weights,
+                   no_signal_trials=cfg.no_signal_trials).run()
     except KeyboardInterrupt:
         if executor is not None:
             executor.close()

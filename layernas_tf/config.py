@@ -187,6 +187,10 @@ class SearchConfig:
                                          "Ray.")
     trial_retries: int = setting(1, "Times a trial whose worker died or ran out of memory is trained again, on a "
                                  "fresh worker.", "integer", check=_positive_or_zero)
+    no_signal_trials: int = setting(
+        8, "Stop when the first N networks trained all score the same reward: it ranks nothing (look at the data, "
+        "labels and learning rate). What they trained is kept; 0 searches on regardless.", "integer",
+        check=_positive_or_zero)
     worker_memory_growth: float = setting(
         WORKER_MEMORY_GROWTH_MB, "A local worker or Ray actor whose memory (RSS) grew by more than this many MB since "
         "its first trial is replaced by a fresh one before its next trial, so a search of thousands of trials keeps "

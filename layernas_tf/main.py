@@ -21,6 +21,7 @@ from absl import flags, logging
 
 from layernas_tf import cli, config
 from layernas_tf.trials import executors, stopping, study
+from layernas_tf.trials.runner import NoSignal
 from layernas_tf.trials.study import StudyLocked, StudyMismatch
 
 # Set when the disk filled up: the process then ends without tearing the interpreter down.
@@ -62,6 +63,8 @@ def run(values: flags.FlagValues) -> None:
         cli.fail(e, values)
     except executors.WorkerSetupError as e:
         cli.fail(f"the trial workers could not start: {e}", values)
+    except NoSignal as e:
+        cli.fail(e, values, status=1)
     except executors.DiskFull as e:
         _DISK_FULL.append(e)
         cli.fail(e, values, status=1)

@@ -26,7 +26,7 @@ _LEAKED = []  # what a leaking objective keeps, as a TensorFlow process keeps so
 
 
 def _objective(trial_id, arch, *, log_path, die_on, die_once, raise_on, delay, oom_on=(), leak_mb=0,
-               memory_limit_on=()):
+               memory_limit_on=(), constant=None):
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"{trial_id} {arch} {os.getpid()}\n")
     time.sleep(delay * (zlib.crc32(arch.encode()) % 5))
@@ -46,20 +46,21 @@ def _objective(trial_id, arch, *, log_path, die_on, die_once, raise_on, delay, o
     if arch in die_on or (arch in die_once and not os.path.exists(marker)):
         open(marker, "w", encoding="utf-8").close()
         os.kill(os.getpid(), signal.SIGKILL)
-    return {"reward": toy_reward(arch), "worker": os.getpid()}
+    return {"reward": toy_reward(arch) if constant is None else constant, "worker": os.getpid()}
 
 
 def _factory(**settings):
     return functools.partial(_objective, **settings)
 
 
-def make(log_path, die_on=(), die_once=(), raise_on=(), delay=0.01, oom_on=(), leak_mb=0, memory_limit_on=()):
+def make(log_path, die_on=(), die_once=(), raise_on=(), delay=0.01, oom_on=(), leak_mb=0, memory_limit_on=(),
+         constant=None):
     """`raise_on`: archs whose training raises (diverged); `oom_on`: archs that raise a ResourceExhaustedError;
     `memory_limit_on`: archs whose worker gets a real address-space limit and asks beyond it (MemoryError);
-    `leak_mb`: MB the worker keeps after every trial."""
+    `leak_mb`: MB the worker keeps after every trial; `constant`: every network's reward (data without signal)."""
     return functools.partial(_factory, log_path=str(log_path), die_on=tuple(die_on), die_once=tuple(die_once),
                              raise_on=tuple(raise_on), delay=delay, oom_on=tuple(oom_on), leak_mb=leak_mb,
-                             memory_limit_on=tuple(memory_limit_on))
+                             memory_limit_on=tuple(memory_limit_on), constant=constant)
 
 
 def started(log_path):

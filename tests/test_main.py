@@ -152,6 +152,19 @@ def test_a_folder_with_an_unreadable_image_or_no_images_is_refused_naming_them(t
     status, lines = main_in_process(capsys, "--madds=40M", f"--dataset=folder:{tmp_path / 'images'}",
                                     f"--study_dir={tmp_path / 'study'}")
     assert status == 2 and "has 2 file(s) that are not the images" in lines[0] and "empty.png" in lines[0]
+    (tmp_path / "images" / "train" / "red" / "empty.png").unlink()
+    (tmp_path / "images" / "train" / "blue" / "garbage.jpg").unlink()
+    # Cut short, as an interrupted copy leaves them: the header is right, the end is missing.
+    for name in ("0.png", "cut.jpg"):
+        path = tmp_path / "images" / "train" / "blue" / name
+        if name.endswith(".jpg"):
+            Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(path, quality=90)
+        whole = path.read_bytes()
+        path.write_bytes(whole[:len(whole) * 2 // 3])
+    status, lines = main_in_process(capsys, "--madds=40M", f"--dataset=folder:{tmp_path / 'images'}",
+                                    f"--study_dir={tmp_path / 'study'}")
+    assert status == 2 and len(lines) == 1 and "has 2 image(s) cut short" in lines[0], lines
+    assert "blue/0.png" in lines[0] and "blue/cut.jpg" in lines[0]
     (tmp_path / "bare" / "train").mkdir(parents=True)
     status, lines = main_in_process(capsys, "--madds=40M", f"--dataset=folder:{tmp_path / 'bare'}",
                                     f"--study_dir={tmp_path / 'study'}")
@@ -701,3 +714,30 @@ def test_a_second_driver_on_a_busy_study_is_refused_before_tensorflow_loads(tmp_
         held.close()
     assert done.stdout.split() == ["exit", "2", "False"], done.stdout + done.stderr[-2000:]
     assert "is in use by another search (PID" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_search_whose_first_networks_all_score_alike_stops_with_one_line_and_keeps_them(tmp_path, capsys,
+                                                                                         monkeypatch):
+    """Every network scoring the same (here made so: a real case is data whose labels do not match its
+    images) stops the search after --no_signal_trials networks, exit 1, the trials kept and not trained again."""
+    from layernas_tf.training import worker  # pylint: disable=import-outside-toplevel
+
+    trained = worker.TrialWorker.__call__
+
+    def alike(self, *args, **kwargs):
+        return {**trained(self, *args, **kwargs), "reward": 0.1}
+
+    monkeypatch.setattr(worker.TrialWorker, "__call__", alike)
+    args = ["--space=nats_sss", "--params=600K", "--image_size=8", "--deploy_image_size=8", "--proxy_epochs=1",
+            "--max_trials=6", "--batch_size=64", "--verbose=0", "--train_examples=200", "--no_signal_trials=3",
+            f"--study_dir={tmp_path / 'study'}"]
+    status, lines = main_in_process(capsys, *args)
+    assert status == 1 and len(lines) == 1, lines
+    assert "the first 3 networks trained all scored 0.1000: the reward carries no signal" in lines[0]
+    assert "run again with --no_signal_trials=0 to search regardless" in lines[0]
+    assert [row[2] for row in _study_rows(tmp_path / "study")] == ["COMPLETE"] * 3
+    cli.invoke(main_module.define_flags, main_module.run, [*args, "--no_signal_trials=0"])
+    out = capsys.readouterr().out
+    assert "3 trial(s) done, 0 to retry" in out
+    assert [row[2] for row in _study_rows(tmp_path / "study")] == ["COMPLETE"] * 6

@@ -15,7 +15,7 @@ import conftest
 from conftest import REPO
 from layernas_tf.algorithms import LayerNAS, RegularizedEvolution
 from layernas_tf.trials.executors import LocalExecutor, SerialExecutor, WorkerSetupError
-from layernas_tf.trials.runner import Runner
+from layernas_tf.trials.runner import NoSignal, Runner
 from layernas_tf.trials.study import Study
 
 SETTINGS = {"space": "additive", "target": [0, 20], "buckets": 3}
@@ -202,3 +202,34 @@ def test_runner_drives_every_algorithm(tmp_path, additive_space):
     finally:
         executor.close()
     assert len(rows) == 12 and algorithm.done and algorithm.best() is not None
+
+
+def test_a_reward_without_signal_stops_the_search_keeping_its_trials_and_resumes_only_when_told(tmp_path,
+                                                                                                additive_space):
+    log = tmp_path / "log"
+
+    def run(no_signal_trials):
+        study = Study(str(tmp_path / "study"), SETTINGS)
+        try:
+            Runner(study, _layernas(additive_space), SerialExecutor(fake_objective.make(log, delay=0, constant=0.25)),
+                   log=lambda line: None, no_signal_trials=no_signal_trials).run()
+        finally:
+            rows = study.trials()
+            study.close()
+        return rows
+
+    with pytest.raises(NoSignal, match=r"the first 4 networks trained all scored 0\.2500: the reward carries no "
+                                       r"signal.*the 4 completed trial\(s\) are kept in .*no_signal_trials=0"):
+        run(4)
+    assert len(fake_objective.started(log)) == 4
+    with pytest.raises(NoSignal):  # resumed with the check on: stops again at once, training nothing
+        run(4)
+    assert len(fake_objective.started(log)) == 4
+    rows = run(0)  # told to go on: the search ends as it would have
+    assert len(fake_objective.started(log)) == len(rows) > 4 and all(r["status"] == "COMPLETE" for r in rows)
+    # Rewards that differ among the first networks never stop a search, however many tie later.
+    other = tmp_path / "other"
+    study = Study(str(other), SETTINGS)
+    Runner(study, _layernas(additive_space), SerialExecutor(fake_objective.make(other / "log", delay=0)),
+           log=lambda line: None, no_signal_trials=4).run()
+    study.close()

@@ -114,3 +114,12 @@ def test_the_guides_keyword_spotting_block_runs(tmp_path, monkeypatch):
     result = scope["result"]
     assert result.trials == 6 and result.best["costs"]["madds"] <= 200_000
     assert result.exports["exports"]["tflite"]["verified"], (result.best, result.exports)
+
+
+def test_a_validation_split_too_small_to_rank_by_is_refused(tmp_path):
+    x, y = _clips(60)
+    with pytest.raises(ValueError, match=r"validation split has 3 example\(s\) for 3 classes, too few to rank "
+                                         r"networks by; give it at least 6"):
+        layernas_tf.search(space=_space(), madds="1M", max_trials=1, study_dir=str(tmp_path / "s"),
+                           dataset={"train": (x, y), "validation": (x[:3], y[:3])}, log=lambda line: None)
+    assert not (tmp_path / "s").exists()

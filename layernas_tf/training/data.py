@@ -246,6 +246,24 @@ def _counted(splits: dict[str, tf.data.Dataset]) -> tuple[dict[str, int], dict[s
     return sizes, {k: ds.apply(tf.data.experimental.assert_cardinality(sizes[k])) for k, ds in splits.items()}
 
 
+# Validation examples per class below which rewards cannot tell networks apart: with one per class, a network's
+# reward moves by a whole class's worth with a single example.
+MIN_VALIDATION_PER_CLASS = 2
+
+
+def check_scorable(dataset: Dataset) -> None:
+    """Refuses a validation split too small to rank networks by (fewer than 2 examples per class).
+
+    Raises:
+      DataError: naming the split's size, the classes and what is needed.
+    """
+    needed = MIN_VALIDATION_PER_CLASS * dataset.num_classes
+    if dataset.sizes["validation"] < needed:
+        raise DataError(f"dataset {dataset.name}: its validation split has {dataset.sizes['validation']} example(s) "
+                        f"for {dataset.num_classes} classes, too few to rank networks by; give it at least {needed} "
+                        f"({MIN_VALIDATION_PER_CLASS} a class), or more training data to carve it from")
+
+
 def _check_classes(name: str, num_classes: int) -> None:
     if num_classes < 2:
         raise DataError(f"dataset {name} has {num_classes} class(es): a classifier needs at least 2")
@@ -414,23 +432,27 @@ def _folder(path: str, validation_fraction: float) -> Dataset:
 
 # What tfds.ImageFolder reads, and how each kind of file begins.
 IMAGE_SIGNATURES = {".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",), ".jpeg": (b"\xff\xd8\xff",)}
+# How each kind ends: PNG's IEND chunk, JPEG's end-of-image marker (encoders may pad a few bytes after it).
+IMAGE_ENDINGS = {".png": b"IEND\xaeB`\x82", ".jpg": b"\xff\xd9", ".jpeg": b"\xff\xd9"}
+_TAIL_BYTES = 64
 
 
 def _check_images(path: str) -> None:
     """Refuses a folder whose images TensorFlow would fail on mid-search, naming the files.
 
-    Reads the first bytes of every image (a zero-byte file, or one that is not the
-    image its name says, fails TensorFlow's decoder minutes into the first trial,
-    without the file's name); decoding every image of a large folder before a
-    search would take as long as an epoch, so a file whose header is right but
-    whose body is damaged still fails later.
+    Reads the first and last bytes of every image: a zero-byte file, one that is not
+    the image its name says, or one cut short (an interrupted copy: its header is
+    right, its end marker missing) fails TensorFlow's decoder minutes into the first
+    trial, without the file's name. Decoding every image of a large folder before a
+    search would take as long as an epoch, so a file damaged in its middle still fails
+    later.
     """
     classes: dict[str, dict[str, int]] = {}  # split -> class folder -> images in it
     for split in sorted(os.listdir(path)):
         root = os.path.join(path, split)
         if not os.path.isdir(root):
             continue
-        bad, count = [], 0
+        bad, cut, count = [], [], 0
         classes[split] = {c: 0 for c in sorted(os.listdir(root)) if os.path.isdir(os.path.join(root, c))}
         for folder, _, files in os.walk(root):
             for name in sorted(files):
@@ -441,13 +463,21 @@ def _check_images(path: str) -> None:
                 label = os.path.relpath(folder, root).split(os.sep)[0]
                 if label in classes[split]:
                     classes[split][label] += 1
+                extension = os.path.splitext(name)[1].lower()
                 with open(os.path.join(folder, name), "rb") as f:
                     head = f.read(8)
+                    f.seek(max(0, os.fstat(f.fileno()).st_size - _TAIL_BYTES))
+                    tail = f.read()
                 if not head.startswith(signatures):
                     bad.append(os.path.join(folder, name))
+                elif IMAGE_ENDINGS[extension] not in tail:
+                    cut.append(os.path.join(folder, name))
         if bad:
             raise DataError(f"folder:{path} has {len(bad)} file(s) that are not the images their names say (empty or "
                             f"damaged), e.g. {', '.join(bad[:3])}: remove or replace them")
+        if cut:
+            raise DataError(f"folder:{path} has {len(cut)} image(s) cut short (no end marker: an interrupted copy?), "
+                            f"e.g. {', '.join(cut[:3])}: copy them again or remove them")
         if split == "train" and not count:
             raise DataError(f"folder:{path}/train holds no images: put them as train/<class>/<image>.png|.jpg")
     # A class without images cannot be learned or scored, and one the training split lacks cannot be predicted:

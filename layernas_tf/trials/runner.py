@@ -14,6 +14,12 @@ at once (the same network would fail the same way). The run's last line counts t
 trials that failed out of memory. Killed at
 any moment, the driver resumes from the study: trials that were out are trained
 again, completed ones never are.
+
+A search whose first `no_signal_trials` networks (trained to the full proxy) all
+score the same reward stops with `NoSignal`: such a reward ranks nothing (data whose
+labels do not match, a class-less split, a learning rate that never leaves the
+start), and searching on would spend the whole budget on coin flips. What was
+trained is kept; the same check stops a resumed run at once, unless it is turned off.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ from layernas_tf.core.status import COMPLETE, FAILED, PENDING, RUNNING
 from layernas_tf.core.units import human
 from layernas_tf.trials.executors import Executor, Result
 from layernas_tf.trials.study import Study
+
+
+class NoSignal(RuntimeError):
+    """The first networks trained all scored the same: the reward cannot rank networks. The study is kept."""
 
 
 def clock(seconds: float) -> str:
@@ -44,14 +54,18 @@ class Runner:
       expected_trials: the most trials the search can take, for the time-left estimate.
       format_cost: how a cost is shown in progress lines (with its unit and size).
       on_result: called with (trial, metrics) after a completed trial is recorded.
+      no_signal_trials: stop with `NoSignal` when the first this many full-proxy
+        trials all scored the same reward; 0 never stops.
     """
 
     def __init__(self, study: Study, algorithm: Algorithm, executor: Executor, *, retries: int = 1,
                  expected_trials: Optional[int] = None, log: Callable[[str], None] = print,
                  format_cost: Callable[[float], str] = lambda c: f"{c:,.0f}",
-                 on_result: Optional[Callable[[Trial, dict[str, Any]], None]] = None):
+                 on_result: Optional[Callable[[Trial, dict[str, Any]], None]] = None, no_signal_trials: int = 0):
         if retries < 0:
             raise ValueError(f"trial_retries must be >= 0, got {retries}")
+        self.no_signal_trials = no_signal_trials
+        self._signal_seen = not no_signal_trials
         self.study, self.algorithm, self.executor = study, algorithm, executor
         self.retries, self.expected_trials, self.log = retries, expected_trials, log
         self.format_cost, self.on_result = format_cost, on_result
@@ -70,6 +84,7 @@ class Runner:
             algorithm.load_state_dict(state)
             done = sum(t.status != PENDING for t in algorithm.trials)
             self.log(f"resuming {self.study.path}: {done} trial(s) done, {len(algorithm.pending())} to retry")
+            self._check_signal()
         self._began = time.time()
         while not algorithm.done:
             self._fill()
@@ -131,6 +146,27 @@ class Runner:
             self.on_result(trial, result.metrics)
         self.log(self._progress_line(trial))
         self._show_layers()
+        self._check_signal()
+
+    def _check_signal(self) -> None:
+        """`NoSignal` once the first `no_signal_trials` full-proxy trials are in, if they all scored alike."""
+        if self._signal_seen:
+            return
+        algorithm = self.algorithm
+        done = sorted((t for t in algorithm.trials if t.status == COMPLETE and algorithm.full_fidelity(t)),
+                      key=lambda t: t.id)
+        if len(done) < self.no_signal_trials:
+            return
+        first = [t.reward for t in done[:self.no_signal_trials]]
+        self._signal_seen = True
+        if max(first) - min(first) > 1e-9:
+            return
+        raise NoSignal(
+            f"the first {len(first)} networks trained all scored {first[0]:.4f}: the reward carries no signal, so the "
+            "search would rank nothing. Look at the data (labels matching the examples, every class in every split, "
+            "the input range the model expects) and at learning_rate and proxy_epochs (python -m "
+            f"layernas_tf.proxy_check compares rewards); the {len(done)} completed trial(s) are kept in "
+            f"{self.study.path}: run again with no_signal_trials=0 to search regardless")
 
     def _show_layers(self) -> None:
         """One line per rung and layer the algorithm closed since the last result (LayerNAS's logs)."""
