@@ -469,6 +469,7 @@ def _finish(prepared: Prepared, search_algorithm, study: Study, *, export: bool,
         "best": {"trial": best.id, "arch": str(best.arch), "reward": best.reward, **answer["costs"],
                  "layers": answer["layers"], **fidelity},
         "epochs_trained": epochs_trained(rows),
+        "tflite": cfg.tflite,  # the kind the final training exports too, unless told otherwise
     })
     if cfg.rung_epochs:
         result._results["rungs"] = _rung_summary(cfg, rows)  # pylint: disable=protected-access

@@ -26,6 +26,7 @@ cluster resumes together.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from typing import Any, Callable, Optional
 
@@ -82,7 +83,7 @@ def final_training(study_dir: str, *, log: Callable[[str], None] = print, **reci
 # The recipe's settings and their defaults: the command's flags and `SearchResult.train`'s keywords.
 RECIPE: dict[str, Any] = dict(epochs=30, optimizer="sgd", learning_rate=None, warmup_epochs=None,
                               label_smoothing=0.1, weight_decay=4e-5, ema=0.0, augment="none", batch_size=None,
-                              dropout=None, mixed_precision=False, steps_per_execution=1, tflite="float")
+                              dropout=None, mixed_precision=False, steps_per_execution=1, tflite=None)
 
 
 def plan(study_dir: str, *, trial: Optional[int] = None, strategy: Optional[str] = None, tpu: Optional[str] = None,
@@ -99,9 +100,20 @@ def plan(study_dir: str, *, trial: Optional[int] = None, strategy: Optional[str]
         raise ValueError(f"study_dir={study_dir} holds no study ({STUDY_DB}): give the directory a search wrote")
     settings, rows = study.read(study_dir)
     config = SearchConfig.from_study(settings, study_dir=study_dir, data_dir=data_dir, verbose=verbose, tpu=tpu,
-                                     **({"strategy": strategy} if strategy else {}))
+                                     tflite=searched_tflite(study_dir), **({"strategy": strategy} if strategy else {}))
     return plan_of(config, config.search_space(), rows, trial=trial, export_dir=export_dir, verbose=verbose,
                    **recipe)
+
+
+def searched_tflite(study_dir: str) -> str:
+    """The TFLite kind the search exported its answer as (`results.json`), so that the final training's export
+    is of the same kind unless told otherwise; float for a search that has not finished."""
+    try:
+        with open(os.path.join(study_dir, "results.json"), encoding="utf-8") as f:
+            kind = json.load(f).get("tflite", "float")
+    except (OSError, ValueError, AttributeError):
+        return "float"
+    return kind if kind in TFLITE_KINDS else "float"
 
 
 def check_recipe(recipe: dict[str, Any], strategy: Optional[str] = None) -> dict[str, Any]:
@@ -121,7 +133,7 @@ def check_recipe(recipe: dict[str, Any], strategy: Optional[str] = None) -> dict
     if not isinstance(r["mixed_precision"], bool):
         raise ValueError(f"mixed_precision={r['mixed_precision']!r} is not True or False")
     for name, valid in (("optimizer", OPTIMIZERS), ("augment", AUGMENTS), ("tflite", TFLITE_KINDS)):
-        if r[name] not in valid:
+        if r[name] not in valid and not (name == "tflite" and r[name] is None):  # tflite None: the search's
             raise ValueError(f"unknown {name}={r[name]!r}; valid: {', '.join(valid)}")
     if r["dropout"] is not None and not (isinstance(r["dropout"], (int, float)) and 0 <= r["dropout"] < 1):
         raise ValueError(f"dropout={r['dropout']} is not in [0, 1): the rate of the network's dropout layers")
@@ -169,7 +181,8 @@ def plan_of(config: SearchConfig, space, rows: list[dict], *, trial: Optional[in
                                warmup_fraction=warmup / epochs, verbose=verbose, optimizer=chosen["optimizer"],
                                ema=chosen["ema"], dropout=chosen["dropout"], mixed_precision=chosen["mixed_precision"],
                                steps_per_execution=chosen["steps_per_execution"])
-    return Plan(config, space, row, train_config, chosen["batch_size"], chosen["augment"], chosen["tflite"],
+    return Plan(config, space, row, train_config, chosen["batch_size"], chosen["augment"],
+                chosen["tflite"] or config.tflite,
                 work_dir, export_dir or os.path.join(work_dir, "export"))
 
 
@@ -234,7 +247,9 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
                       "tf.distribute strategy; default: the search's. multi_worker: every host runs this command "
                       "with its TF_CONFIG (docs/real_data.md).", flag_values=values)
     flags.DEFINE_integer("verbose", 1, "Keras progress output: 0 none, 1 bar, 2 a line per epoch.", flag_values=values)
-    define_shared_flags(values, "export_dir", "tflite", "data_dir", "tpu", "mixed_precision", "steps_per_execution")
+    define_shared_flags(values, "export_dir", "tflite", "data_dir", "tpu", "mixed_precision", "steps_per_execution",
+                        tflite=None)
+    values["tflite"].help += " Default: the kind the search exported its answer as."
 
 
 def run(values: flags.FlagValues) -> None:

@@ -37,6 +37,12 @@ def test_the_answer_trains_with_a_full_recipe_is_exported_and_a_killed_training_
     assert command_in_process(main_module, capsys, *SEARCH, f"--study_dir={study_dir}")[0] is None
     status, lines = command_in_process(train, capsys, f"--study_dir={study_dir}", "--trial=7")
     assert status == 2 and len(lines) == 1 and "--trial=7 (no such trial): choose a completed trial of" in lines[0]
+    # The final training exports the kind the search exported (results.json), unless told otherwise.
+    results = json.loads((study_dir / "results.json").read_text())
+    assert results["tflite"] == "float" and train.plan(str(study_dir)).tflite == "float"
+    (study_dir / "results.json").write_text(json.dumps({**results, "tflite": "int8"}))
+    assert train.plan(str(study_dir)).tflite == "int8" and train.plan(str(study_dir), tflite="dynamic").tflite == "dynamic"
+    (study_dir / "results.json").write_text(json.dumps(results))
 
     args = [sys.executable, "-m", "layernas_tf.train", f"--study_dir={study_dir}", "--epochs=8",
             "--optimizer=rmsprop", "--learning_rate=0.005", "--ema=0.9", "--augment=randaugment", "--mixed_precision",
