@@ -123,3 +123,22 @@ def test_a_validation_split_too_small_to_rank_by_is_refused(tmp_path):
         layernas_tf.search(space=_space(), madds="1M", max_trials=1, study_dir=str(tmp_path / "s"),
                            dataset={"train": (x, y), "validation": (x[:3], y[:3])}, log=lambda line: None)
     assert not (tmp_path / "s").exists()
+
+
+def clip_splits():
+    """A dataset function of clips (module level, as the workers import it)."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    x, y = _clips(90)
+    return {"train": tf.data.Dataset.from_tensor_slices((x, y)),
+            "validation": tf.data.Dataset.from_tensor_slices((x[:30], y[:30]))}
+
+
+def test_a_dataset_function_of_clips_is_fed_as_it_is_and_a_wrong_shape_refused():
+    loaded = data.load(data.source_name(clip_splits), source=clip_splits, example_shape=(FRAMES, COEFFICIENTS))
+    assert not loaded.images and loaded.num_classes == 3 and loaded.sizes == {"train": 90, "validation": 30}
+    example, _ = next(iter(loaded.train))
+    assert example.dtype.name == "float32" and np.allclose(example.numpy(), _clips(90)[0][0])
+    with pytest.raises(data.DataError, match=r"train split's examples have shape \(40, 13\), and the space's model "
+                                             r"takes \(13, 40\)"):
+        data.load(data.source_name(clip_splits), source=clip_splits, example_shape=(COEFFICIENTS, FRAMES))
