@@ -39,7 +39,7 @@ from layernas_tf.deploy import trial_export
 from layernas_tf.training import data, distribute
 from layernas_tf.training.worker import TrialWorker
 from layernas_tf.trials import executors, stopping
-from layernas_tf.trials.artefacts import THREADS_ENV, WEIGHTS, load_weights, trial_dir
+from layernas_tf.trials.artefacts import THREADS_ENV, WEIGHTS, load_weights, remove_backups, trial_dir
 from layernas_tf.trials.runner import Runner
 from layernas_tf.trials.study import Study, read as read_study
 
@@ -358,19 +358,28 @@ def run(prepared: Prepared, *, export: bool = False, log: Log = _print) -> Searc
             bound = min(cfg.max_trials or math.inf, natural)
             log(_header(prepared, search_algorithm, executor, bound))
 
-            def keep_front_weights(trial, metrics):
-                """Only the front's weights can be exported later: drop the rest as results come in."""
+            settled: set[int] = set()  # trials whose checkpoints are gone: settled for good
+
+            def prune_files(trial, metrics):
+                """Only the front's weights can be exported later, and only a trial that may train on needs its
+                checkpoint: drop the rest as results come in (trials out keep theirs)."""
                 del trial, metrics
                 kept = set(front.of_search(search_algorithm))
                 for t in search_algorithm.trials:
-                    path = os.path.join(trial_dir(cfg.study_dir, t.id), WEIGHTS)
-                    if t.status == COMPLETE and t.id not in kept and os.path.exists(path):  # trials out keep theirs
+                    if t.status != COMPLETE:
+                        continue
+                    directory = trial_dir(cfg.study_dir, t.id)
+                    path = os.path.join(directory, WEIGHTS)
+                    if t.id not in kept and os.path.exists(path):
                         os.remove(path)
+                    if t.id not in settled and search_algorithm.settled(t):
+                        remove_backups(directory)
+                        settled.add(t.id)
 
             at = f"at {cfg.size_label()}"
             Runner(study, search_algorithm, executor, retries=cfg.trial_retries,
                    expected_trials=None if bound == math.inf else int(bound), log=log,
-                   format_cost=lambda c: f"{label(cfg.cost, c)} {at}", on_result=keep_front_weights,
+                   format_cost=lambda c: f"{label(cfg.cost, c)} {at}", on_result=prune_files,
                    no_signal_trials=cfg.no_signal_trials).run()
     except KeyboardInterrupt:
         if executor is not None:

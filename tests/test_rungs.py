@@ -327,8 +327,8 @@ def test_a_multi_fidelity_search_on_real_training_with_two_local_workers(tmp_pat
         assert row["metrics"]["first_epoch"] == 1 and row["metrics"]["epochs_trained"] == 2
         assert row["reward"] == row["rungs"][-1]["reward"]
         assert not os.path.exists(tmp_path / "study" / "trials" / f"{row['id']:04d}" / "backup")
-    for row in stopped:  # its checkpoint is kept: a later layer may take it on
-        assert os.path.isdir(tmp_path / "study" / "trials" / f"{row['id']:04d}" / "backup")
+    for row in stopped:  # settled once its rung closed without it: its checkpoint is gone
+        assert not os.path.exists(tmp_path / "study" / "trials" / f"{row['id']:04d}" / "backup")
     assert result.best["epochs"] == 3 and result.best["full_fidelity"]
     assert result.best["trial"] in {r["id"] for r in rows if r["rungs"][-1]["epochs"] == 3}
     assert all(entry["full_fidelity"] for entry in result.front)
@@ -345,3 +345,23 @@ def test_max_trials_stops_new_trials_but_the_rungs_of_the_layer_close():
     best = algo.best()
     assert best is not None and best.epochs == 5 and best.rewards[1] == max(
         t.rewards[1] for t in algo.trials[1:] if 1 in t.rewards and algo.feasible(t.arch))
+
+
+@pytest.mark.parametrize("reward, batch", [(noisy, 1), (noisy, 3), (scaled, 2)])
+def test_a_trial_called_settled_never_trains_again_and_every_trial_ends_settled(reward, batch):
+    """What lets the search delete a stopped rung's checkpoint: once `settled`, a trial is never handed out again."""
+    space = AdditiveSpace()
+    algo = LayerNAS(space, 20, buckets=3, rungs=RUNGS)
+    settled_at: dict[int, int] = {}  # trial -> its epochs when first called settled
+    early = 0
+    while not algo.done:
+        for trial in algo.suggest(batch):
+            assert trial.id not in settled_at, f"trial {trial.id} was settled at {settled_at[trial.id]} epochs"
+            algo.report(trial.id, reward(trial.arch, trial.epochs))
+        for trial in algo.trials:
+            if trial.id not in settled_at and algo.settled(trial):
+                settled_at[trial.id] = trial.epochs
+                early += not algo.done and trial.epochs < RUNGS[-1]
+    assert all(algo.settled(t) for t in algo.trials) and len(settled_at) == len(algo.trials)
+    assert {t.id: t.epochs for t in algo.trials} == settled_at
+    assert early  # stopped rungs are settled while the search goes on, not only at its end

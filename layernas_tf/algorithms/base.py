@@ -170,6 +170,10 @@ class Algorithm:
         del trial
         return True
 
+    def settled(self, trial: Trial) -> bool:
+        """Whether nothing will train `trial` further: its reward is final, so its checkpoint can go."""
+        return trial.status == COMPLETE
+
     def _on_failure(self, trial: Trial) -> None:
         pass
 

@@ -89,6 +89,7 @@ class LayerNAS(Algorithm):
         self._layer: Optional[int] = None  # None: not started; -1: training the default
         self._candidates: list[Architecture] = []
         self._children: list[Architecture] = []
+        self._canonical_children: tuple[Optional[list], set] = (None, set())  # `settled`'s view of `_children`
         self._queue: list[Architecture] = []
         self._is_finished = False
         self.layer_log: list[dict[str, Any]] = []
@@ -112,6 +113,18 @@ class LayerNAS(Algorithm):
 
     def full_fidelity(self, trial) -> bool:
         return not self.rungs or trial.epochs == self.rungs[-1]
+
+    def settled(self, trial) -> bool:
+        """A trial stopped at a rung is settled once that rung of its layer closed without promoting it, or its
+        layer closed: a later layer's children keep every layer after theirs at its default, so a network comes
+        back only as a kept candidate, and those trained to the full proxy."""
+        if trial.status != COMPLETE or self.full_fidelity(trial) or self._is_finished or self._layer is None:
+            return trial.status == COMPLETE
+        if self._canonical_children[0] is not self._children:  # once per layer
+            self._canonical_children = (self._children, {self.space.canonical(c) for c in self._children})
+        if self.space.canonical(trial.arch) not in self._canonical_children[1]:
+            return True
+        return trial.id not in self._promoting and trial.epochs < self.rungs[self._rung]
 
     @property
     def layer(self) -> Optional[int]:

@@ -4,7 +4,8 @@
     STUDY_DIR/trials/<id>/weights.npz    the trained weights (numpy, `model.get_weights()` order)
     STUDY_DIR/trials/<id>/tensorboard/   the trial's events and its HParams row
     STUDY_DIR/trials/<id>/backup/        Keras BackupAndRestore state while it trains: a trial
-                                         killed mid-way resumes from its last finished epoch
+                                         killed mid-way resumes from its last finished epoch, a
+                                         rung's promotion from its rung; gone once it is settled
 
 Numpy only: the driver prunes weights and the export reads them without TensorFlow.
 """
@@ -12,6 +13,7 @@ Numpy only: the driver prunes weights and the export reads them without TensorFl
 from __future__ import annotations
 
 import os
+import shutil
 import zlib
 
 import numpy as np
@@ -25,6 +27,19 @@ THREADS_ENV = "LAYERNAS_CPU_THREADS"
 
 def trial_dir(study_dir: str, trial_id: int) -> str:
     return os.path.join(study_dir, TRIALS_DIR, f"{trial_id:04d}")
+
+
+def remove_backups(directory: str) -> int:
+    """Deletes a trial's `BackupAndRestore` folders (`backup`, and a cluster member's `backup_worker<N>`) once
+    nothing will train it further; returns the bytes freed. A rung's checkpoint is 4-5 MB on a tiny network, so
+    a long multi-fidelity search that kept them would fill tens of GB."""
+    freed = 0
+    for name in os.listdir(directory) if os.path.isdir(directory) else ():
+        path = os.path.join(directory, name)
+        if name.startswith("backup") and os.path.isdir(path):
+            freed += sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+            shutil.rmtree(path, ignore_errors=True)
+    return freed
 
 
 def trial_seed(search_seed: int, arch: str) -> int:
