@@ -1,4 +1,4 @@
-"""Data that is not images (a keyword-spotting model's frames of coefficients): fed as it is, checked before training."""
+"""Data that is not images (a keyword-spotting model's 100 frames of 13 MFCCs): fed as it is, checked before training."""
 
 import keras
 import numpy as np
@@ -9,7 +9,7 @@ from layernas_tf.training import data
 from layernas_tf.trials import study
 from search_spaces.keras_space import KerasSpace, choose
 
-FRAMES, COEFFICIENTS = 40, 13
+FRAMES, COEFFICIENTS = 100, 13
 
 
 def keyword_spotting(input_shape, num_classes):
@@ -52,10 +52,10 @@ def test_examples_keep_their_shape_and_values():
 
 @pytest.mark.parametrize("arguments, message", [
     (dict(dataset=(np.zeros((30, FRAMES + 2, COEFFICIENTS), np.float32), np.arange(30) % 3)),
-     r"takes examples of shape \(40, 13\) \(its input_shape\), got \(42, 13\)"),
+     r"takes examples of shape \(100, 13\) \(its input_shape\), got \(102, 13\)"),
     (dict(dataset=(np.full((30, FRAMES, COEFFICIENTS), np.nan, np.float32), np.arange(30) % 3)),
      "examples must be finite numbers"),
-    (dict(dataset="digits"), r"holds images, and the space takes examples of shape \(40, 13\)"),
+    (dict(dataset="digits"), r"holds images, and the space takes examples of shape \(100, 13\)"),
     (dict(dataset=_clips(), image_size=32), r"image_size=32 sizes images; this space takes examples of shape"),
 ])
 def test_data_the_model_cannot_take_is_refused_before_anything_trains(tmp_path, arguments, message):
@@ -79,7 +79,7 @@ def test_a_keyword_spotter_is_searched_on_its_clips_exported_and_resumed(tmp_pat
                      learning_rate=0.05, max_trials=3, verbose=0, study_dir=str(tmp_path / "study"))
     lines = []
     result = layernas_tf.search(**arguments, log=lines.append)
-    assert any("at 40x13" in line and "validation examples" in line for line in lines)
+    assert any("at 100x13" in line and "validation examples" in line for line in lines)
     assert result.best["costs"]["madds"] <= budget and result.trials == 3
     # The clips reach the model as they are: an easy three-pattern task is learnt (chance is 1/3).
     assert result.best["reward"] >= 0.9
@@ -139,6 +139,6 @@ def test_a_dataset_function_of_clips_is_fed_as_it_is_and_a_wrong_shape_refused()
     assert not loaded.images and loaded.num_classes == 3 and loaded.sizes == {"train": 90, "validation": 30}
     example, _ = next(iter(loaded.train))
     assert example.dtype.name == "float32" and np.allclose(example.numpy(), _clips(90)[0][0])
-    with pytest.raises(data.DataError, match=r"train split's examples have shape \(40, 13\), and the space's model "
-                                             r"takes \(13, 40\)"):
+    with pytest.raises(data.DataError, match=r"train split's examples have shape \(100, 13\), and the space's model "
+                                             r"takes \(13, 100\)"):
         data.load(data.source_name(clip_splits), source=clip_splits, example_shape=(COEFFICIENTS, FRAMES))
