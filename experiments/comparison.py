@@ -140,7 +140,7 @@ def _mean_or_none(values: list[float]) -> Optional[float]:
     return float(np.mean(known)) if known else None
 
 
-TITLES = {"nats_sss": "NATS-Bench size space", "nas_bench_macro": "NAS-Bench-Macro"}
+TITLES = {"nats_sss": "NATS-Bench size space", "nas_bench_macro": "NAS-Bench-Macro", "real_table": "our real table"}
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:

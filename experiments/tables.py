@@ -1,7 +1,9 @@
 """Tabular benchmarks: every network of a space trained already, its results looked up.
 
 A benchmark is data about a space, not a space: the NATS-Bench size space's CSV
-table and official release, and NAS-Bench-Macro's JSON. Each reader offers
+table and official release, NAS-Bench-Macro's JSON, and our own real-training table
+(`experiments/real_table.py`, rewards after every epoch, so rungs replay on it). Each
+reader offers
 
     space                   the search space (its cost is the benchmark's cost column)
     reward(arch, run)       what a search sees when it trains `arch` in search run `run`
@@ -25,7 +27,7 @@ from layernas_tf.core.space import Architecture
 from search_spaces.nas_bench_macro import NASBenchMacroSpace
 from search_spaces.nats_sss import NATSSizeSpace, check_dataset
 
-BENCHMARKS = ("nats_sss", "nas_bench_macro")
+BENCHMARKS = ("nats_sss", "nas_bench_macro", "real_table")
 
 
 class NATSTable:
@@ -199,9 +201,64 @@ class NASBenchMacro:
         return []
 
 
+class RealTable:
+    """Our own real-training table (`experiments/real_table.py`): every `tiny_cnn` network on `noisy_digits`,
+    trained on this machine under 3 seeds, with its validation and test reward after every epoch.
+
+    NAS-Bench-Macro's protocol: search run `r` sees seed `r % 3`'s validation reward (after the proxy's last
+    epoch, or after `epochs` for a rung: a rung trains the first epochs of the same schedule); the answer is
+    scored by the mean over the seeds of its final test reward. Rewards in percent, as the other tables'.
+    """
+
+    name = "real_table"
+    dataset = "noisy_digits"
+
+    def __init__(self, path: Optional[str] = None):
+        from experiments import real_table  # pylint: disable=import-outside-toplevel  (its build imports more)
+
+        import search_spaces  # pylint: disable=import-outside-toplevel
+
+        self.path = path or real_table.TABLE
+        self.epochs, self.seeds = real_table.EPOCHS, real_table.SEEDS
+        self.space = search_spaces.get("tiny_cnn", input_shape=(16, 16, 3), num_classes=10)
+        self._val: dict[str, list[list[float]]] = {}
+        self._test: dict[str, list[list[float]]] = {}
+        self._seconds: dict[str, list[float]] = {}
+        for row in sorted(real_table.read(self.path), key=lambda r: r["seed"]):
+            if row["seed"] == len(self._val.get(row["arch"], [])):
+                self._val.setdefault(row["arch"], []).append([100 * v for v in row["val"]])
+                self._test.setdefault(row["arch"], []).append([100 * v for v in row["test"]])
+                self._seconds.setdefault(row["arch"], []).append(row["train_seconds"])
+        absent = self.missing()
+        if absent:
+            raise ValueError(f"the real table {self.path} lacks {len(absent)} of {self.space.size} networks under all "
+                             f"{self.seeds} seeds: python -m experiments.real_table build trains them")
+
+    def reward(self, arch: Architecture, run: int = 0, epochs: Optional[int] = None) -> float:
+        return self._val[str(arch)][run % self.seeds][(epochs or self.epochs) - 1]
+
+    def mean_reward(self, arch: Architecture) -> float:
+        return sum(v[-1] for v in self._val[str(arch)]) / self.seeds
+
+    def test_accuracy(self, arch: Architecture) -> float:
+        return sum(t[-1] for t in self._test[str(arch)]) / self.seeds
+
+    def train_seconds(self, arch: Architecture) -> float:
+        """Measured here: one CPU thread per training, all 12 epochs with both evaluations."""
+        return sum(self._seconds[str(arch)]) / len(self._seconds[str(arch)])
+
+    def missing(self) -> list[int]:
+        return [i for i, a in enumerate(self.space.all_architectures())
+                if len(self._val.get(str(a), [])) < self.seeds]
+
+
 def open_benchmark(benchmark: str, *, dataset: str = "cifar10", table: Optional[str] = None,
                    nats_dir: Optional[str] = None):
     """The benchmark a user names, read from where they point."""
+    if benchmark == "real_table":
+        if dataset not in ("cifar10", "noisy_digits"):  # cifar10: the other tables' default, not given
+            raise ValueError(f"the real table has noisy_digits only, not --dataset={dataset}")
+        return RealTable(table)
     if benchmark == "nats_sss":
         return open_nats(dataset, table=table, nats_dir=nats_dir)
     if benchmark == "nas_bench_macro":

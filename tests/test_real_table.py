@@ -1,0 +1,93 @@
+"""Our real-training table as a benchmark: its loader and protocol, and rungs replayed on its curves."""
+
+import csv
+import functools
+import zlib
+
+import pytest
+
+import search_spaces
+from benchmarks import rungs_table
+from experiments import real_table
+from experiments.tables import RealTable, open_benchmark
+from layernas_tf.algorithms import LayerNAS
+from layernas_tf.trials.executors import SerialExecutor
+from layernas_tf.trials.runner import Runner
+from layernas_tf.trials.study import Study
+
+RUNGS = (1, 3, 12)
+
+
+def _curve(arch: str, seed: int, split: str) -> list[float]:
+    """A made-up learning curve: each network its own ceiling, each seed a little off it, rising every epoch."""
+    ceiling = 0.5 + (zlib.crc32(arch.encode()) % 400) / 1000
+    jitter = (zlib.crc32(f"{arch}{seed}{split}".encode()) % 21 - 10) / 1000
+    return [round((ceiling + jitter) * e / real_table.EPOCHS, 4) for e in range(1, real_table.EPOCHS + 1)]
+
+
+def write_table(path, seeds=real_table.SEEDS, skip=0):
+    """A whole table of made-up curves (all 243 networks but the first `skip`, every seed) in the build's CSV."""
+    space = search_spaces.get("tiny_cnn", input_shape=(16, 16, 3), num_classes=10)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=real_table.COLUMNS)
+        writer.writeheader()
+        for arch in list(space.all_architectures())[skip:]:
+            for seed in range(seeds):
+                row = {"seed": seed, "arch": str(arch), "madds": space.madds(arch), "params": space.params(arch),
+                       "train_seconds": 10.0}
+                for split, key in (("val", "val"), ("test", "test")):
+                    for e, value in enumerate(_curve(str(arch), seed, split), 1):
+                        row[f"{key}_{e}"] = value
+                writer.writerow(row)
+    return str(path)
+
+
+def test_the_table_follows_nas_bench_macros_protocol(tmp_path):
+    table = open_benchmark("real_table", dataset="noisy_digits", table=write_table(tmp_path / "t.csv"))
+    arch = table.space.parse("1:2:0:1:2")
+    assert table.space.size == 243 and not table.missing()
+    for run in range(6):  # run r sees seed r % 3, in percent, after the proxy's 12 epochs or a rung's
+        assert table.reward(arch, run) == pytest.approx(100 * _curve(str(arch), run % 3, "val")[-1])
+        assert table.reward(arch, run, 3) == pytest.approx(100 * _curve(str(arch), run % 3, "val")[2])
+    assert table.test_accuracy(arch) == pytest.approx(100 * sum(_curve(str(arch), s, "test")[-1] for s in range(3)) / 3)
+    assert table.mean_reward(arch) == pytest.approx(100 * sum(_curve(str(arch), s, "val")[-1] for s in range(3)) / 3)
+    with pytest.raises(ValueError, match=r"lacks 5 of 243 networks under all 3 seeds: python -m "
+                                         r"experiments.real_table build"):
+        RealTable(write_table(tmp_path / "part.csv", skip=5))
+
+
+def _table_objective(trial_id, arch, epochs, *, path, run, reached):
+    """A live trial over the table: the reward its rung reports, trained on from its checkpoint (`reached`)."""
+    del trial_id
+    table = _tables(path)
+    done = reached.get(arch, 0)
+    reached[arch] = epochs
+    return {"reward": table.reward(table.space.parse(arch), run, epochs), "epochs_trained": epochs - done}
+
+
+@functools.lru_cache(maxsize=None)
+def _tables(path):
+    return RealTable(path)
+
+
+def test_rungs_replayed_on_the_table_promote_as_a_live_search_on_the_same_rewards(tmp_path):
+    """The benchmark's replay (the algorithm asked and told) against the runner driving a live search whose trials
+    report the table's rewards: the same trials, rungs, promotions and answer, and the epochs the runner
+    records are the replay's count."""
+    path = write_table(tmp_path / "t.csv")
+    table = _tables(path)
+    limit = 0.5 * table.space.cost(table.space.dearest())
+    replayed = rungs_table.replay(table, "layernas", limit, 1, RUNGS, 3)
+    study = Study(str(tmp_path / "study"), {"space": "tiny_cnn"})
+    live = LayerNAS(table.space, limit, seed=1, rungs=RUNGS, rung_factor=3)
+    factory = functools.partial(functools.partial, _table_objective, path=path, run=1, reached={})
+    Runner(study, live, SerialExecutor(factory), log=lambda line: None).run()
+    rows = study.trials()
+    study.close()
+    ours = replayed["algorithm"]
+    assert [(str(t.arch), t.epochs, t.rewards) for t in ours.trials] == [(str(t.arch), t.epochs, t.rewards)
+                                                                       for t in live.trials]
+    assert ours.rung_log == live.rung_log and any(entry["promoted"] for entry in live.rung_log)
+    assert str(ours.best().arch) == str(live.best().arch)
+    assert replayed["epochs"] == sum(g["epochs_trained"] for r in rows for g in r["rungs"])
+    assert replayed["epochs"] < real_table.EPOCHS * replayed["trials"]  # the rungs stopped some early
