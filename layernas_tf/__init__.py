@@ -11,9 +11,10 @@ The package, by what it owns (each subpackage's docstring says what it may impor
     trials/       the runner, the executors, the SQLite study, trial artefacts              (no TensorFlow)
     training/     data, strategies, proxy training, the body of a trial                     (TensorFlow)
     cost/         MAdds by graph profiling (TensorFlow); the latency model (numpy) and its measurement
-    deploy/       SavedModel and TFLite export, checked with LiteRT                         (TensorFlow)
+    deploy/       the final training; SavedModel and TFLite export, checked with LiteRT     (TensorFlow)
     api.py        `search()` and its result: the front door
-    main.py, export.py, latency.py, cli.py   the command-line tools over the same functions
+    main.py, train.py, export.py, latency.py, proxy_check.py, cli.py   the command-line tools over the same
+                  functions (only they define flags; the library never imports them)
 
 Importing this package loads no TensorFlow: `search` and `SearchResult` load the
 training side when first used, so the space contract and the algorithms run and

@@ -16,7 +16,6 @@ import functools
 import math
 import os
 import sqlite3
-import subprocess
 import sys
 from typing import Any, Callable, Optional
 
@@ -34,12 +33,12 @@ from layernas_tf.core.space import SearchSpace
 from layernas_tf.core.status import COMPLETE
 from layernas_tf.core.units import UNITS, label, show
 from layernas_tf.cost.latency_timing import Timer
-from layernas_tf.train import plan_of as final_training_plan, run_plan as run_final_training
 from layernas_tf.deploy import trial_export
+from layernas_tf.deploy.final_training import plan_of as final_training_plan, run_plan as run_final_training
 from layernas_tf.training import data, distribute
 from layernas_tf.training.worker import TrialWorker
 from layernas_tf.trials import executors, stopping
-from layernas_tf.trials.artefacts import THREADS_ENV, WEIGHTS, load_weights, remove_backups, trial_dir
+from layernas_tf.trials.artefacts import THREADS_ENV, WEIGHTS, Pruner, load_weights, trial_dir
 from layernas_tf.trials.runner import Runner
 from layernas_tf.trials.study import Study, read as read_study
 
@@ -59,18 +58,6 @@ class Prepared:
     space: SearchSpace
     dataset: data.Dataset
     gpus: tuple[int, ...]
-
-
-def _gpu_ids() -> tuple[int, ...]:
-    """GPUs this host shows, without starting TensorFlow on them (which would claim them in the driver)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return tuple(int(g) for g in visible.split(",") if g.strip().isdigit())
-    try:
-        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ()
-    return tuple(range(sum(line.startswith("GPU ") for line in listing.splitlines())))
 
 
 def _data_source(dataset: Any, executor: Optional[str], example_shape: Optional[tuple]) -> tuple[str, Any]:
@@ -113,7 +100,7 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
         search_spaces.get(space, input_shape=(image_size, image_size, 3), num_classes=dataset.num_classes,
                           **dict(cfg.space_options))
     at_training_size = not registered or space in ("nats_sss", "zoph_le", "tiny_cnn")
-    gpus = _gpu_ids()
+    gpus = executors.visible_gpus()
     slots = cfg.parallel_trials or max(1, len(gpus))
     cfg = dataclasses.replace(
         cfg, dataset=dataset.name, data_source=source, num_classes=dataset.num_classes, image_size=image_size,
@@ -351,6 +338,7 @@ def run(prepared: Prepared, *, export: bool = False, log: Log = _print) -> Searc
             default_hook(unraisable)
 
     sys.unraisablehook = quiet_when_disk_full
+    finished = False
     try:
         with stopping.sigterm_stops():
             executor = make_executor(prepared)
@@ -358,62 +346,41 @@ def run(prepared: Prepared, *, export: bool = False, log: Log = _print) -> Searc
             bound = min(cfg.max_trials or math.inf, natural)
             log(_header(prepared, search_algorithm, executor, bound))
 
-            settled: set[int] = set()  # trials whose checkpoints are gone: settled for good
-
-            def prune_files(trial, metrics):
-                """Only the front's weights can be exported later, and only a trial that may train on needs its
-                checkpoint: drop the rest as results come in (trials out keep theirs)."""
-                del trial, metrics
-                kept = set(front.of_search(search_algorithm))
-                for t in search_algorithm.trials:
-                    if t.status != COMPLETE:
-                        continue
-                    directory = trial_dir(cfg.study_dir, t.id)
-                    path = os.path.join(directory, WEIGHTS)
-                    if t.id not in kept and os.path.exists(path):
-                        os.remove(path)
-                    if t.id not in settled and search_algorithm.settled(t):
-                        remove_backups(directory)
-                        settled.add(t.id)
-
             at = f"at {cfg.size_label()}"
             Runner(study, search_algorithm, executor, retries=cfg.trial_retries,
                    expected_trials=None if bound == math.inf else int(bound), log=log,
-                   format_cost=lambda c: f"{label(cfg.cost, c)} {at}", on_result=prune_files,
+                   format_cost=lambda c: f"{label(cfg.cost, c)} {at}", on_result=Pruner(cfg.study_dir, search_algorithm),
                    no_signal_trials=cfg.no_signal_trials).run()
+            finished = True
     except KeyboardInterrupt:
-        if executor is not None:
-            executor.close()
-        done = sum(row["status"] == COMPLETE for row in study.trials())
-        study.close()
-        log(f"\ninterrupted: {done} completed trial(s) are kept in {study.path}; "
+        log(f"\ninterrupted: {_completed(study)} completed trial(s) are kept in {study.path}; "
             "run the same command again to resume")
         raise
     except Exception as e:  # pylint: disable=broad-except  (the disk's words come from many layers)
-        if executor is not None:
-            executor.close()
-        if not executors.disk_full(e):
-            study.close()
-            raise
-        try:
-            done = f"{sum(row['status'] == COMPLETE for row in study.trials())} completed trial(s) are kept"
-        except sqlite3.Error:
-            done = "the completed trials are kept"
-        study.close()
-        raise executors.DiskFull(f"the disk holding {cfg.study_dir} is full ({e}); {done} in {study.path}: free "
-                                 "some space and run the same command again to resume") from None
-    except BaseException:
-        if executor is not None:
-            executor.close()
-        study.close()
+        if executors.disk_full(e):
+            raise executors.DiskFull(f"the disk holding {cfg.study_dir} is full ({e}); {_completed(study)} "
+                                     f"completed trial(s) are kept in {study.path}: free some space and run the "
+                                     "same command again to resume") from None
         raise
-    finally:
+    finally:  # however the loop ended: its workers stop, and a study that will not be reported on is closed
         sys.unraisablehook = default_hook
-    executor.close()
+        if executor is not None:
+            executor.close()
+        if not finished:
+            study.close()
     try:
         return _finish(prepared, search_algorithm, study, export=export, log=log)
     finally:
         study.close()
+
+
+def _completed(study: Study) -> str:
+    """How many trials a stopped study keeps, as the stop's last line says it ("the" when even that cannot be read:
+    a full disk)."""
+    try:
+        return str(sum(row["status"] == COMPLETE for row in study.trials()))
+    except sqlite3.Error:
+        return "the"
 
 
 def _costs(cfg: SearchConfig, space: SearchSpace, arch: str, latency) -> dict[str, float]:

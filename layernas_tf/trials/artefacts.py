@@ -7,7 +7,8 @@
                                          killed mid-way resumes from its last finished epoch, a
                                          rung's promotion from its rung; gone once it is settled
 
-Numpy only: the driver prunes weights and the export reads them without TensorFlow.
+Numpy only: the driver prunes weights and checkpoints (`Pruner`) and the export reads them
+without TensorFlow.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import shutil
 import zlib
 
 import numpy as np
+
+from layernas_tf.core import front
+from layernas_tf.core.status import COMPLETE
 
 STUDY_DB = "study.db"  # the study's SQLite database (`study.py`)
 TRIALS_DIR = "trials"
@@ -40,6 +44,33 @@ def remove_backups(directory: str) -> int:
             freed += sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
             shutil.rmtree(path, ignore_errors=True)
     return freed
+
+
+class Pruner:
+    """Called after each result (`Runner`'s `on_result`): keeps a study's disk to what can still be used.
+
+    Only the front's weights can be exported later, and only a trial that may train on
+    (`Algorithm.settled`) needs its checkpoint: the rest go as results come in. Trials
+    still out keep both.
+    """
+
+    def __init__(self, study_dir: str, algorithm):
+        self.study_dir, self.algorithm = study_dir, algorithm
+        self._settled: set[int] = set()  # trials whose checkpoints are gone: settled for good
+
+    def __call__(self, trial, metrics) -> None:
+        del trial, metrics
+        kept = set(front.of_search(self.algorithm))
+        for t in self.algorithm.trials:
+            if t.status != COMPLETE:
+                continue
+            directory = trial_dir(self.study_dir, t.id)
+            path = os.path.join(directory, WEIGHTS)
+            if t.id not in kept and os.path.exists(path):
+                os.remove(path)
+            if t.id not in self._settled and self.algorithm.settled(t):
+                remove_backups(directory)
+                self._settled.add(t.id)
 
 
 def trial_seed(search_seed: int, arch: str) -> int:

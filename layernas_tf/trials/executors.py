@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import subprocess
 import traceback
 from multiprocessing import connection
 from typing import Any, Callable, Optional
@@ -40,6 +41,19 @@ from layernas_tf.trials.artefacts import THREADS_ENV
 
 _PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
 RAY_INSTALL = "Ray is not installed: pip install -e '.[ray]' (Ray 2.60)"
+
+
+def visible_gpus() -> tuple[int, ...]:
+    """GPUs this host shows, the local executor shares out among its workers: read without starting TensorFlow
+    on them (which would claim them in the driver)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return tuple(int(g) for g in visible.split(",") if g.strip().isdigit())
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(range(sum(line.startswith("GPU ") for line in listing.splitlines())))
 
 
 class WorkerSetupError(RuntimeError):
