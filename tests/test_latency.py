@@ -53,6 +53,7 @@ def profile():
                            calibration=3, progress=False)
 
 
+@pytest.mark.slow  # measures a real profile of this host (40 s)
 def test_a_profile_of_this_host_predicts_its_networks(profile, tmp_path):
     space = small(decisions=("skip",))
     assert set(profile.parts) == {latency_model.part_key(p) for p in latency_model.space_parts(space, 32, 10)}
@@ -131,6 +132,7 @@ def test_the_line_is_fitted_on_the_relative_error_so_the_dearest_network_does_no
     assert latency_model.fit_line(calibration[:1]) == (1.0, pytest.approx(0.1))
 
 
+@pytest.mark.slow  # measures a real profile of this host (40 s)
 def test_a_profile_for_something_else_is_refused(profile, tmp_path):
     skip = small(decisions=("skip",))
     with pytest.raises(ValueError, match="measured for space=mbv3_small at 32x32 with 10 classes, not mbv3_small at 32x32 "

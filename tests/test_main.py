@@ -172,6 +172,7 @@ def test_a_folder_with_an_unreadable_image_or_no_images_is_refused_naming_them(t
     assert not (tmp_path / "study").exists()
 
 
+@pytest.mark.slow  # a search stopped by a full disk, then resumed (60 s)
 def test_a_full_disk_stops_the_search_with_one_line_and_it_resumes(tmp_path, capsys, monkeypatch):
     """The disk filling while a trial writes its weights: no crash, no failed trial, the trial trains on resume."""
     import errno  # pylint: disable=import-outside-toplevel
