@@ -118,6 +118,9 @@ def compare(
             "trials_saved_mean": float(np.mean([r["saved"] for r in results])),
             "valid_mean": float(np.mean([r["valid"] for r in results])),
             "test_mean": float(np.mean(test)),
+            # Runs that ended with a network within the budget, and their mean (a budget of trials can end first).
+            "answered": int(np.sum(~np.isnan(test))),
+            "test_mean_answered": float(np.nanmean(test)) if not np.isnan(test).all() else math.nan,
             "test_std": float(np.std(test)),
             "test_q25": float(q25),
             "test_q75": float(q75),

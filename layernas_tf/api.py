@@ -450,7 +450,7 @@ def _finish(prepared: Prepared, search_algorithm, study: Study, *, export: bool,
     if cfg.rung_epochs:
         result._results["rungs"] = _rung_summary(cfg, rows)  # pylint: disable=protected-access
     write_json(os.path.join(cfg.study_dir, "front.json"), entries)
-    layer_log = getattr(search_algorithm, "layer_log", [])  # LayerNAS's layers; a baseline has none
+    layer_log = search_algorithm.layer_log  # LayerNAS's layers; a baseline has none
     plot_search(os.path.join(cfg.study_dir, "search.png"), rows, t_min=cfg.target[0], t_max=cfg.target[1],
                         chosen=best.id, bucket_edges=layer_log[-1]["edges"] if layer_log else [], front=ids,
                         cost_name=f"{UNITS[cfg.cost]} at {cfg.size_label()}",

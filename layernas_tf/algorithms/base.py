@@ -130,6 +130,10 @@ class Algorithm:
         self._tried: dict[Architecture, Trial] = {}
         self._feasible_tried = 0
         self._pending: dict[int, Trial] = {}
+        # What a layerwise search logs as it goes, and the runner prints: a layer closed (its buckets and the
+        # candidates kept), a rung closed (who trains on). Empty for the others.
+        self.layer_log: list[dict[str, Any]] = []
+        self.rung_log: list[dict[str, Any]] = []
 
     # -- what subclasses provide ---------------------------------------------
 

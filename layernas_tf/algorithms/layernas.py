@@ -85,14 +85,12 @@ class LayerNAS(Algorithm):
         self._rung = 0  # the rung this layer's children are training at
         self._promoting: list[int] = []  # trials to hand out again at `rungs[_rung]`
         self._straight: set[Architecture] = set()  # children of this layer that skip the rungs
-        self.rung_log: list[dict[str, Any]] = []
         self._layer: Optional[int] = None  # None: not started; -1: training the default
         self._candidates: list[Architecture] = []
         self._children: list[Architecture] = []
         self._canonical_children: tuple[Optional[list], set] = (None, set())  # `settled`'s view of `_children`
         self._queue: list[Architecture] = []
         self._is_finished = False
-        self.layer_log: list[dict[str, Any]] = []
         # Children whose network was trained under another string: each a trial the search did not spend.
         self.trials_saved = 0
         self._settle()

@@ -74,8 +74,8 @@ class Runner:
         self._attempts: dict[int, int] = {}
         self._finished_here = 0
         self._began = time.time()
-        self._layers_shown = len(getattr(algorithm, "layer_log", ()))
-        self._rungs_shown = len(getattr(algorithm, "rung_log", ()))
+        self._layers_shown = len(algorithm.layer_log)
+        self._rungs_shown = len(algorithm.rung_log)
 
     def run(self) -> None:
         algorithm = self.algorithm
@@ -170,13 +170,11 @@ class Runner:
 
     def _show_layers(self) -> None:
         """One line per rung and layer the algorithm closed since the last result (LayerNAS's logs)."""
-        rungs = getattr(self.algorithm, "rung_log", [])
+        rungs = self.algorithm.rung_log
         for entry in rungs[self._rungs_shown:]:
             self.log(self._rung_line(entry))
         self._rungs_shown = len(rungs)
-        layers = getattr(self.algorithm, "layer_log", None)
-        if layers is None:
-            return
+        layers = self.algorithm.layer_log
         for entry in layers[self._layers_shown:]:
             self.log(self._layer_line(entry))
         self._layers_shown = len(layers)
