@@ -1,16 +1,20 @@
 r"""Does the proxy rank networks as longer training does? Check it before a long search.
 
     python -m layernas_tf.proxy_check --space=mbv3_small --madds=2.1M --decisions=skip --dataset=digits \
-        --image_size=32 --proxy_epochs=1 --networks=8 --reference_epochs=5 [--reference_image_size=N]
+        --image_size=32 --proxy_epochs=1 --networks=8 --reference_epochs=5 [--reference_image_size=N] \
+        [--proxy_seeds=2]
 
 Every search flag of `main` means what it means there (the proxy is `--proxy_epochs`
 at `--image_size`, on `--train_examples` if given). A handful of networks of the
 space within the budget (`--networks`: the default when feasible, the cheapest and
 the dearest feasible, then random feasible ones) train twice, with the proxy settings
 and with the reference's (`--reference_epochs`, default four times the proxy's, at
-`--reference_image_size`, default the proxy's). It prints each network's two rewards,
-Spearman's and Kendall's rank correlation between them and what a proxy trial costs
-against a reference one, and writes `proxy_check.json` and `proxy_check.png` into
+`--reference_image_size`, default the proxy's). The proxy trains under `--proxy_seeds`
+seeds (2): each network's spread over them against the spread between networks is its
+reward variance, judged in words (Vertex AI NAS asks for both checks before a search).
+It prints each network's rewards, Spearman's and Kendall's rank correlation between
+proxy and reference, the variance's verdict and what a proxy trial costs against a
+reference one, and writes `proxy_check.json` and `proxy_check.png` into
 `--study_dir`. Each side is a study of its own (`STUDY_DIR/proxy`,
 `STUDY_DIR/reference`) run by the search's runner, so any executor trains it, a
 stopped check resumes without retraining, and Google's advice for Vertex AI NAS
@@ -94,11 +98,28 @@ def _train(prepared: api.Prepared, archs: list[Architecture], log: Callable[[str
 
 @dataclasses.dataclass
 class Plan:
-    """A checked proxy check: the proxy's and the reference's settings and the networks both train."""
+    """A checked proxy check: the proxy's and the reference's settings and the networks both train; `repeats`: the
+    proxy again under further seeds (its reward variance)."""
 
     proxy: api.Prepared
     reference: api.Prepared
     networks: list[Architecture]
+    repeats: list[api.Prepared] = dataclasses.field(default_factory=list)
+
+
+def variance_verdict(noise: float, spread: float) -> str:
+    """In words: whether a network's spread over seeds (`noise`, the mean of its sd) is small against the spread
+    between the networks' means (`spread`, their sd): what Vertex AI NAS asks of a proxy before a search."""
+    ratio = noise / spread if spread > 0 else float("inf")
+    head = (f"a network's reward moves by {noise:.4f} (sd over seeds) against {spread:.4f} between networks "
+            f"(sd of their means), ratio {ratio:.2f}: ")
+    if ratio < 0.5:
+        return head + "the proxy ranks networks; seeds change little"
+    if ratio < 1:
+        return head + (f"the proxy ranks roughly; differences under about {2 * noise:.4f} are noise (a longer proxy "
+                       "or a larger validation split sharpens it)")
+    return head + ("the proxy does not rank: the seed moves a reward as much as the network does; train longer, on "
+                   "more validation data, or check another setting")
 
 
 def proxy_check(*, log: Callable[[str], None] = print, **arguments: Any) -> dict[str, Any]:
@@ -110,17 +131,20 @@ def proxy_check(*, log: Callable[[str], None] = print, **arguments: Any) -> dict
 
 
 def plan(*, networks: int = 8, reference_epochs: Optional[int] = None, reference_image_size: Optional[int] = None,
-         log: Callable[[str], None] = print, **arguments: Any) -> Plan:
+         proxy_seeds: int = 2, log: Callable[[str], None] = print, **arguments: Any) -> Plan:
     """Checks everything and picks the networks; nothing is trained or written.
 
     Takes `layernas_tf.search()`'s arguments for the proxy (space, budget, data, proxy_epochs, image_size,
     train_examples, executor, study_dir for the check's files, ...); the reference trains on the whole
     training split, `reference_epochs` (default 4x the proxy's) at `reference_image_size` (default the proxy's).
+    The proxy trains under `proxy_seeds` seeds (the search's, then the next ones): each network's spread over
+    them against the spread between networks is the proxy's reward variance (1: not checked).
 
     Raises:
       ValueError: a bad argument, or a reference no longer or larger than the proxy.
     """
     check_positive("networks", networks)
+    check_positive("proxy_seeds", proxy_seeds)
     check_positive("reference_epochs", reference_epochs)
     check_positive("reference_image_size", reference_image_size)
     if networks < 3:
@@ -139,8 +163,13 @@ def plan(*, networks: int = 8, reference_epochs: Optional[int] = None, reference
     proxy = dataclasses.replace(cfg, study_dir=os.path.join(root, "proxy"))
     for side in (proxy, reference):
         check_study_dir(side.study_dir)
+    repeats = [dataclasses.replace(proxy, seed=cfg.seed + k, study_dir=os.path.join(root, f"proxy_seed{k}"))
+               for k in range(1, proxy_seeds)]
+    for side in repeats:
+        check_study_dir(side.study_dir)
     archs = networks_to_check(prepared.space, cfg.target, networks, cfg.seed)
-    return Plan(dataclasses.replace(prepared, config=proxy), dataclasses.replace(prepared, config=reference), archs)
+    return Plan(dataclasses.replace(prepared, config=proxy), dataclasses.replace(prepared, config=reference), archs,
+                [dataclasses.replace(prepared, config=c) for c in repeats])
 
 
 def run_plan(checked: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -150,10 +179,14 @@ def run_plan(checked: Plan, log: Callable[[str], None] = print) -> dict[str, Any
     log(f"proxy check of {len(checked.networks)} networks of {space.name}: proxy {cfg.proxy_epochs} epoch(s) at "
         f"{cfg.image_size}x{cfg.image_size}{part}, reference {reference.proxy_epochs} epoch(s) at "
         f"{reference.image_size}x{reference.image_size}; in {os.path.dirname(cfg.study_dir)}")
-    rows = {}
+    rows: dict[str, Any] = {}
     for name, side in (("proxy", checked.proxy), ("reference", checked.reference)):
         log(f"\n-- {name}: {side.config.proxy_epochs} epoch(s) at {side.config.image_size}x{side.config.image_size}")
         rows[name] = _train(side, checked.networks, log)
+    rows["repeats"] = []
+    for side in checked.repeats:
+        log(f"\n-- proxy again, seed {side.config.seed}: its reward variance")
+        rows["repeats"].append(_train(side, checked.networks, log))
     return _report(cfg, reference, space, checked.networks, rows, log)
 
 
@@ -164,10 +197,15 @@ def _report(cfg, reference, space, archs, rows, log) -> dict[str, Any]:
         proxy_row, reference_row = rows["proxy"].get(str(arch)), rows["reference"].get(str(arch))
         if not (proxy_row and reference_row and proxy_row["status"] == reference_row["status"] == COMPLETE):
             continue
+        repeated = [r.get(str(arch)) for r in rows.get("repeats", [])]
+        if any(r is None or r["status"] != COMPLETE for r in repeated):
+            continue
         entries.append({"arch": str(arch), "cost": space.cost(arch), "proxy": proxy_row["reward"],
                         "reference": reference_row["reward"],
                         "proxy_seconds": proxy_row["metrics"].get("train_seconds"),
-                        "reference_seconds": reference_row["metrics"].get("train_seconds")})
+                        "reference_seconds": reference_row["metrics"].get("train_seconds"),
+                        **({"proxy_seeds": [proxy_row["reward"]] + [r["reward"] for r in repeated]}
+                           if repeated else {})})
     if len(entries) < 3:
         raise ValueError(f"only {len(entries)} network(s) trained on both sides: a rank correlation needs 3")
     proxy_rewards = np.array([e["proxy"] for e in entries])
@@ -187,6 +225,12 @@ def _report(cfg, reference, space, archs, rows, log) -> dict[str, Any]:
         "reference": {"epochs": reference.proxy_epochs, "image_size": reference.image_size},
         "spearman": float(spearman), "kendall": float(kendall), "proxy_cost_ratio": cost, "networks": entries,
     }
+    if rows.get("repeats"):
+        by_seed = np.array([e["proxy_seeds"] for e in entries])  # networks x seeds
+        noise = float(np.mean(np.std(by_seed, axis=1, ddof=1)))
+        spread = float(np.std(np.mean(by_seed, axis=1), ddof=1))
+        report["variance"] = {"seeds": by_seed.shape[1], "noise_sd": noise, "between_sd": spread,
+                              "verdict": variance_verdict(noise, spread)}
     log(f"\n{'network':<24} {'cost':>12} {'proxy':>8} {'reference':>10}")
     for e in entries:
         log(f"{e['arch']:<24} {label(cfg.cost, e['cost']):>12} {e['proxy']:>8.4f} {e['reference']:>10.4f}")
@@ -199,6 +243,8 @@ def _report(cfg, reference, space, archs, rows, log) -> dict[str, Any]:
     else:
         log(f"\nSpearman {spearman:.3f}, Kendall {kendall:.3f} over {len(entries)} networks; a proxy trial costs "
             f"{cost:.2f}x a reference one in training time")
+    if "variance" in report:
+        log(f"reward variance over {report['variance']['seeds']} seeds: {report['variance']['verdict']}")
     write_json(os.path.join(directory, REPORT), report)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
@@ -219,6 +265,9 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
                          flag_values=values)
     flags.DEFINE_integer("reference_image_size", None, "Side the reference trains at; default --image_size.",
                          flag_values=values)
+    flags.DEFINE_integer("proxy_seeds", 2, "Seeds the proxy trains under: each network's spread over them against "
+                         "the spread between networks is the proxy's reward variance, with a verdict (1: none).",
+                         flag_values=values)
 
 
 def run(values: flags.FlagValues) -> None:
@@ -230,7 +279,8 @@ def run(values: flags.FlagValues) -> None:
 
     with cli.bad_input():
         checked = plan(networks=values.networks, reference_epochs=values.reference_epochs,
-                       reference_image_size=values.reference_image_size, log=log, **main.arguments(values))
+                       reference_image_size=values.reference_image_size, proxy_seeds=values.proxy_seeds, log=log,
+                       **main.arguments(values))
     try:
         run_plan(checked, log=log)
     except KeyboardInterrupt as interrupt:

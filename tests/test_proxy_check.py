@@ -98,3 +98,29 @@ def test_a_proxy_that_scores_every_network_alike_is_explained_not_a_bare_nan(tmp
     assert any("undefined: every network scored 0.0972 with the proxy training, so it ranks nothing" in line
                for line in lines)
     assert not [w for w in recwarn if "ConstantInput" in type(w.message).__name__]
+
+
+@pytest.mark.parametrize("jitter, words", [(0.002, "the proxy ranks networks; seeds change little"),
+                                           (0.03, "the proxy ranks roughly; differences under about"),
+                                           (0.2, "the proxy does not rank: the seed moves a reward as much")])
+def test_the_reward_variance_over_seeds_gets_a_verdict_in_words(tmp_path, jitter, words):
+    from layernas_tf.config import SearchConfig  # pylint: disable=import-outside-toplevel
+
+    space = AdditiveSpace()
+    archs = [space.parse(a) for a in ("0:0:0:0", "1:1:1:1", "2:2:1:2", "0:3:0:2")]
+    cfg = SearchConfig(space="additive", cost="madds", target=(0, 40), proxy_epochs=1, image_size=16,
+                       study_dir=str(tmp_path / "check" / "proxy"))
+    reference = SearchConfig(space="additive", cost="madds", target=(0, 40), proxy_epochs=4, image_size=16)
+    row = lambda reward: {"status": "COMPLETE", "reward": reward, "metrics": {"train_seconds": 1.0}}  # noqa: E731
+    means = {str(a): 0.5 + 0.05 * i for i, a in enumerate(archs)}  # sd between networks 0.0645
+    rows = {"proxy": {a: row(m - jitter) for a, m in means.items()},
+            "reference": {a: row(m) for a, m in means.items()},
+            "repeats": [{a: row(m + jitter) for a, m in means.items()}]}
+    (tmp_path / "check").mkdir()
+    lines = []
+    report = proxy_check._report(cfg, reference, space, archs, rows, lines.append)  # pylint: disable=protected-access
+    variance = report["variance"]
+    assert variance["seeds"] == 2 and variance["noise_sd"] == pytest.approx(jitter * 2 ** 0.5)
+    assert variance["between_sd"] == pytest.approx(np.std(list(means.values()), ddof=1))
+    assert words in variance["verdict"] and any(words in line for line in lines)
+    assert [e["proxy_seeds"] for e in report["networks"]] == [[m - jitter, m + jitter] for m in means.values()]
