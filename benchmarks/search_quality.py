@@ -164,8 +164,10 @@ def main(argv):
         # The paper's LayerNAS starts from the dearest network: with a budget of trials some runs end before it
         # trained one within the cost budget. Held to its mean over the runs that answered (its best case).
         layernas, answered = results["layernas"]["test_mean_answered"], results["layernas"]["answered"]
-        check(ours >= layernas - 1e-6, f"{default} {ours:.4f} >= the paper's LayerNAS {layernas:.4f} at {trials} "
-              f"trials (its mean over the {answered} of {_RUNS.value} runs that found a network within the budget)")
+        check(not answered or ours >= layernas - 1e-6,
+              f"{default} {ours:.4f} >= the paper's LayerNAS at {trials} trials: " + (
+                  f"{layernas:.4f}, its mean over the {answered} of {_RUNS.value} runs that found a network within the "
+                  "budget" if answered else "it found no network within the budget in any run"))
         if case.margin:
             # The margin holds over every baseline, the outside peer (Optuna's TPE) included, unrounded.
             check(trials <= 250 and ours >= baselines[best_name] + 0.05 and ours >= oracle - 0.10,
@@ -195,7 +197,7 @@ def main(argv):
                   if small_ours[b] < small_random[b]]
         check(not behind, f"--max_trials in {SMALL_BUDGETS}: {default} >= random search"
               + (f" (behind at {'; '.join(behind)})" if behind else ""))
-        rows.append([case.label, str(trials), f"{oracle:.2f}", f"{ours:.2f}", f"{layernas:.2f}"]
+        rows.append([case.label, str(trials), f"{oracle:.2f}", f"{ours:.2f}", f"{layernas:.2f}" if answered else "none"]
                     + [f"{baselines[name]:.2f}" if name in baselines else "-" for name in BASELINES]
                     + [f"{ours - baselines[best_name]:+.2f}"])
 

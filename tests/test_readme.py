@@ -28,7 +28,7 @@ def test_main_command_runs_on_the_embedded_dataset_with_flags_that_exist():
     main, _ = commands()
     module = re.search(r"python -m (\S+)", main).group(1)
     assert module == "layernas_tf.main"
-    assert "--dataset=digits" in main
+    assert "--dataset=noisy_digits" in main  # embedded: generated at run time, no download
     defined = flags.FlagValues()
     main_module.define_flags(defined)
     for name in re.findall(r"--(\w+)=", main):
