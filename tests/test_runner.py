@@ -233,3 +233,18 @@ def test_a_reward_without_signal_stops_the_search_keeping_its_trials_and_resumes
     Runner(study, _layernas(additive_space), SerialExecutor(fake_objective.make(other / "log", delay=0)),
            log=lambda line: None, no_signal_trials=4).run()
     study.close()
+
+
+def test_a_sigterm_that_a_library_turns_into_a_plain_keyboardinterrupt_still_exits_143():
+    """Ray's `wait` catches the `Stopped` a SIGTERM raises inside it and raises a plain KeyboardInterrupt: the exit
+    status still says SIGTERM (143), as batch systems expect, not Ctrl-C (130)."""
+    from layernas_tf.trials import stopping  # pylint: disable=import-outside-toplevel
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        with stopping.sigterm_stops():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            except stopping.Stopped:
+                raise KeyboardInterrupt from None  # what Ray's wait does with it
+    assert type(caught.value) is KeyboardInterrupt and stopping.exit_status(caught.value) == 143

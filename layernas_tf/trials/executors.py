@@ -32,6 +32,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import traceback
 from multiprocessing import connection
 from typing import Any, Callable, Optional
@@ -592,7 +593,14 @@ class RayExecutor(Executor):
             # No address: a Ray of this run's own, even where another runs on this machine (which Ray would join).
             kwargs = {"address": address} if address else {"address": "local", "include_dashboard": False,
                                                            "_node_ip_address": "127.0.0.1"}
+            # Ray's core worker installs a fatal-signal handler for SIGTERM in this process (it prints "SIGTERM
+            # received" and aborts, exit -6): the search's own handlers (`stopping`) go back in after it.
+            handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
             ray.init(log_to_driver=True, logging_level="ERROR", **kwargs)
+            if threading.current_thread() is threading.main_thread():
+                for number, handler in handlers.items():
+                    if handler is not None:
+                        signal.signal(number, handler)
             self._owns_ray = address is None
         cpus = cpus_per_trial / self.group
         self._actor_class = ray.remote(num_cpus=cpus, num_gpus=gpus_per_trial, max_restarts=0)(_RayWorker)

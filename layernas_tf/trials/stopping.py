@@ -21,9 +21,16 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
+# The signals `sigterm_stops` turned into `Stopped`, last one last: a library that catches the exception inside its
+# own blocking call and raises a plain KeyboardInterrupt in its place (Ray's `wait`) loses which signal it was.
+_RECEIVED: list[int] = []
+
+
 def exit_status(interrupt: KeyboardInterrupt) -> int:
     """128 + the signal's number: 143 for SIGTERM, 130 for Ctrl-C."""
-    return 128 + (interrupt.signum if isinstance(interrupt, Stopped) else signal.SIGINT)
+    if isinstance(interrupt, Stopped):
+        return 128 + interrupt.signum
+    return 128 + (_RECEIVED[-1] if _RECEIVED else signal.SIGINT)
 
 
 @contextlib.contextmanager
@@ -31,8 +38,10 @@ def sigterm_stops() -> Iterator[None]:
     """Within, SIGTERM raises `Stopped`; outside the main thread signals are left to whoever owns them."""
     def stop(signum, frame):
         del frame
+        _RECEIVED.append(signum)
         raise Stopped(signum)
 
+    _RECEIVED.clear()  # a stop's own record: an earlier run's SIGTERM says nothing of this one
     try:
         previous = signal.signal(signal.SIGTERM, stop)
     except ValueError:  # not the main thread
