@@ -32,7 +32,8 @@ def test_writes_summary_table_and_curves(tmp_path):
     assert list(summary["algorithms"]) == algorithms.names()
     for stats in summary["algorithms"].values():
         assert set(stats) == {"trials_mean", "valid_mean", "test_mean", "test_std", "test_q25", "test_q75", "seconds",
-                              "test_mean_at", "trials_saved_mean"}
+                              "test_mean_at", "trials_saved_mean", "answered", "test_mean_answered"}
+        assert stats["answered"] == 3 and stats["test_mean_answered"] == pytest.approx(stats["test_mean"])
         assert list(stats["test_mean_at"]) == [str(n) for n in range(25, summary["max_trials"] + 1, 25)]
         assert stats["trials_mean"] == summary["max_trials"] <= 400
         assert stats["test_q25"] <= stats["test_mean"] <= stats["test_q75"] or stats["test_std"] < 1e-9
