@@ -91,7 +91,9 @@ def prepare(log: Log = _print, **arguments) -> Prepared:
     name, source = _data_source(cfg.dataset, cfg.executor, cfg.input_shape)
     dataset = data.load(name, cfg.data_dir, source=source, num_classes=cfg.num_classes,
                         train_examples=cfg.train_examples, example_shape=cfg.input_shape)
-    data.check_scorable(dataset)
+    warning = data.scoring_warning(dataset)
+    if warning:
+        log(f"warning: {warning}")
     # Examples that are not images keep their own shape: no image side to train or deploy at.
     image_size = None if cfg.input_shape else cfg.image_size or dataset.default_image_size()
     space = cfg.space

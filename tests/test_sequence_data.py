@@ -116,13 +116,25 @@ def test_the_guides_keyword_spotting_block_runs(tmp_path, monkeypatch):
     assert result.exports["exports"]["tflite"]["verified"], (result.best, result.exports)
 
 
-def test_a_validation_split_too_small_to_rank_by_is_refused(tmp_path):
+def test_a_validation_split_too_small_to_rank_by_is_named_before_anything_trains(tmp_path):
+    """A warning, not a refusal (a smoke run on mock data has such a split on purpose): said when the search is
+    prepared, before anything is written or trained."""
+    from layernas_tf import api  # pylint: disable=import-outside-toplevel
+
     x, y = _clips(60)
-    with pytest.raises(ValueError, match=r"validation split has 3 example\(s\) for 3 classes, too few to rank "
-                                         r"networks by; give it at least 6"):
-        layernas_tf.search(space=_space(), madds="1M", max_trials=1, study_dir=str(tmp_path / "s"),
-                           dataset={"train": (x, y), "validation": (x[:3], y[:3])}, log=lambda line: None)
+    split = {"train": (x, y), "validation": (x[:3], y[:3])}
+    lines = []
+    api.prepare(space=_space(), madds="1M", max_trials=1, study_dir=str(tmp_path / "s"), log=lines.append,
+                dataset=split)
+    assert [line for line in lines if line.startswith("warning: dataset")] == [
+        f"warning: dataset {data.source_name(data.as_splits(split, (FRAMES, COEFFICIENTS)))}: "
+        "its validation split has 3 example(s) for 3 classes, too few to rank networks by; give it at least 6 (2 a "
+        "class), or more training data to carve it from"]
     assert not (tmp_path / "s").exists()
+    lines.clear()
+    api.prepare(space=_space(), madds="1M", max_trials=1, study_dir=str(tmp_path / "s"), log=lines.append,
+                dataset=(x, y))
+    assert not [line for line in lines if line.startswith("warning: dataset")]
 
 
 def clip_splits():

@@ -251,17 +251,18 @@ def _counted(splits: dict[str, tf.data.Dataset]) -> tuple[dict[str, int], dict[s
 MIN_VALIDATION_PER_CLASS = 2
 
 
-def check_scorable(dataset: Dataset) -> None:
-    """Refuses a validation split too small to rank networks by (fewer than 2 examples per class).
+def scoring_warning(dataset: Dataset) -> Optional[str]:
+    """What is wrong with a validation split too small to rank networks by (fewer than 2 examples a class), or None.
 
-    Raises:
-      DataError: naming the split's size, the classes and what is needed.
+    A warning, not a refusal: a smoke run on mock data has such a split on purpose; a search on it that cannot
+    rank stops by itself once its first networks all score alike (`no_signal_trials`).
     """
     needed = MIN_VALIDATION_PER_CLASS * dataset.num_classes
-    if dataset.sizes["validation"] < needed:
-        raise DataError(f"dataset {dataset.name}: its validation split has {dataset.sizes['validation']} example(s) "
-                        f"for {dataset.num_classes} classes, too few to rank networks by; give it at least {needed} "
-                        f"({MIN_VALIDATION_PER_CLASS} a class), or more training data to carve it from")
+    if dataset.sizes["validation"] >= needed:
+        return None
+    return (f"dataset {dataset.name}: its validation split has {dataset.sizes['validation']} example(s) for "
+            f"{dataset.num_classes} classes, too few to rank networks by; give it at least {needed} "
+            f"({MIN_VALIDATION_PER_CLASS} a class), or more training data to carve it from")
 
 
 def _check_classes(name: str, num_classes: int) -> None:
