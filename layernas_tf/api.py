@@ -351,7 +351,8 @@ def run(prepared: Prepared, *, export: bool = False, log: Log = _print) -> Searc
             at = f"at {cfg.size_label()}"
             Runner(study, search_algorithm, executor, retries=cfg.trial_retries,
                    expected_trials=None if bound == math.inf else int(bound), log=log,
-                   format_cost=lambda c: f"{label(cfg.cost, c)} {at}", on_result=Pruner(cfg.study_dir, search_algorithm),
+                   format_cost=lambda c: f"{label(cfg.cost, c)} {at}",
+                   on_result=Pruner(cfg.study_dir, search_algorithm),
                    no_signal_trials=cfg.no_signal_trials).run()
             finished = True
     except KeyboardInterrupt:

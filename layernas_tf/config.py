@@ -305,7 +305,8 @@ class SearchConfig:
             for name in ("image_size", "deploy_image_size"):
                 if getattr(self, name) is not None:
                     raise ValueError(f"{name}={getattr(self, name)} sizes images; this space takes examples of shape "
-                                     f"{input_shape} (its input_shape), which go to the model as they are: drop {name}=")
+                                     f"{input_shape} (its input_shape), which go to the model as they are: drop "
+                                     f"{name}=")
         cost = self.bucket_by or next(iter(given))
         return dict(cost=cost, target=tuple(ranges[cost]), space_options=space_options, input_shape=input_shape,
                     budgets=tuple((n, *ranges[n]) for n in ranges if n != cost))

@@ -156,7 +156,8 @@ def balanced_part(dataset: Dataset, train_examples: float) -> Dataset:
                                sizes={**dataset.sizes, "train": wanted})
 
 
-def as_splits(dataset: Any, example_shape: Optional[Sequence[int]] = None) -> "dict[str, tuple[np.ndarray, np.ndarray]]":
+def as_splits(dataset: Any,
+              example_shape: Optional[Sequence[int]] = None) -> "dict[str, tuple[np.ndarray, np.ndarray]]":
     """The user's arrays as {split: (examples, labels)}: `(x, y)` is the training split alone.
 
     Images become uint8 (N, H, W, C); with `example_shape`, examples stay numbers of
