@@ -80,7 +80,8 @@ def test_a_proxy_is_checked_against_longer_training_by_local_workers_and_resumes
     assert again == report and not [line for line in lines if line.startswith("trial ")]
 
 
-def test_a_proxy_that_scores_every_network_alike_is_explained_not_a_bare_nan(tmp_path, recwarn):
+def _a_check(tmp_path):
+    """A proxy check's settings over 4 networks of the additive space, for `_report` on rows the test makes."""
     from layernas_tf.config import SearchConfig  # pylint: disable=import-outside-toplevel
 
     space = AdditiveSpace()
@@ -88,7 +89,15 @@ def test_a_proxy_that_scores_every_network_alike_is_explained_not_a_bare_nan(tmp
     cfg = SearchConfig(space="additive", cost="madds", target=(0, 40), proxy_epochs=1, image_size=16,
                        study_dir=str(tmp_path / "check" / "proxy"))
     reference = SearchConfig(space="additive", cost="madds", target=(0, 40), proxy_epochs=4, image_size=16)
-    row = lambda reward: {"status": "COMPLETE", "reward": reward, "metrics": {"train_seconds": 1.0}}  # noqa: E731
+    return space, archs, cfg, reference
+
+
+def row(reward):
+    return {"status": "COMPLETE", "reward": reward, "metrics": {"train_seconds": 1.0}}
+
+
+def test_a_proxy_that_scores_every_network_alike_is_explained_not_a_bare_nan(tmp_path, recwarn):
+    space, archs, cfg, reference = _a_check(tmp_path)
     rows = {"proxy": {str(a): row(0.0972) for a in archs},
             "reference": {str(a): row(0.5 + 0.1 * i) for i, a in enumerate(archs)}}
     (tmp_path / "check").mkdir()
@@ -104,14 +113,7 @@ def test_a_proxy_that_scores_every_network_alike_is_explained_not_a_bare_nan(tmp
                                            (0.03, "the proxy ranks roughly; differences under about"),
                                            (0.2, "the proxy does not rank: the seed moves a reward as much")])
 def test_the_reward_variance_over_seeds_gets_a_verdict_in_words(tmp_path, jitter, words):
-    from layernas_tf.config import SearchConfig  # pylint: disable=import-outside-toplevel
-
-    space = AdditiveSpace()
-    archs = [space.parse(a) for a in ("0:0:0:0", "1:1:1:1", "2:2:1:2", "0:3:0:2")]
-    cfg = SearchConfig(space="additive", cost="madds", target=(0, 40), proxy_epochs=1, image_size=16,
-                       study_dir=str(tmp_path / "check" / "proxy"))
-    reference = SearchConfig(space="additive", cost="madds", target=(0, 40), proxy_epochs=4, image_size=16)
-    row = lambda reward: {"status": "COMPLETE", "reward": reward, "metrics": {"train_seconds": 1.0}}  # noqa: E731
+    space, archs, cfg, reference = _a_check(tmp_path)
     means = {str(a): 0.5 + 0.05 * i for i, a in enumerate(archs)}  # sd between networks 0.0645
     rows = {"proxy": {a: row(m - jitter) for a, m in means.items()},
             "reference": {a: row(m) for a, m in means.items()},
