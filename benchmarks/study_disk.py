@@ -26,6 +26,7 @@ import sys
 from absl import app, flags
 
 import search_spaces
+from layernas_tf.trials.artefacts import STUDY_DB, TRIALS_DIR, WEIGHTS
 
 _TRIALS = flags.DEFINE_integer("trials", 30, "Trials of the search.")
 _ROOT = flags.DEFINE_string("root", "runs/benchmark_study_disk", "Where the study goes (it starts afresh).")
@@ -42,9 +43,9 @@ def _kind(path: str) -> str:
         return "checkpoints"
     if "tensorboard" in parts:
         return "events"
-    if parts[-1].startswith("study.db"):
+    if parts[-1].startswith(STUDY_DB):  # its WAL and journal too
         return "store"
-    if parts[-1] == "weights.npz":
+    if parts[-1] == WEIGHTS:
         return "weights"
     if "export" in parts:
         return "export"
@@ -71,9 +72,9 @@ def main(argv) -> int:
     print(" ".join(command[1:]), flush=True)
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     measured = sizes(study_dir)
-    trials = len(os.listdir(os.path.join(study_dir, "trials")))
-    fronts = sum(os.path.exists(os.path.join(study_dir, "trials", t, "weights.npz"))
-                 for t in os.listdir(os.path.join(study_dir, "trials")))
+    trials = len(os.listdir(os.path.join(study_dir, TRIALS_DIR)))
+    fronts = sum(os.path.exists(os.path.join(study_dir, TRIALS_DIR, t, WEIGHTS))
+                 for t in os.listdir(os.path.join(study_dir, TRIALS_DIR)))
     print(f"\n{trials} trials; {fronts} keep their weights (the front)")
     print("| kind | bytes | per trial |")
     print("| --- | --- | --- |")

@@ -271,6 +271,17 @@ def _check_classes(name: str, num_classes: int) -> None:
         raise DataError(f"dataset {name} has {num_classes} class(es): a classifier needs at least 2")
 
 
+def _user_dataset(name: str, num_classes: int, loaded: dict[str, tf.data.Dataset], sizes: dict[str, int],
+                  image_shape: Optional[Sequence[Optional[int]]]) -> Dataset:
+    """The user's splits as a `Dataset`: images of `image_shape`, or (None) examples that are not images, which are
+    never flipped or resized."""
+    if image_shape is None:
+        return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes, None,
+                       flip=False, images=False)
+    return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes,
+                   _native(image_shape))
+
+
 def _arrays(name: str, arrays: Any, validation_fraction: float,
             example_shape: Optional[Sequence[int]] = None) -> Dataset:
     """The user's numpy arrays (`as_splits`)."""
@@ -279,11 +290,7 @@ def _arrays(name: str, arrays: Any, validation_fraction: float,
     _check_classes(name, num_classes)
     loaded = _carved({k: tf.data.Dataset.from_tensor_slices(v) for k, v in splits.items()}, validation_fraction)
     sizes, loaded = _counted(loaded)
-    if example_shape is not None:
-        return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes, None,
-                       flip=False, images=False)
-    return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes,
-                   _native(splits["train"][0].shape[1:]))
+    return _user_dataset(name, num_classes, loaded, sizes, None if example_shape else splits["train"][0].shape[1:])
 
 
 def _function(name: str, function: Callable[[], dict], num_classes: Optional[int],
@@ -307,11 +314,8 @@ def _function(name: str, function: Callable[[], dict], num_classes: Optional[int
         num_classes = int(labels.reduce(np.int64(-1), tf.maximum)) + 1
     _check_classes(name, num_classes)
     sizes, loaded = _counted(loaded)
-    if example_shape is not None:
-        return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes, None,
-                       flip=False, images=False)
-    return Dataset(name, num_classes, loaded["train"], loaded["validation"], loaded.get("test"), sizes,
-                   _native(loaded["train"].element_spec[0].shape))
+    return _user_dataset(name, num_classes, loaded, sizes,
+                         None if example_shape else loaded["train"].element_spec[0].shape)
 
 
 def _digits(validation_fraction: float) -> Dataset:
