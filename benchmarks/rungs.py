@@ -54,6 +54,7 @@ from absl import app, flags
 from scipy import stats
 
 import layernas_tf
+from experiments.comparison import TableSearch
 from layernas_tf import api
 from layernas_tf.algorithms import LayerNAS
 from layernas_tf.api import epochs_trained
@@ -162,16 +163,13 @@ def signal(tables: dict[int, dict[str, dict[int, float]]], feasible: list[str], 
 def replay(tables, space, target, seed: int, buckets: int, rungs: tuple[int, ...]) -> dict:
     """LayerNAS over one seed's table: every reward a real training's, epochs counted as a search trains them."""
     algorithm = LayerNAS(space, target, buckets=buckets, rungs=rungs, rung_factor=_RUNG_FACTOR.value)
-    full, epochs = JOB["proxy_epochs"], 0
-    while not algorithm.done:
-        for trial in algorithm.suggest(len(algorithm.trials) + 64):
-            reached, to = max(trial.rewards, default=0), trial.epochs or full
-            epochs += to - reached
-            algorithm.report(trial.id, tables[seed][str(trial.arch)][to])
+    full = JOB["proxy_epochs"]
+    search = TableSearch(algorithm, lambda arch, epochs: tables[seed][str(arch)][epochs or full], full)
+    search.run()
     best = algorithm.best()
     return {"name": f"readme_replay_h{buckets}_seed{seed}_{'rungs' if rungs else 'full'}", "job": "readme replay",
             "buckets": buckets, "seed": seed, "rungs": bool(rungs), "trials": len(algorithm.trials),
-            "epochs": epochs, "seconds": 0.0, "answer": str(best.arch), "answer_reward": best.reward}
+            "epochs": search.epochs, "seconds": 0.0, "answer": str(best.arch), "answer_reward": best.reward}
 
 
 def _search(root: str, job: str, buckets: int, seed: int, rungs: bool) -> dict:

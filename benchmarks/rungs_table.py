@@ -26,6 +26,7 @@ import sys
 
 from absl import app, flags
 
+from experiments.comparison import TableSearch
 from experiments.tables import RealTable
 from layernas_tf import algorithms
 from layernas_tf.config import rung_schedule
@@ -40,17 +41,11 @@ _TABLE = flags.DEFINE_string("table", None, "The table's CSV; default: the one i
 def replay(table: RealTable, name: str, limit: float, run: int, rungs: tuple[int, ...], factor: int) -> dict:
     """One search over the table as run `run`: its epochs, trials, answer's score, and the algorithm itself."""
     algorithm = algorithms.create(name, table.space, limit, seed=run, rungs=rungs, rung_factor=factor)
-    epochs = 0
-    while not algorithm.done:
-        trials = algorithm.suggest(1)
-        if not trials:
-            raise RuntimeError(f"{name} suggested nothing with no trial out")
-        trial = trials[0]
-        reached, to = max(trial.rewards, default=0), trial.epochs or table.epochs
-        epochs += to - reached
-        algorithm.report(trial.id, table.reward(trial.arch, run, to))
+    search = TableSearch(algorithm, lambda arch, epochs: table.reward(arch, run, epochs or table.epochs),
+                         table.epochs)
+    search.run()
     best = algorithm.best()
-    return {"epochs": epochs, "trials": len(algorithm.trials), "algorithm": algorithm,
+    return {"epochs": search.epochs, "trials": len(algorithm.trials), "algorithm": algorithm,
             "score": table.test_accuracy(best.arch) if best is not None else float("nan")}
 
 

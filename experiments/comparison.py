@@ -9,17 +9,75 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from layernas_tf import algorithms, reports
 from layernas_tf.core import front
 from layernas_tf.core.records import TrialRecord
+from layernas_tf.core.space import Architecture
+from layernas_tf.trials.executors import SerialExecutor
+from layernas_tf.trials.runner import Runner
+from layernas_tf.trials.store import MemoryStore
 
 
 # summary.json gives each algorithm's mean score after every this many trials.
 CHECKPOINT_EVERY = 25
+
+
+class TableSearch(Runner):
+    """One search over a table through the search's own loop (`trials.runner.Runner`), one trial at a time.
+
+    A trial "trains" by looking its reward up (`reward(arch, epochs)`: epochs None is the
+    full training), in this process, its record kept in memory: the same asking, telling
+    and answer as a live search, thousands of times faster. Subclasses add what they
+    measure through the runner's hooks.
+
+    Attributes:
+      epochs: the epochs the search trained, counted as a live one trains them (`full_epochs`
+        a network trained whole; a promoted trial trains on from its rung's checkpoint, so
+        it costs only the epochs it adds).
+    """
+
+    def __init__(self, algorithm, reward: Callable[[Architecture, Optional[int]], float], full_epochs: int = 1):
+        space = algorithm.space
+
+        def objective(trial_id: int, arch: str, epochs: Optional[int] = None) -> dict[str, float]:
+            del trial_id
+            return {"reward": reward(space.parse(arch), epochs)}
+
+        super().__init__(MemoryStore(), algorithm, SerialExecutor(lambda: objective), log=None)
+        self.full_epochs, self.epochs = full_epochs, 0
+
+    def on_trial_begin(self, trial) -> None:
+        self.epochs += (trial.epochs or self.full_epochs) - max(trial.rewards, default=0)
+
+
+class _Curve(TableSearch):
+    """Keeps the answer's test accuracy after each trial, and stops once `time_budget` training seconds are spent."""
+
+    def __init__(self, algorithm, benchmark, time_budget: Optional[float], run: int):
+        super().__init__(algorithm, lambda arch, epochs: benchmark.reward(arch, run))
+        self.benchmark, self.time_budget, self.used = benchmark, time_budget, 0.0
+        self.curve: list[float] = []
+        self._best: Optional[TrialRecord] = None
+        self.best_test = math.nan
+
+    def stop_requested(self) -> bool:
+        return self.time_budget is not None and self.used >= self.time_budget
+
+    def on_trial_end(self, trial, metrics) -> None:
+        algorithm = self.algorithm
+        if self.time_budget is not None:
+            self.used += self.benchmark.train_seconds(trial.arch)
+        # The answer, as algorithm.best() picks it (`core.front.answer`), without going over every trial again.
+        latest = TrialRecord.from_trial(trial, algorithm.full_fidelity(trial))
+        chosen = front.answer([r for r in (self._best, latest) if r is not None],
+                              lambda r: algorithm.feasible(trial.arch) if r is latest else True)
+        if chosen is latest:
+            self._best, self.best_test = latest, self.benchmark.test_accuracy(trial.arch)
+        self.curve.append(self.best_test)
 
 
 def search_once(algorithm, benchmark, time_budget: Optional[float] = None, run: int = 0) -> dict[str, Any]:
@@ -29,33 +87,16 @@ def search_once(algorithm, benchmark, time_budget: Optional[float] = None, run: 
       The answer's architecture, validation and test accuracy, the number of
       trials, and `curve`: the test accuracy of the answer after each trial.
     """
-    used, curve = 0.0, []
-    best, best_test = None, math.nan
-    while not algorithm.done:
-        if time_budget is not None and used >= time_budget:
-            break
-        trials = algorithm.suggest(1)
-        if not trials:
-            raise RuntimeError(f"{algorithm.name} suggested nothing with no trial out")
-        trial = trials[0]
-        algorithm.report(trial.id, benchmark.reward(trial.arch, run))
-        if time_budget is not None:
-            used += benchmark.train_seconds(trial.arch)
-        # The answer, as algorithm.best() picks it (`core.front.answer`), without going over every trial again.
-        latest = TrialRecord.from_trial(trial, algorithm.full_fidelity(trial))
-        chosen = front.answer([r for r in (best, latest) if r is not None], lambda r: algorithm.feasible(trial.arch)
-                              if r is latest else True)
-        if chosen is latest:
-            best, best_test = latest, benchmark.test_accuracy(trial.arch)
-        curve.append(best_test)
+    search = _Curve(algorithm, benchmark, time_budget, run)
+    search.run()
     best = algorithm.best()
     return {
         "arch": None if best is None else str(best.arch),
         "valid": math.nan if best is None else best.reward,
-        "test": best_test,
+        "test": search.best_test,
         "trials": len(algorithm.trials),
         "saved": getattr(algorithm, "trials_saved", 0),
-        "curve": curve,
+        "curve": search.curve,
     }
 
 

@@ -70,6 +70,8 @@ from layernas_tf.reports import write_atomic, write_json
 from layernas_tf.training import distribute
 from layernas_tf.trials import executors
 from layernas_tf.trials.artefacts import trial_seed
+from layernas_tf.trials.runner import Runner
+from layernas_tf.trials.store import MemoryStore
 from search_spaces.keras_space import KerasSpace, choose
 
 EXECUTORS = ("serial", "local")
@@ -203,6 +205,7 @@ class LayerNASOracle(kt.Oracle):
         self.space, self.max_cost = space, max_cost
         self.search_algorithm = create(algorithm, space, (0, max_cost), **settings)
         self._ids: dict[str, int] = {}  # KerasTuner trial id -> the algorithm's
+        self._handed = None  # the algorithm's trial `begin` is making a KerasTuner trial for
 
     def trial_bound(self) -> Optional[int]:
         """At most this many trials: LayerNAS's own bound, or `max_trials` if lower."""
@@ -210,11 +213,36 @@ class LayerNASOracle(kt.Oracle):
         return min(bounds) if bounds else None
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
-        suggested = self.search_algorithm.suggest(1)
+        if self._handed is not None:  # `begin`: the runner asked the algorithm already
+            suggested, self._handed = [self._handed], None
+        else:
+            suggested = self.search_algorithm.suggest(1)
         if not suggested:
             return {"status": _STOPPED if self.search_algorithm.done else _IDLE}
         self._ids[trial_id] = suggested[0].id
         return {"status": _RUNNING, "values": values_of(self.space, suggested[0].arch)}
+
+    @kt.synchronized
+    def begin(self, trial, tuner_id: str) -> kt.engine.trial.Trial:
+        """KerasTuner's trial for the algorithm's `trial`, which the runner hands out (`_TunerRunner`): the one it
+        had (a retry, or a trial the last session left running: KerasTuner queued it for retry on reload), or a
+        new one, running under `tuner_id`."""
+        known = next((kt_id for kt_id, own in self._ids.items() if own == trial.id), None)
+        if known is None:
+            self._handed = trial
+            created = self.create_trial(tuner_id)
+            if created.status != _RUNNING or self._ids.get(created.trial_id) != trial.id:
+                raise RuntimeError(f"KerasTuner made trial {created.trial_id} ({created.status}) for the search's "
+                                   f"trial {trial.id}; this is a bug")
+            return created
+        kt_trial = self.trials[known]
+        if known in self._retry_queue:
+            self._retry_queue.remove(known)
+        if all(t.trial_id != known for t in self.ongoing_trials.values()):
+            kt_trial.status = _RUNNING
+            self.ongoing_trials[tuner_id] = kt_trial
+            self.save()
+        return kt_trial
 
     def reward(self, score: float) -> float:
         return score if self.objective.direction == "max" else -score
@@ -336,6 +364,50 @@ class _TrialTrainer:
         tuner_utils.validate_trial_results(results, objective, "Tuner.run_trial()")
         return {"metrics": tuner_utils.convert_to_metrics_dict(results, objective),
                 "step": tuner_utils.get_best_step(results, objective)}
+
+
+class _TunerRunner(Runner):
+    """The tuner's worker processes on the search's one loop (`trials.runner.Runner`).
+
+    The runner asks the oracle's algorithm and hands each trial to a worker; KerasTuner's
+    oracle stays the store a user sees and resumes from (its `oracle.json` and trial
+    folders, the algorithm's state inside): each trial handed out becomes its trial
+    (`LayerNASOracle.begin`), each result is its `update_trial`, and the tuner's own
+    `on_trial_begin`/`on_trial_end` hooks run around it, as in KerasTuner's loop. A lost
+    worker's trial is trained once more on a fresh one, then FAILED, by the runner.
+    """
+
+    def __init__(self, tuner: "LayerNASTuner", executor: executors.Executor):
+        super().__init__(MemoryStore(), tuner.oracle.search_algorithm, executor, retries=1, log=None)
+        self.tuner, self.oracle = tuner, tuner.oracle
+        self._kt_ids: dict[int, str] = {}
+
+    def _kt_trial(self, trial) -> kt.engine.trial.Trial:
+        return self.oracle.trials[self._kt_ids[trial.id]]
+
+    def on_trial_begin(self, trial) -> None:
+        slots = [f"{self.tuner.tuner_id}-{i}" for i in range(self.executor.slots)]
+        kt_trial = self.oracle.begin(trial, next(s for s in slots if s not in self.oracle.ongoing_trials))
+        self._kt_ids[trial.id] = kt_trial.trial_id
+        self.tuner.on_trial_begin(kt_trial)
+
+    def payload(self, trial) -> str:
+        kt_trial = self._kt_trial(trial)
+        return json.dumps({"trial_id": kt_trial.trial_id, "values": kt_trial.hyperparameters.values})
+
+    def reward(self, trial, metrics: dict[str, Any]) -> Optional[float]:
+        """The objective's score, as KerasTuner scores the trial, turned to a reward (higher is better)."""
+        kt_trial = self._kt_trial(trial)
+        self.oracle.update_trial(kt_trial.trial_id, metrics["metrics"], step=metrics["step"])
+        self.oracle.score_trial(kt_trial)
+        return None if kt_trial.score is None else self.oracle.reward(kt_trial.score)
+
+    def on_trial_end(self, trial, metrics: Optional[dict[str, Any]]) -> None:
+        kt_trial = self._kt_trial(trial)
+        kt_trial.status = _COMPLETED if trial.status == Status.COMPLETE else _FAILED
+        if trial.error:
+            kt_trial.message = trial.error
+        self.tuner.on_trial_end(kt_trial)
 
 
 class _Factory:
@@ -466,38 +538,8 @@ class LayerNASTuner(_SeededTuner):
         write_atomic(arguments_path, arguments)
         self.on_search_begin()
         executor = executors.LocalExecutor(_Factory(trainer), self.parallel_trials)
-        running: dict[int, tuple[Any, str]] = {}
-        lost: set[str] = set()
         try:
-            while True:
-                stopped = False
-                while len(running) < executor.slots:
-                    slot = next(f"{self.tuner_id}-{i}" for i in range(executor.slots)
-                                if f"{self.tuner_id}-{i}" not in {s for _, s in running.values()})
-                    trial = self.oracle.create_trial(slot)
-                    if trial.status != _RUNNING:
-                        stopped = trial.status == _STOPPED
-                        break
-                    self.on_trial_begin(trial)
-                    executor.submit(int(trial.trial_id), json.dumps(
-                        {"trial_id": trial.trial_id, "values": trial.hyperparameters.values}))
-                    running[int(trial.trial_id)] = (trial, slot)
-                if not running:
-                    if stopped or self.oracle.search_algorithm.done:
-                        break
-                    raise RuntimeError("the search has nothing to train and nothing training; this is a bug")
-                for result in executor.wait():
-                    trial, _ = running.pop(result.trial_id)
-                    if result.metrics is not None:
-                        self.oracle.update_trial(trial.trial_id, result.metrics["metrics"],
-                                                 step=result.metrics["step"])
-                        trial.status = _COMPLETED
-                    else:
-                        # A lost worker (killed, out of memory) is KerasTuner's INVALID: retried once.
-                        trial.status = "INVALID" if result.lost and trial.trial_id not in lost else _FAILED
-                        lost.add(trial.trial_id)
-                        trial.message = result.error or "its worker process died"
-                    self.on_trial_end(trial)
+            _TunerRunner(self, executor).run()
         finally:
             executor.close()
             os.remove(arguments_path)

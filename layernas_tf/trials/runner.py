@@ -3,8 +3,13 @@
 keras-tuner's split: the algorithm decides what to try, the executor trains it, and
 the runner keeps them going. It asks `suggest(n)` for as many trials as there are
 free workers, hands each to the executor, and reports results back in whatever
-order they arrive, writing every step to the study in one transaction with the
-algorithm's state. Only this process writes the study.
+order they arrive, writing every step to the store (`store.Store`: the SQLite study,
+or memory) in one transaction with the algorithm's state. Only this process writes
+the store. It is the only ask/tell loop: the command and `search()`, the proxy check,
+the KerasTuner tuner's workers, the tabular comparisons and the rung replays all run
+on it, adding what they need through its hooks (`on_trial_begin`, `on_trial_end`,
+`on_layer`, `on_rung`, `stop_requested`, `payload`), as keras-tuner's `BaseTuner`
+subclasses do.
 
 A trial whose worker died (SIGKILL, the OOM killer, a lost Ray node) or that ran
 out of memory (MemoryError, TensorFlow's ResourceExhaustedError) is trained again on
@@ -32,7 +37,7 @@ from layernas_tf.algorithms import Algorithm, Trial
 from layernas_tf.core.status import COMPLETE, FAILED, PENDING, RUNNING
 from layernas_tf.core.units import human
 from layernas_tf.trials.executors import Executor, Result
-from layernas_tf.trials.study import Study
+from layernas_tf.trials.store import Store
 
 
 class NoSignal(RuntimeError):
@@ -47,26 +52,28 @@ def clock(seconds: float) -> str:
 
 
 class Runner:
-    """Runs `algorithm` to its end on `executor`, recording everything in `study`.
+    """Runs `algorithm` to its end on `executor`, recording everything in `store`.
 
     Args:
       retries: how many times a trial whose worker died is trained again.
       expected_trials: the most trials the search can take, for the time-left estimate.
+      log: where progress lines go; None: no lines are even built (a tabular search
+        runs thousands of trials a second).
       format_cost: how a cost is shown in progress lines (with its unit and size).
       on_result: called with (trial, metrics) after a completed trial is recorded.
       no_signal_trials: stop with `NoSignal` when the first this many full-proxy
         trials all scored the same reward; 0 never stops.
     """
 
-    def __init__(self, study: Study, algorithm: Algorithm, executor: Executor, *, retries: int = 1,
-                 expected_trials: Optional[int] = None, log: Callable[[str], None] = print,
+    def __init__(self, store: Store, algorithm: Algorithm, executor: Executor, *, retries: int = 1,
+                 expected_trials: Optional[int] = None, log: Optional[Callable[[str], None]] = print,
                  format_cost: Callable[[float], str] = lambda c: f"{c:,.0f}",
                  on_result: Optional[Callable[[Trial, dict[str, Any]], None]] = None, no_signal_trials: int = 0):
         if retries < 0:
             raise ValueError(f"trial_retries must be >= 0, got {retries}")
         self.no_signal_trials = no_signal_trials
         self._signal_seen = not no_signal_trials
-        self.study, self.algorithm, self.executor = study, algorithm, executor
+        self.store, self.algorithm, self.executor = store, algorithm, executor
         self.retries, self.expected_trials, self.log = retries, expected_trials, log
         self.format_cost, self.on_result = format_cost, on_result
         self._out: dict[int, Trial] = {}
@@ -77,17 +84,63 @@ class Runner:
         self._layers_shown = len(algorithm.layer_log)
         self._rungs_shown = len(algorithm.rung_log)
 
+    # -- hooks: a subclass adds what it needs -------------------------------------------
+
+    def payload(self, trial: Trial) -> str:
+        """What the executor's objective receives for `trial` (with its id): the architecture's string."""
+        return str(trial.arch)
+
+    def reward(self, trial: Trial, metrics: dict[str, Any]) -> Optional[float]:
+        """The reward the algorithm is told, from `trial`'s worker's `metrics`: their "reward". A reward that is
+        not a finite number fails the trial (the same network, seeded alike, would score it again)."""
+        del trial
+        return metrics["reward"]
+
+    def on_trial_begin(self, trial: Trial) -> None:
+        """`trial` is recorded as running and about to go to a worker (again, when retried)."""
+
+    def on_trial_end(self, trial: Trial, metrics: Optional[dict[str, Any]]) -> None:
+        """`trial` is recorded complete (with its worker's `metrics`) or failed (None), the algorithm told."""
+        if metrics is not None and self.on_result is not None:
+            self.on_result(trial, metrics)
+
+    def on_rung(self, entry: dict[str, Any]) -> None:
+        """The algorithm closed a rung (`Algorithm.rung_log`'s entry)."""
+        self._say(lambda: self._rung_line(entry))
+
+    def on_layer(self, entry: dict[str, Any]) -> None:
+        """The algorithm closed a layer (`Algorithm.layer_log`'s entry)."""
+        self._say(lambda: self._layer_line(entry))
+
+    def stop_requested(self) -> bool:
+        """True ends the search before the next trials are handed out (those out are waited for)."""
+        return False
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _say(self, line: Callable[[], str]) -> None:
+        if self.log is not None:
+            self.log(line())
+
+    def _state(self) -> Optional[dict]:
+        return self.algorithm.state_dict() if self.store.keeps_state else None
+
     def run(self) -> None:
         algorithm = self.algorithm
-        state = self.study.algorithm_state()
+        state = self.store.algorithm_state()
         if state is not None:
             algorithm.load_state_dict(state)
             done = sum(t.status != PENDING for t in algorithm.trials)
-            self.log(f"resuming {self.study.path}: {done} trial(s) done, {len(algorithm.pending())} to retry")
+            self._say(lambda: f"resuming {self.store.path}: {done} trial(s) done, {len(algorithm.pending())} to "
+                      "retry")
             self._check_signal()
         self._began = time.time()
         while not algorithm.done:
-            self._fill()
+            if self.stop_requested():
+                if not self._out:
+                    break
+            else:
+                self._fill()
             if not self._out:
                 if algorithm.done:
                     break
@@ -96,9 +149,9 @@ class Runner:
                 self._handle(result)
         out_of_memory = [t.id for t in algorithm.trials if t.status == FAILED and "out of memory" in (t.error or "")]
         if out_of_memory:
-            self.log(f"{len(out_of_memory)} trial(s) failed out of memory (trials "
-                     f"{', '.join(map(str, out_of_memory))}): a smaller batch_size, or a larger host or GPU, trains "
-                     "them")
+            self._say(lambda: f"{len(out_of_memory)} trial(s) failed out of memory (trials "
+                      f"{', '.join(map(str, out_of_memory))}): a smaller batch_size, or a larger host or GPU, trains "
+                      "them")
 
     def _fill(self) -> None:
         free = self.executor.slots - len(self._out)
@@ -113,38 +166,39 @@ class Runner:
     def _submit(self, trial: Trial) -> None:
         started = time.time()
         self._started.setdefault(trial.id, started)
-        self.study.record(trial, self.algorithm.state_dict(), status=RUNNING, started=self._started[trial.id])
+        self.store.record(trial, self._state(), status=RUNNING, started=self._started[trial.id])
         self._out[trial.id] = trial
         self._attempts[trial.id] = self._attempts.get(trial.id, 0) + 1
-        self.executor.submit(trial.id, str(trial.arch), trial.epochs)
+        self.on_trial_begin(trial)
+        self.executor.submit(trial.id, self.payload(trial), trial.epochs)
 
     def _handle(self, result: Result) -> None:
         trial = self._out.pop(result.trial_id)
         started = self._started[trial.id]
         if result.lost and self._attempts[trial.id] <= self.retries:
-            self.log(f"trial {trial.id:>4} {trial.arch}: {result.error}; training it again "
-                     f"(attempt {self._attempts[trial.id] + 1} of {self.retries + 1})")
+            self._say(lambda: f"trial {trial.id:>4} {trial.arch}: {result.error}; training it again "
+                      f"(attempt {self._attempts[trial.id] + 1} of {self.retries + 1})")
             self._submit(trial)
             return
         self._finished_here += 1
-        if result.metrics is None:
-            reason = result.error or "no result"
+        reward = None if result.metrics is None else self.reward(trial, result.metrics)
+        if reward is None or not math.isfinite(reward):
+            reason = (result.error or "no result") if result.metrics is None else f"its reward is {reward}"
             if result.lost:
                 reason += f" ({self._attempts[trial.id]} attempt(s))"
             self.algorithm.report_failure(trial.id, reason)
-            self.study.record(trial, self.algorithm.state_dict(), status=FAILED, started=started, ended=time.time(),
-                              error=reason)
-            self.log(f"trial {trial.id:>4} {trial.arch} FAILED: {reason}")
+            self.store.record(trial, self._state(), status=FAILED, started=started, ended=time.time(), error=reason)
+            self._say(lambda: f"trial {trial.id:>4} {trial.arch} FAILED: {reason}")
+            self.on_trial_end(trial, None)
             self._show_layers()
             return
         try:
-            self.algorithm.report(trial.id, result.metrics["reward"])
+            self.algorithm.report(trial.id, reward)
         finally:  # a trained result is kept even if the algorithm fails on it: it is never trained again
-            self.study.record(trial, self.algorithm.state_dict(), status=COMPLETE, metrics=result.metrics,
-                              started=started, ended=time.time())
-        if self.on_result is not None:
-            self.on_result(trial, result.metrics)
-        self.log(self._progress_line(trial))
+            self.store.record(trial, self._state(), status=COMPLETE, metrics=result.metrics, started=started,
+                              ended=time.time())
+        self.on_trial_end(trial, result.metrics)
+        self._say(lambda: self._progress_line(trial))
         self._show_layers()
         self._check_signal()
 
@@ -166,17 +220,18 @@ class Runner:
             "search would rank nothing. Look at the data (labels matching the examples, every class in every split, "
             "the input range the model expects) and at learning_rate and proxy_epochs (python -m "
             f"layernas_tf.proxy_check compares rewards); the {len(done)} completed trial(s) are kept in "
-            f"{self.study.path}: run again with no_signal_trials=0 to search regardless")
+            f"{self.store.path}: run again with no_signal_trials=0 to search regardless")
 
     def _show_layers(self) -> None:
-        """One line per rung and layer the algorithm closed since the last result (LayerNAS's logs)."""
+        """`on_rung` and `on_layer` for each rung and layer the algorithm closed since the last result (the events
+        it publishes in its `rung_log` and `layer_log`)."""
         rungs = self.algorithm.rung_log
         for entry in rungs[self._rungs_shown:]:
-            self.log(self._rung_line(entry))
+            self.on_rung(entry)
         self._rungs_shown = len(rungs)
         layers = self.algorithm.layer_log
         for entry in layers[self._layers_shown:]:
-            self.log(self._layer_line(entry))
+            self.on_layer(entry)
         self._layers_shown = len(layers)
 
     def _rung_line(self, entry: dict[str, Any]) -> str:

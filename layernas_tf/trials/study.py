@@ -18,8 +18,9 @@ import sqlite3
 from typing import Any, Optional
 
 from layernas_tf.algorithms import Trial
-from layernas_tf.core.status import COMPLETE
+from layernas_tf.core.status import COMPLETE, Status
 from layernas_tf.trials.artefacts import STUDY_DB
+from layernas_tf.trials.store import Store, row, rung, with_rungs
 
 DB_NAME = STUDY_DB
 LOCK_NAME = "lock"
@@ -127,27 +128,23 @@ def read(study_dir: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def _trials(db: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Trial rows; in a multi-fidelity search each with `rungs`, its reward at every epoch count it reached."""
-    cursor = db.execute("SELECT id, arch, cost, status, reward, metrics, started, ended, error FROM trials ORDER BY id")
-    columns = [c[0] for c in cursor.description]
-    rows = [dict(zip(columns, row)) for row in cursor.fetchall()]
+    """Trial rows (`store.row`); in a multi-fidelity search each with `rungs`, its reward at every epoch count it
+    reached."""
+    rows = [row(i, arch, cost, status, reward, json.loads(metrics) if metrics else None, started, ended, error)
+            for i, arch, cost, status, reward, metrics, started, ended, error in db.execute(
+                "SELECT id, arch, cost, status, reward, metrics, started, ended, error FROM trials ORDER BY id")]
     rungs: dict[int, list[dict[str, Any]]] = {}
     try:
         for trial, epochs, reward, metrics in db.execute(
                 "SELECT trial, epochs, reward, metrics FROM rungs ORDER BY trial, epochs"):
-            trained = json.loads(metrics).get("epochs_trained") if metrics else None
-            rungs.setdefault(trial, []).append({"epochs": epochs, "reward": reward, "epochs_trained": trained})
+            rungs.setdefault(trial, []).append(rung(epochs, reward, json.loads(metrics) if metrics else None))
     except sqlite3.OperationalError:  # a study written before rungs existed, opened read-only
         pass
-    for row in rows:
-        row["metrics"] = json.loads(row["metrics"]) if row["metrics"] else {}
-        if rungs:
-            row["rungs"] = rungs.get(row["id"], [])
-    return rows
+    return with_rungs(rows, rungs)
 
 
-class Study:
-    """The SQLite store of one search in `study_dir`, created or reopened.
+class Study(Store):
+    """The SQLite store of one search in `study_dir`, created or reopened (`store.Store`'s durable kind).
 
     One process at a time: opening a study another live process holds raises
     StudyLocked.
@@ -212,7 +209,7 @@ class Study:
     def algorithm_state(self) -> Optional[dict]:
         return self._get("algorithm_state")
 
-    def record(self, trial: Trial, state: dict, *, status: str, metrics: Optional[dict] = None,
+    def record(self, trial: Trial, state: Optional[dict], *, status: Status, metrics: Optional[dict] = None,
                started: Optional[float] = None, ended: Optional[float] = None, error: Optional[str] = None) -> None:
         """Writes one trial row (and a multi-fidelity trial's rung) and the algorithm state in one transaction."""
         with self._transaction():
