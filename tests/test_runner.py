@@ -14,7 +14,7 @@ import fake_objective
 import conftest
 from conftest import REPO
 from layernas_tf.algorithms import LayerNAS, RegularizedEvolution
-from layernas_tf.trials.executors import LocalExecutor, SerialExecutor, WorkerSetupError
+from layernas_tf.trials.executors import Executor, LocalExecutor, Result, SerialExecutor, WorkerSetupError
 from layernas_tf.trials.runner import NoSignal, Runner
 from layernas_tf.trials.study import Study
 
@@ -248,3 +248,45 @@ def test_a_sigterm_that_a_library_turns_into_a_plain_keyboardinterrupt_still_exi
             except stopping.Stopped:
                 raise KeyboardInterrupt from None  # what Ray's wait does with it
     assert type(caught.value) is KeyboardInterrupt and stopping.exit_status(caught.value) == 143
+
+
+class _Partitioned(Executor):
+    """One worker whose first trial's node drops out: given up as lost, it answers late, after the retry is out,
+    with a reward the trial never earned. What a Ray actor behind a network partition does."""
+
+    def __init__(self):
+        self.queue, self.victim, self.late = [], None, None
+
+    def submit(self, trial_id, arch, epochs=None, attempt=0):
+        self.victim = self.victim or arch
+        self.queue.append((trial_id, arch, attempt))
+
+    def wait(self):
+        trial_id, arch, attempt = self.queue.pop(0)
+        if arch == self.victim and self.late is None:
+            self.late = Result(trial_id, metrics={"reward": -100.0}, attempt=attempt)
+            return [Result(trial_id, error="Ray worker lost: node unreachable", lost=True, attempt=attempt)]
+        answer = Result(trial_id, metrics={"reward": fake_objective.toy_reward(arch)}, attempt=attempt)
+        return [self.late, answer] if arch == self.victim else [answer]
+
+
+def test_a_late_result_of_an_attempt_given_up_on_is_ignored(tmp_path, additive_space):
+    executor = _Partitioned()
+    algorithm, rows, lines = _run(tmp_path, additive_space, executor)
+    (victim,) = [r for r in rows if r["arch"] == executor.victim]
+    assert victim["status"] == "COMPLETE" and victim["reward"] == fake_objective.toy_reward(executor.victim)
+    assert any("ignored a late result of an attempt no longer out" in line for line in lines)
+    assert all(r["status"] == "COMPLETE" for r in rows) and algorithm.done
+
+
+def test_every_executor_hands_back_the_attempt_it_was_given(tmp_path):
+    for executor in (SerialExecutor(fake_objective.make(tmp_path / "serial", delay=0)),
+                     LocalExecutor(fake_objective.make(tmp_path / "local", die_on=["0:1"], delay=0), 1)):
+        try:
+            executor.submit(3, "0:0", attempt=7)
+            assert [(r.trial_id, r.attempt, r.lost) for r in executor.wait()] == [(3, 7, False)]
+            if isinstance(executor, LocalExecutor):
+                executor.submit(4, "0:1", attempt=9)  # its worker dies: the lost result is stamped too
+                assert [(r.trial_id, r.attempt, r.lost) for r in executor.wait()] == [(4, 9, True)]
+        finally:
+            executor.close()

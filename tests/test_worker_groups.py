@@ -218,3 +218,63 @@ def test_ray_replaces_an_actor_whose_memory_grew_and_one_that_ran_out(tmp_path, 
     assert failed["arch"] == "0:3:1:2" and failed["error"].startswith("out of memory: ResourceExhaustedError")
     pids = {pid for _, arch, pid in _starts_with_pids(log) if arch == "0:3:1:2"}
     assert len(pids) == 2  # retried on a fresh actor
+
+
+RAY_DRIVER = """
+import sys, time
+import fake_objective
+from layernas_tf.trials.executors import RayExecutor
+
+executor = RayExecutor(fake_objective.make(sys.argv[1], delay=60), 2, cpus_per_trial=1)
+executor.submit(0, "0:1", attempt=1)  # each sleeps a minute or more: still training when the driver is killed
+executor.submit(1, "0:3", attempt=2)
+print("submitted", flush=True)
+executor.wait()
+"""
+
+
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        children = subprocess.run(["pgrep", "-P", str(todo.pop())], capture_output=True, text=True).stdout.split()
+        todo += [int(c) for c in children]
+        found.update(int(c) for c in children)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().split(") ")[-1][0] != "Z"  # a zombie has ended, only its parent has not reaped it
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_ray_driver_killed_by_sigkill_takes_its_actors_with_it(tmp_path, local_ray):
+    """SIGKILL leaves the driver no chance to close its executor: Ray itself must end the actors it owned (and the
+    Ray it started), or they would train on, holding the machine, for a search that no longer exists."""
+    log = tmp_path / "log"
+    driver = subprocess.Popen([sys.executable, "-c", RAY_DRIVER, str(log)], cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert driver.stdout.readline().strip() == "submitted"
+        deadline = time.time() + 120
+        while (not log.exists() or len(_starts_with_pids(log)) < 2) and time.time() < deadline:
+            time.sleep(0.5)
+        actors = {int(pid) for _, _, pid in _starts_with_pids(log)}
+        assert len(actors) == 2 and all(_alive(p) for p in actors)  # both actors are training
+        ray_processes = _descendants(driver.pid)  # the Ray it started: GCS, raylet, their agents, the actors
+        assert actors <= ray_processes
+        driver.kill()
+        driver.wait()
+        started = time.time()
+        while any(_alive(p) for p in ray_processes) and time.time() < started + 150:
+            time.sleep(0.5)
+        assert not [p for p in ray_processes if _alive(p)]
+        # Measured here: the actors end within seconds (the raylet kills them); Ray's dashboard and runtime-env
+        # agents notice their raylet gone within about a minute.
+        print(f"every process of the killed driver's Ray ended {time.time() - started:.0f} s after the SIGKILL")
+    finally:
+        if driver.poll() is None:
+            driver.kill()

@@ -78,13 +78,15 @@ def disk_full(e: BaseException) -> bool:
 @dataclasses.dataclass
 class Result:
     """How a trial ended: `metrics` when it trained, `error` when it raised, `lost` when its worker died (or ran
-    out of memory: `out_of_memory`), so that the runner trains it again on a fresh worker."""
+    out of memory: `out_of_memory`), so that the runner trains it again on a fresh worker. `attempt`: the token
+    the trial was submitted with, so that a late result of an attempt the runner gave up on is told apart."""
 
     trial_id: int
     metrics: Optional[dict[str, Any]] = None
     error: Optional[str] = None
     lost: bool = False
     out_of_memory: bool = False
+    attempt: int = 0
 
 
 # Replace a worker whose memory grew by more than this many MB since its first trial (`worker_memory_growth`):
@@ -163,8 +165,9 @@ class Executor:
 
     slots = 1
 
-    def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> None:
-        """Starts training `arch`; `epochs` (multi-fidelity searches) trains it that far, on from its checkpoint."""
+    def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None, attempt: int = 0) -> None:
+        """Starts training `arch`; `epochs` (multi-fidelity searches) trains it that far, on from its checkpoint.
+        Its `Result` carries `attempt` back."""
         raise NotImplementedError
 
     def wait(self) -> list[Result]:
@@ -221,7 +224,7 @@ class _Host:
             return (FAILED, trial_id, describe_error(e))
 
 
-def _result(outcome: tuple[str, int, Any]) -> Result:
+def _result(outcome: tuple[str, int, Any], attempt: int) -> Result:
     """A worker's outcome as the runner sees it; a setup failure ends the run."""
     kind, trial_id, payload = outcome
     if kind == SETUP_FAILED:
@@ -229,10 +232,10 @@ def _result(outcome: tuple[str, int, Any]) -> Result:
     if kind == DISK_FULL:
         raise DiskFull(f"trial {trial_id} could not write its files: {payload}")
     if kind == COMPLETE:
-        return Result(trial_id, metrics=payload)
+        return Result(trial_id, metrics=payload, attempt=attempt)
     if isinstance(payload, OutOfMemory):  # trained again on a fresh worker: this one may hold on to the memory
-        return Result(trial_id, error=str(payload), lost=True, out_of_memory=True)
-    return Result(trial_id, error=payload)
+        return Result(trial_id, error=str(payload), lost=True, out_of_memory=True, attempt=attempt)
+    return Result(trial_id, error=payload, attempt=attempt)
 
 
 class SerialExecutor(Executor):
@@ -240,13 +243,14 @@ class SerialExecutor(Executor):
 
     def __init__(self, factory: Callable[[], Callable[[int, str], dict]]):
         self._host = _Host(factory)
-        self._queue: list[tuple[int, str, Optional[int]]] = []
+        self._queue: list[tuple[int, str, Optional[int], int]] = []
 
-    def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> None:
-        self._queue.append((trial_id, arch, epochs))
+    def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None, attempt: int = 0) -> None:
+        self._queue.append((trial_id, arch, epochs, attempt))
 
     def wait(self) -> list[Result]:
-        return [_result(self._host.run(*self._queue.pop(0)))]
+        trial_id, arch, epochs, attempt = self._queue.pop(0)
+        return [_result(self._host.run(trial_id, arch, epochs), attempt)]
 
     def describe(self) -> str:
         return "serial executor (one trial at a time, in this process)"
@@ -387,7 +391,7 @@ class LocalExecutor(Executor):
                 env["CUDA_VISIBLE_DEVICES"] = ""
             self._envs.append(env)
         self._workers: list[Optional[list[tuple[Any, Any]]]] = [None] * slots  # slot -> its members
-        self._busy: dict[int, int] = {}  # slot -> trial id
+        self._busy: dict[int, tuple[int, int]] = {}  # slot -> (trial id, attempt)
         self._answered: set[int] = set()  # slots whose worker has sent a result
         self._outcomes: dict[int, dict[int, Any]] = {}  # slot -> the outcomes its members sent so far
         self._memory = _MemoryWatch(memory_growth_mb)
@@ -413,7 +417,7 @@ class LocalExecutor(Executor):
         self._answered.discard(slot)
         return members
 
-    def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> None:
+    def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None, attempt: int = 0) -> None:
         slot = next(s for s in range(self.slots) if s not in self._busy)
         members = self._workers[slot]
         if members is None or slot in self._replace or not all(process.is_alive() for process, _ in members):
@@ -423,7 +427,7 @@ class LocalExecutor(Executor):
             members = self._start(slot)
         for _, conn in members:
             conn.send((trial_id, arch, epochs))
-        self._busy[slot] = trial_id
+        self._busy[slot] = (trial_id, attempt)
         self._oom_kills[slot] = oom_kills()
 
     def wait(self) -> list[Result]:
@@ -460,7 +464,7 @@ class LocalExecutor(Executor):
                 dead = dead or (index, process)
         if dead is None and len(answered) < len(members):
             return None
-        trial_id = self._busy.pop(slot)
+        trial_id, attempt = self._busy.pop(slot)
         outcomes = [answered[i] for i in sorted(answered)]
         del self._outcomes[slot]
         if dead is None:
@@ -468,7 +472,7 @@ class LocalExecutor(Executor):
             outcome = _group_outcome(outcomes)
             if outcome[0] in RUN_ENDING:
                 self.close()
-            result = _result(outcome)
+            result = _result(outcome, attempt)
             if result.out_of_memory:
                 self._replace.add(slot)
             elif self._memory.grown(slot, result):
@@ -489,8 +493,8 @@ class LocalExecutor(Executor):
         before, after = self._oom_kills.get(slot), oom_kills()
         if process.exitcode == -signal.SIGKILL and before is not None and after is not None and after > before:
             return Result(trial_id, error=f"out of memory: {reason} by the kernel's OOM killer", lost=True,
-                          out_of_memory=True)
-        return Result(trial_id, error=reason, lost=True)
+                          out_of_memory=True, attempt=attempt)
+        return Result(trial_id, error=reason, lost=True, attempt=attempt)
 
     def _stop(self, slot: int, busy: bool = True) -> None:
         """Ends the slot's processes: asked to when idle, killed when training (a group mid-trial cannot stop)."""
@@ -611,7 +615,7 @@ class RayExecutor(Executor):
             self._env.update(GPU_MEMORY_GROWTH)
         self._factory = factory
         self._cpus, self._gpus = cpus_per_trial, gpus_per_trial
-        self._busy: dict[int, tuple[int, list[Any]]] = {}  # slot -> (trial id, each member's object ref)
+        self._busy: dict[int, tuple[int, int, list[Any]]] = {}  # slot -> (trial id, attempt, each member's ref)
         self._memory = _MemoryWatch(memory_growth_mb)
         self.replaced = 0  # actors replaced for their memory
         self._groups: list[Optional[list[Any]]] = [None] * slots
@@ -639,11 +643,12 @@ class RayExecutor(Executor):
             member.join.remote(cluster_config(addresses, index))
         return members
 
-    def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None) -> None:
+    def submit(self, trial_id: int, arch: str, epochs: Optional[int] = None, attempt: int = 0) -> None:
         slot = next(s for s in range(self.slots) if s not in self._busy)
         if self._groups[slot] is None:
             self._groups[slot] = self._form()
-        self._busy[slot] = (trial_id, [member.run.remote(trial_id, arch, epochs) for member in self._groups[slot]])
+        self._busy[slot] = (trial_id, attempt,
+                            [member.run.remote(trial_id, arch, epochs) for member in self._groups[slot]])
 
     def wait(self) -> list[Result]:
         lost_errors = (self._ray.exceptions.RayActorError, self._ray.exceptions.WorkerCrashedError,
@@ -651,7 +656,7 @@ class RayExecutor(Executor):
         results = []
         while self._busy and not results:
             pending = []  # members still training: a finished one would wake the wait at once, again and again
-            for slot, (trial_id, refs) in list(self._busy.items()):
+            for slot, (trial_id, attempt, refs) in list(self._busy.items()):
                 done, waiting = self._ray.wait(refs, num_returns=len(refs), timeout=0)
                 pending += waiting
                 lost = None
@@ -668,12 +673,12 @@ class RayExecutor(Executor):
                     self._kill(slot)  # the others would wait in a collective for ever
                     member = f" (a member of a group of {self.group})" if self.group > 1 else ""
                     results.append(Result(trial_id, error=f"Ray worker lost{member}: {describe_error(lost)}",
-                                          lost=True))
+                                          lost=True, attempt=attempt))
                     continue
                 outcome = _group_outcome(self._ray.get(refs))
                 if outcome[0] in RUN_ENDING:
                     self.close()  # and _result raises: the run ends
-                result = _result(outcome)
+                result = _result(outcome, attempt)
                 grown = self._memory.grown(slot, result)
                 if result.out_of_memory or grown:  # a fresh group for the next trial (`submit` forms it)
                     self._kill(slot)

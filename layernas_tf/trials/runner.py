@@ -79,6 +79,10 @@ class Runner:
         self._out: dict[int, Trial] = {}
         self._started: dict[int, float] = {}
         self._attempts: dict[int, int] = {}
+        # Each submission's token: a result that does not carry its trial's latest one is a late answer from an
+        # attempt given up on (a partitioned node's), and is ignored rather than taken for the attempt out now.
+        self._token = 0
+        self._tokens: dict[int, int] = {}
         self._finished_here = 0
         self._began = time.time()
         self._layers_shown = len(algorithm.layer_log)
@@ -170,9 +174,15 @@ class Runner:
         self._out[trial.id] = trial
         self._attempts[trial.id] = self._attempts.get(trial.id, 0) + 1
         self.on_trial_begin(trial)
-        self.executor.submit(trial.id, self.payload(trial), trial.epochs)
+        self._token += 1
+        self._tokens[trial.id] = self._token
+        self.executor.submit(trial.id, self.payload(trial), trial.epochs, attempt=self._token)
 
     def _handle(self, result: Result) -> None:
+        if result.trial_id not in self._out or result.attempt != self._tokens.get(result.trial_id):
+            self._say(lambda: f"trial {result.trial_id}: ignored a late result of an attempt no longer out (its "
+                      f"token {result.attempt}, the trial's {self._tokens.get(result.trial_id, 'none')})")
+            return
         trial = self._out.pop(result.trial_id)
         started = self._started[trial.id]
         if result.lost and self._attempts[trial.id] <= self.retries:
