@@ -187,6 +187,11 @@ class SearchConfig:
                                          "Ray.")
     trial_retries: int = setting(1, "Times a trial whose worker died or ran out of memory is trained again, on a "
                                  "fresh worker.", "integer", check=_positive_or_zero)
+    half_batch_on_oom: bool = setting(
+        False, "A trial that runs out of memory (ResourceExhaustedError on a GPU, MemoryError) trains again at once "
+        "in the same worker, from scratch at half the batch_size, its metrics recording the batch it used and why. "
+        "Off: it is retried at the same batch on a fresh worker (trial_retries), then FAILED as out of memory.",
+        "bool")
     no_signal_trials: int = setting(
         8, "Stop when the first N networks trained all score the same reward: it ranks nothing (look at the data, "
         "labels and learning rate). What they trained is kept; 0 searches on regardless.", "integer",

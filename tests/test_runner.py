@@ -290,3 +290,19 @@ def test_every_executor_hands_back_the_attempt_it_was_given(tmp_path):
                 assert [(r.trial_id, r.attempt, r.lost) for r in executor.wait()] == [(4, 9, True)]
         finally:
             executor.close()
+
+
+def test_a_trial_trained_at_half_the_batch_is_said_and_counted(tmp_path, additive_space):
+    def objective(trial_id, arch):
+        if arch != "0:3:1:2":
+            return {"reward": fake_objective.toy_reward(arch)}
+        return {"reward": fake_objective.toy_reward(arch), "batch_size": 32,
+                "out_of_memory_retry": "out of memory at batch_size 64 (ResourceExhaustedError: OOM)"}
+
+    algorithm, rows, lines = _run(tmp_path, additive_space, SerialExecutor(lambda: objective))
+    (halved,) = [r for r in rows if r["metrics"].get("batch_size") == 32]
+    assert halved["arch"] == "0:3:1:2" and halved["status"] == "COMPLETE"
+    assert f"trial {halved['id']:>4}: out of memory at batch_size 64 (ResourceExhaustedError: OOM); trained at " \
+           "batch_size 32 instead" in lines
+    assert lines[-1] == (f"1 trial(s) ran out of memory and trained at half the batch_size (trials {halved['id']}): "
+                         "their rewards are the smaller batch's")

@@ -34,3 +34,38 @@ def test_a_trial_does_not_depend_on_the_trials_before_it(tmp_path):
 def test_a_worker_that_cannot_see_the_study_directory_says_to_share_it(tmp_path):
     with pytest.raises(RuntimeError, match="not visible on this worker's host.*storage that the driver and every"):
         TrialWorker(_config(tmp_path / "on_another_host")).setup()
+
+
+def test_out_of_memory_trains_again_at_half_the_batch_when_asked_and_says_so(tmp_path, monkeypatch):
+    import dataclasses  # pylint: disable=import-outside-toplevel
+
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from layernas_tf.training import data, trainer  # pylint: disable=import-outside-toplevel
+
+    config = dataclasses.replace(_config(tmp_path / "half"), half_batch_on_oom=True)
+    at32 = dataclasses.replace(config, batch_size=32, study_dir=str(tmp_path / "at32"))
+    for c in (config, at32):
+        os.makedirs(c.study_dir)
+    reference = TrialWorker(at32)(0, "1:7:7:7:7")  # a search whose batch_size is 32 from the start
+    worker = TrialWorker(config)
+    worker.setup()
+    steps = {b: data.steps_per_epoch(worker.dataset.sizes["train"], b) for b in (64, 32)}
+    real, tried = trainer.train, []
+
+    def train(*args, **kwargs):  # a GPU's allocator that cannot hold a batch of 64
+        tried.append(kwargs["steps_per_epoch"])
+        if kwargs["steps_per_epoch"] == steps[64]:
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[64,16,16,32]")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train", train)
+    metrics = worker(0, "1:7:7:7:7")
+    assert tried == [steps[64], steps[32]]
+    assert metrics["batch_size"] == 32 and "out of memory at batch_size 64" in metrics["out_of_memory_retry"]
+    assert metrics["reward"] == reference["reward"]  # trained exactly as at batch 32 from the start
+
+    # Off (the default), the error goes to the executor, which retries on a fresh worker, then fails the trial.
+    worker = TrialWorker(dataclasses.replace(config, half_batch_on_oom=False))
+    with pytest.raises(tf.errors.ResourceExhaustedError):
+        worker(1, "1:7:7:7:7")

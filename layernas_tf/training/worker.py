@@ -9,7 +9,9 @@ results; the driver alone writes the study database.
 
 from __future__ import annotations
 
+import gc
 import os
+import shutil
 from typing import Any, Optional
 
 import keras
@@ -19,6 +21,7 @@ from layernas_tf.config import SearchConfig
 from layernas_tf.reports import write_hparams
 from layernas_tf.training import data, distribute, trainer
 from layernas_tf.trials.artefacts import WEIGHTS, save_weights, trial_dir, trial_seed
+from layernas_tf.trials.executors import describe_error, out_of_memory
 
 class TrialWorker:
     """Trains trials of one search; one per worker process, set up on first use.
@@ -56,17 +59,20 @@ class TrialWorker:
         self.dataset = dataset
         self.train_images = data.resized(dataset.train, image_size=config.image_size,
                                          size_hint=dataset.sizes["train"])
-        self.validation = data.batches(
-            data.resized(dataset.validation, image_size=config.image_size, size_hint=dataset.sizes["validation"]),
-            batch_size=config.batch_size, num_classes=dataset.num_classes, training=False)
-        self.steps = data.steps_per_epoch(dataset.sizes["train"], config.batch_size)
+        self.validation_images = data.resized(dataset.validation, image_size=config.image_size,
+                                              size_hint=dataset.sizes["validation"])
+        self.validation = self._validation(config.batch_size)
         self.space = config.search_space()
         self._ready = True
 
-    def _curve_splits(self) -> dict:
+    def _validation(self, batch_size: int):
+        return data.batches(self.validation_images, batch_size=batch_size, num_classes=self.dataset.num_classes,
+                            training=False)
+
+    def _curve_splits(self, validation) -> dict:
         """The validation and test splits as `trainer.Curve` scores them (test only when the data has one)."""
         config, dataset = self.config, self.dataset
-        splits = {"validation": self.validation}
+        splits = {"validation": validation}
         if dataset.test is not None:
             splits["test"] = data.batches(
                 data.resized(dataset.test, image_size=config.image_size, size_hint=dataset.sizes.get("test")),
@@ -75,17 +81,39 @@ class TrialWorker:
 
     def __call__(self, trial_id: int, arch: str, epochs: Optional[int] = None, *,
                  curve: bool = False) -> dict[str, Any]:
-        """`curve`: also score the validation and test splits after every epoch (`trainer.Curve`), for tables."""
+        """`curve`: also score the validation and test splits after every epoch (`trainer.Curve`), for tables.
+
+        Out of memory with `half_batch_on_oom`, the trial trains again here from scratch (its backup, made at the
+        larger batch, is dropped) at half the batch; a second running out is raised as any other."""
         self.setup()
+        batch_size = self.config.batch_size
+        try:
+            return self._train(trial_id, arch, epochs, curve, batch_size)
+        except Exception as e:  # pylint: disable=broad-except
+            if not (self.config.half_batch_on_oom and out_of_memory(e) and batch_size > 1):
+                raise
+            why = describe_error(e)
+        keras.backend.clear_session()  # what the failed attempt held, before the smaller one starts
+        gc.collect()
+        directory = trial_dir(self.config.study_dir, trial_id)
+        shutil.rmtree(os.path.join(directory, distribute.backup_name(self.member)), ignore_errors=True)
+        metrics = self._train(trial_id, arch, epochs, curve, batch_size // 2)
+        metrics["batch_size"] = batch_size // 2
+        metrics["out_of_memory_retry"] = f"out of memory at batch_size {batch_size} ({why[:200]})"
+        return metrics
+
+    def _train(self, trial_id: int, arch: str, epochs: Optional[int], curve: bool,
+               batch_size: int) -> dict[str, Any]:
         config, space = self.config, self.space
         architecture = space.parse(arch)
         directory = trial_dir(config.study_dir, trial_id)
         os.makedirs(directory, exist_ok=True)
         seed = trial_seed(config.seed, arch)
+        validation = self.validation if batch_size == config.batch_size else self._validation(batch_size)
         # The pipeline's random ops take the global seed in force when they are built: set it first,
         # or a trial would depend on the trial this worker trained before it.
         keras.utils.set_random_seed(seed)
-        train_data = data.batches(self.train_images, batch_size=config.batch_size,
+        train_data = data.batches(self.train_images, batch_size=batch_size,
                                   num_classes=self.dataset.num_classes, training=True, flip=self.dataset.flip,
                                   size_hint=self.dataset.sizes["train"], seed=seed, augment=self.dataset.images)
         proxy = trainer.TrainConfig(epochs=config.proxy_epochs, until=epochs, learning_rate=config.learning_rate,
@@ -95,10 +123,10 @@ class TrialWorker:
         # In a worker group only the chief writes the trial's files; each member keeps a backup of its own.
         log_dir = os.path.join(directory, "tensorboard") if not self.member else None
         model, metrics = trainer.train(
-            lambda: space.build(architecture, input_shape=config.train_shape()), train_data, self.validation,
-            proxy, self.strategy, steps_per_epoch=self.steps, log_dir=log_dir,
-            backup_dir=os.path.join(directory, distribute.backup_name(self.member)), seed=seed,
-            curve=self._curve_splits() if curve else None)
+            lambda: space.build(architecture, input_shape=config.train_shape()), train_data, validation,
+            proxy, self.strategy, steps_per_epoch=data.steps_per_epoch(self.dataset.sizes["train"], batch_size),
+            log_dir=log_dir, backup_dir=os.path.join(directory, distribute.backup_name(self.member)), seed=seed,
+            curve=self._curve_splits(validation) if curve else None)
         metrics["madds"] = space.madds(architecture)
         metrics["params"] = space.params(architecture)
         metrics["deploy_image_size"] = config.deploy_image_size

@@ -15,10 +15,13 @@ A trial whose worker died (SIGKILL, the OOM killer, a lost Ray node) or that ran
 out of memory (MemoryError, TensorFlow's ResourceExhaustedError) is trained again on
 a fresh worker up to `retries` times, then recorded FAILED, an out-of-memory one
 with "out of memory" and the attempts; a trial that raised anything else is FAILED
-at once (the same network would fail the same way). The run's last line counts the
-trials that failed out of memory. Killed at
-any moment, the driver resumes from the study: trials that were out are trained
-again, completed ones never are.
+at once (the same network would fail the same way). With `half_batch_on_oom` the
+worker first trains such a trial again itself at half the batch (`TrialWorker`); the
+runner says so when it does. The run's last lines count the trials that failed out
+of memory and those trained at half the batch. Killed at any moment, the driver
+resumes from the study: trials that were out are trained again, completed ones never
+are. Each submission carries a token the result hands back: a late result of an
+attempt given up on (a partitioned Ray node's) is ignored.
 
 A search whose first `no_signal_trials` networks (trained to the full proxy) all
 score the same reward stops with `NoSignal`: such a reward ranks nothing (data whose
@@ -83,6 +86,7 @@ class Runner:
         # attempt given up on (a partitioned node's), and is ignored rather than taken for the attempt out now.
         self._token = 0
         self._tokens: dict[int, int] = {}
+        self._halved: list[int] = []  # trials that ran out of memory and trained at half the batch here
         self._finished_here = 0
         self._began = time.time()
         self._layers_shown = len(algorithm.layer_log)
@@ -156,6 +160,9 @@ class Runner:
             self._say(lambda: f"{len(out_of_memory)} trial(s) failed out of memory (trials "
                       f"{', '.join(map(str, out_of_memory))}): a smaller batch_size, or a larger host or GPU, trains "
                       "them")
+        if self._halved:
+            self._say(lambda: f"{len(self._halved)} trial(s) ran out of memory and trained at half the batch_size "
+                      f"(trials {', '.join(map(str, self._halved))}): their rewards are the smaller batch's")
 
     def _fill(self) -> None:
         free = self.executor.slots - len(self._out)
@@ -209,6 +216,10 @@ class Runner:
                               ended=time.time())
         self.on_trial_end(trial, result.metrics)
         self._say(lambda: self._progress_line(trial))
+        if result.metrics.get("out_of_memory_retry"):  # `half_batch_on_oom`: its reward is a smaller batch's
+            self._halved.append(trial.id)
+            self._say(lambda: f"trial {trial.id:>4}: {result.metrics['out_of_memory_retry']}; trained at batch_size "
+                      f"{result.metrics.get('batch_size')} instead")
         self._show_layers()
         self._check_signal()
 
