@@ -373,6 +373,12 @@ def run(prepared: Prepared, *, export: bool = False, log: Log = _print) -> Searc
             study.close()
     try:
         return _finish(prepared, search_algorithm, study, export=export, log=log)
+    except Exception as e:  # pylint: disable=broad-except  (the reports and the export write through renames)
+        if executors.disk_full(e):
+            raise executors.DiskFull(f"the disk holding {cfg.study_dir} is full ({e}): the search finished and its "
+                                     f"trials are kept in {study.path}; free some space and run the same command "
+                                     "again to write its reports") from None
+        raise
     finally:
         study.close()
 

@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from layernas_tf.training import distribute
+from layernas_tf.trials.artefacts import written_whole
 from layernas_tf.trials.executors import disk_full
 
 
@@ -221,9 +222,8 @@ class ResumedRandomness(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        tmp = f"{self.path}.tmp.npz"
-        np.savez(tmp, epoch=epoch + 1, **{f"state{i}": np.asarray(s.numpy()) for i, s in enumerate(self._states())})
-        os.replace(tmp, self.path)
+        states = {f"state{i}": np.asarray(s.numpy()) for i, s in enumerate(self._states())}
+        written_whole(self.path, lambda tmp: np.savez(tmp, epoch=epoch + 1, **states))
 
 
 class _EpochCounter(keras.callbacks.Callback):

@@ -13,9 +13,11 @@ without TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import zlib
+from typing import Callable
 
 import numpy as np
 
@@ -78,11 +80,40 @@ def trial_seed(search_seed: int, arch: str) -> int:
     return zlib.crc32(f"{search_seed}:{arch}".encode()) & 0x7FFFFFFF
 
 
+# The suffix of a file being written (`written_whole`): one left behind is a write cut short.
+PARTIAL = ".tmp.npz"
+
+
+def written_whole(path: str, write: Callable[[str], None]) -> None:
+    """`write(tmp)`, then `tmp` renamed to `path`: the file is whole or absent. A write that fails (a full disk)
+    leaves no part of it behind, so that the stop frees what it took and nothing reads half a file."""
+    tmp = path + PARTIAL
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def drop_partial(directory: str) -> list[str]:
+    """Removes files under `directory` that a write cut short left (`PARTIAL` ones, and write_atomic's `.tmp-`
+    ones): what a stop on a full disk leaves of the trial it was writing. Returns their paths."""
+    dropped = []
+    for folder, _, files in os.walk(directory):
+        for name in files:
+            if name.endswith(PARTIAL) or name.startswith(".tmp-"):
+                path = os.path.join(folder, name)
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                    dropped.append(path)
+    return dropped
+
+
 def save_weights(model, path: str) -> None:
     """The model's weights as numpy arrays, written whole or not at all."""
-    tmp = f"{path}.tmp.npz"
-    np.savez(tmp, *model.get_weights())
-    os.replace(tmp, path)
+    written_whole(path, lambda tmp: np.savez(tmp, *model.get_weights()))
 
 
 def load_weights(model, path: str) -> None:
