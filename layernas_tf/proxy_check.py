@@ -19,6 +19,16 @@ reference one, and writes `proxy_check.json` and `proxy_check.png` into
 `STUDY_DIR/reference`) run by the search's runner, so any executor trains it, a
 stopped check resumes without retraining, and Google's advice for Vertex AI NAS
 (check the proxy task against full training before searching) costs one command.
+
+With `--proxies=EPOCHS@SIZE[/EXAMPLES],...` it searches for the proxy, as Vertex AI
+NAS's proxy-task search does: the candidates train the same networks cheapest first
+(by epochs x pixels x examples), each in a study of its own, until one ranks them as
+the reference does, Spearman >= `--min_spearman` (0.8: the agreement between two
+seeds of the same full training that our real-training table meets, 0.875-0.890; a
+proxy that ranks worse than a second seed loses order the seed does not). It reports
+every candidate tried, with its Spearman and its measured cost against the reference,
+and the cheapest that passed (`proxy_search.json`); a rerun trains nothing already
+trained.
 """
 
 from __future__ import annotations
@@ -46,7 +56,71 @@ from layernas_tf.trials import executors, stopping
 from layernas_tf.trials.runner import Runner
 from layernas_tf.trials.study import Study, StudyLocked, StudyMismatch
 
-REPORT, PLOT = "proxy_check.json", "proxy_check.png"
+REPORT, PLOT, SEARCH_REPORT = "proxy_check.json", "proxy_check.png", "proxy_search.json"
+# The least Spearman between a proxy and the reference a proxy search accepts (see the module's docstring).
+MIN_SPEARMAN = 0.8
+
+
+@dataclasses.dataclass(frozen=True)
+class Proxy:
+    """A proxy setting: `epochs` at `image_size`, on `train_examples` training examples (None: all)."""
+
+    epochs: int
+    image_size: int
+    train_examples: Optional[int] = None
+
+    def work(self, all_examples: int) -> float:
+        """Its training work relative to one epoch of one pixel over the whole split: what "cheapest" orders by."""
+        return self.epochs * self.image_size ** 2 * (self.train_examples or all_examples)
+
+    def __str__(self) -> str:
+        return f"{self.epochs}@{self.image_size}" + (f"/{self.train_examples}" if self.train_examples else "")
+
+
+def parse_proxies(text: str) -> list[Proxy]:
+    """`EPOCHS@SIZE[/EXAMPLES],...` as proxies; ValueError naming the bad one."""
+    proxies = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            head, _, examples = part.partition("/")
+            epochs, size = head.split("@")
+            proxy = Proxy(int(epochs), int(size), int(examples) if examples else None)
+        except ValueError:
+            raise ValueError(f"proxies={text}: {part!r} is not EPOCHS@SIZE or EPOCHS@SIZE/EXAMPLES (as 3@16 or "
+                             "2@12/500)") from None
+        if min(proxy.epochs, proxy.image_size, proxy.train_examples or 1) < 1:
+            raise ValueError(f"proxies={text}: {part!r} needs positive epochs, size and examples")
+        proxies.append(proxy)
+    if not proxies:
+        raise ValueError(f"proxies={text!r}: give at least one EPOCHS@SIZE")
+    return proxies
+
+
+def spearman(proxy: dict[str, float], reference: dict[str, float]) -> float:
+    """Spearman between two sides' rewards over the networks both have; nan when either is constant or fewer
+    than 3 are shared."""
+    shared = [a for a in reference if a in proxy]
+    x, y = [proxy[a] for a in shared], [reference[a] for a in shared]
+    if len(shared) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
+        return float("nan")
+    return float(stats.spearmanr(x, y).statistic)
+
+
+def choose_proxy(candidates: list[Proxy], reference: dict[str, float], train: Callable[[Proxy], dict[str, float]],
+                 all_examples: int, threshold: float = MIN_SPEARMAN) -> tuple[Optional[Proxy], list[dict[str, Any]]]:
+    """The cheapest candidate whose rewards rank the networks as `reference` does (Spearman >= `threshold`).
+
+    Candidates train cheapest first (`Proxy.work`), `train(proxy)` giving each network's reward, and the search
+    stops at the first that passes, so none dearer is trained. Returns it (None when none passes) and what was
+    tried, in order, each with its Spearman.
+    """
+    tried = []
+    for proxy in sorted(candidates, key=lambda p: (p.work(all_examples), p.epochs)):
+        rho = spearman(train(proxy), reference)
+        tried.append({"proxy": proxy, "spearman": rho, "passed": bool(rho >= threshold)})
+        if rho >= threshold:
+            return proxy, tried
+    return None, tried
 _DRAWS = 2000  # random feasible draws in a space too large to list, for the dearest feasible network
 
 
@@ -190,6 +264,106 @@ def run_plan(checked: Plan, log: Callable[[str], None] = print) -> dict[str, Any
     return _report(cfg, reference, space, checked.networks, rows, log)
 
 
+def proxy_search(*, log: Callable[[str], None] = print, **arguments: Any) -> dict[str, Any]:
+    """Finds the cheapest of `proxies` that ranks the networks as the reference does; returns the report it writes.
+
+    Takes `search_plan()`'s arguments.
+    """
+    return run_search(*search_plan(log=log, **arguments), log=log)
+
+
+def search_plan(*, proxies: "str | list[Proxy]", min_spearman: float = MIN_SPEARMAN,
+                log: Callable[[str], None] = print, **arguments: Any) -> tuple[Plan, list[Proxy], float]:
+    """Checks a proxy search: `plan()`'s arguments (the reference, the networks, where it runs) and `proxies` as
+    `parse_proxies` reads them, each giving its own epochs, image size and training examples. Trains nothing.
+
+    Raises:
+      ValueError: a bad argument.
+    """
+    candidates = parse_proxies(proxies) if isinstance(proxies, str) else list(proxies)
+    if not 0 < min_spearman <= 1:
+        raise ValueError(f"min_spearman={min_spearman}: give a rank correlation in (0, 1]")
+    if arguments.get("train_examples") is not None:
+        raise ValueError("train_examples: a proxy search gives each candidate's examples in proxies (EPOCHS@SIZE/N)")
+    if not candidates:
+        raise ValueError("proxies: give at least one EPOCHS@SIZE")
+    arguments.setdefault("proxy_epochs", min(p.epochs for p in candidates))
+    checked = plan(proxy_seeds=1, log=log, **arguments)
+    reference, all_examples = checked.reference.config, checked.proxy.dataset.sizes["train"]
+    full = Proxy(reference.proxy_epochs, reference.image_size)
+    for proxy in candidates:
+        if proxy.train_examples is not None and proxy.train_examples > all_examples:
+            raise ValueError(f"proxies: {proxy} asks for {proxy.train_examples} training examples; the training split "
+                             f"has {all_examples}")
+        if proxy.work(all_examples) >= full.work(all_examples):
+            raise ValueError(f"proxies: {proxy} is no cheaper than the reference ({full}): give shorter, smaller or "
+                             "fewer-example proxies, or a longer reference (reference_epochs)")
+    return checked, candidates, min_spearman
+
+
+def run_search(checked: Plan, candidates: list[Proxy], threshold: float,
+               log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Trains the reference, then the candidates cheapest first until one passes; writes `proxy_search.json`."""
+    cfg, reference, space = checked.proxy.config, checked.reference.config, checked.proxy.space
+    root, all_examples = os.path.dirname(cfg.study_dir), checked.proxy.dataset.sizes["train"]
+    log(f"proxy search over {len(candidates)} candidate(s) on {len(checked.networks)} networks of {space.name}: "
+        f"the cheapest whose Spearman with the reference ({reference.proxy_epochs} epoch(s) at "
+        f"{reference.image_size}x{reference.image_size}) is at least {threshold}; in {root}")
+    log(f"\n-- reference: {reference.proxy_epochs} epoch(s) at {reference.image_size}x{reference.image_size}")
+    reference_rows = _train(checked.reference, checked.networks, log)
+
+    def completed(rows):
+        return {a: r for a, r in rows.items() if r["status"] == COMPLETE}
+
+    reference_done = completed(reference_rows)
+    trained: dict[Proxy, dict[str, dict]] = {}
+
+    def train(proxy: Proxy) -> dict[str, float]:
+        side = dataclasses.replace(cfg, proxy_epochs=proxy.epochs, image_size=proxy.image_size,
+                                   train_examples=proxy.train_examples,
+                                   study_dir=os.path.join(root, f"proxy_{proxy.epochs}ep_{proxy.image_size}px_"
+                                                                f"{proxy.train_examples or 'all'}"))
+        check_study_dir(side.study_dir)
+        log(f"\n-- candidate {proxy}: {proxy.epochs} epoch(s) at {proxy.image_size}x{proxy.image_size} on "
+            f"{proxy.train_examples or all_examples} training examples")
+        trained[proxy] = completed(_train(dataclasses.replace(checked.proxy, config=side), checked.networks, log))
+        return {a: r["reward"] for a, r in trained[proxy].items()}
+
+    chosen, tried = choose_proxy(candidates, {a: r["reward"] for a, r in reference_done.items()}, train,
+                                 all_examples, threshold)
+    for entry in tried:
+        rows = trained[entry["proxy"]]
+        shared = [a for a in rows if a in reference_done]
+        entry["cost_ratio"] = (sum(rows[a]["metrics"].get("train_seconds") or 0 for a in shared)
+                               / max(1e-9, sum(reference_done[a]["metrics"].get("train_seconds") or 0 for a in shared)))
+    log(f"\n{'proxy':<14} {'Spearman':>9} {'cost':>7}")
+    for entry in tried:
+        log(f"{str(entry['proxy']):<14} {entry['spearman']:>9.3f} {entry['cost_ratio']:>6.2f}x"
+            + ("  <- chosen" if entry["proxy"] == chosen else ""))
+    untried = [str(p) for p in candidates if p not in trained]
+    if chosen is None:
+        log(f"\nno candidate ranks the networks as the reference does (Spearman >= {threshold}): a longer proxy, a "
+            "larger image or more examples may; or check the reference's own noise (--proxy_seeds)")
+    else:
+        entry = next(e for e in tried if e["proxy"] == chosen)
+        log(f"\nchosen: {chosen} (--proxy_epochs={chosen.epochs} --image_size={chosen.image_size}"
+            + (f" --train_examples={chosen.train_examples}" if chosen.train_examples else "")
+            + f"): Spearman {entry['spearman']:.3f} with the reference, {entry['cost_ratio']:.2f}x its training time"
+            + (f"; dearer candidates not trained: {', '.join(untried)}" if untried else ""))
+    report = {
+        "space": space.name, "target": list(cfg.target), "cost": cfg.cost, "threshold": threshold,
+        "reference": {"epochs": reference.proxy_epochs, "image_size": reference.image_size},
+        "networks": [str(a) for a in checked.networks],
+        "tried": [{**dataclasses.asdict(e["proxy"]), "proxy": str(e["proxy"]), "spearman": e["spearman"],
+                   "cost_ratio": e["cost_ratio"], "passed": e["passed"]} for e in tried],
+        "untried": untried,
+        "chosen": None if chosen is None else {**dataclasses.asdict(chosen), "proxy": str(chosen)},
+    }
+    write_json(os.path.join(root, SEARCH_REPORT), report)
+    log(f"wrote {root}/{SEARCH_REPORT}")
+    return report
+
+
 def _report(cfg, reference, space, archs, rows, log) -> dict[str, Any]:
     directory = os.path.dirname(cfg.study_dir)
     entries = []
@@ -268,6 +442,11 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
     flags.DEFINE_integer("proxy_seeds", 2, "Seeds the proxy trains under: each network's spread over them against "
                          "the spread between networks is the proxy's reward variance, with a verdict (1: none).",
                          flag_values=values)
+    flags.DEFINE_string("proxies", None, "Search for the proxy: candidates EPOCHS@SIZE[/EXAMPLES],... trained "
+                        "cheapest first until one's Spearman with the reference reaches --min_spearman.",
+                        flag_values=values)
+    flags.DEFINE_float("min_spearman", MIN_SPEARMAN, "The least Spearman with the reference a searched proxy needs "
+                       "(0.8: as two seeds of the same training agree).", flag_values=values)
 
 
 def run(values: flags.FlagValues) -> None:
@@ -277,11 +456,16 @@ def run(values: flags.FlagValues) -> None:
     def log(line: str) -> None:
         print(cli.as_flags(line, values), flush=True)
 
-    with cli.bad_input():
-        checked = plan(networks=values.networks, reference_epochs=values.reference_epochs,
-                       reference_image_size=values.reference_image_size, proxy_seeds=values.proxy_seeds, log=log,
-                       **main.arguments(values))
+    common = dict(networks=values.networks, reference_epochs=values.reference_epochs,
+                  reference_image_size=values.reference_image_size, log=log, **main.arguments(values))
     try:
+        if values.proxies is not None:
+            with cli.bad_input():  # everything checked here, before the reference trains
+                planned = search_plan(proxies=values.proxies, min_spearman=values.min_spearman, **common)
+            run_search(*planned, log=log)
+            return
+        with cli.bad_input():
+            checked = plan(proxy_seeds=values.proxy_seeds, **common)
         run_plan(checked, log=log)
     except KeyboardInterrupt as interrupt:
         log("\ninterrupted: the trials trained so far are kept; run the same command again to resume")

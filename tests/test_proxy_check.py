@@ -126,3 +126,63 @@ def test_the_reward_variance_over_seeds_gets_a_verdict_in_words(tmp_path, jitter
     assert variance["between_sd"] == pytest.approx(np.std(list(means.values()), ddof=1))
     assert words in variance["verdict"] and any(words in line for line in lines)
     assert [e["proxy_seeds"] for e in report["networks"]] == [[m - jitter, m + jitter] for m in means.values()]
+
+
+def test_the_proxy_search_picks_the_cheapest_candidate_that_ranks_as_the_reference_and_trains_no_dearer_one():
+    """A fake objective whose ranking blurs as epochs fall: noise of sd 0.4/epochs on a quality spread over [0, 1]."""
+    rng = np.random.default_rng(0)
+    quality = {f"net{i}": q for i, q in enumerate(rng.uniform(0, 1, 12))}
+    noise = {net: rng.normal(0, 1) for net in quality}  # each network's own error, shrinking with epochs
+    candidates = [proxy_check.Proxy(e, 16) for e in (8, 1, 4, 2, 16)] + [proxy_check.Proxy(8, 16, 250)]
+    trained = []
+
+    def train(proxy):
+        trained.append(proxy)
+        return {net: q + 0.4 / proxy.epochs * noise[net] * (1000 / (proxy.train_examples or 1000))
+                for net, q in quality.items()}
+
+    chosen, tried = proxy_check.choose_proxy(candidates, quality, train, all_examples=1000, threshold=0.8)
+    by_cost = sorted(candidates, key=lambda p: p.work(1000))
+    assert [t["proxy"] for t in tried] == trained == by_cost[:len(trained)]  # cheapest first, stopped at the pass
+    rhos = {p: proxy_check.spearman(train(p), quality) for p in by_cost}
+    expected = next(p for p in by_cost if rhos[p] >= 0.8)
+    assert chosen == expected and tried[-1] == {"proxy": expected, "spearman": rhos[expected], "passed": True}
+    assert all(rhos[t["proxy"]] < 0.8 and not t["passed"] for t in tried[:-1]) and len(tried) > 1  # it had to search
+    assert proxy_check.choose_proxy(candidates, quality, train, 1000, threshold=1.01)[0] is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--proxies=3x16"], "'3x16' is not EPOCHS@SIZE or EPOCHS@SIZE/EXAMPLES"),
+    (["--proxies=0@16"], "'0@16' needs positive epochs, size and examples"),
+    (["--proxies=4@16", "--reference_epochs=4", "--reference_image_size=16"], "4@16 is no cheaper than the reference"),
+    (["--proxies=1@16/99999"], "asks for 99999 training examples; the training split has 1293"),
+    (["--proxies=1@16", "--min_spearman=1.5"], "min_spearman=1.5: give a rank correlation in (0, 1]"),
+    (["--proxies=1@16", "--train_examples=500"], "a proxy search gives each candidate's examples in proxies"),
+])
+def test_a_bad_proxy_search_exits_2_with_one_line_before_anything_trains(tmp_path, capsys, args, message):
+    status, lines = command_in_process(proxy_check, capsys, "--space=tiny_cnn", "--madds=300K", "--dataset=digits",
+                                       "--image_size=16", "--proxy_epochs=1", "--reference_epochs=4", *args,
+                                       f"--study_dir={tmp_path / 'check'}")
+    assert status == 2 and len(lines) == 1 and message in lines[0], lines
+    assert not (tmp_path / "check").exists()
+
+
+@pytest.mark.slow
+def test_a_proxy_search_trains_the_reference_and_candidates_cheapest_first_and_resumes(tmp_path):
+    from test_keras_space import small_cnn  # pylint: disable=import-outside-toplevel
+
+    space = layernas_tf.KerasSpace(small_cnn, input_shape=(16, 16, 3), num_classes=10)
+    arguments = dict(space=space, madds=space.cost(space.dearest()), batch_size=64, verbose=0, networks=4,
+                     reference_epochs=3, image_size=16, proxies="1@16,1@8,2@16/600", min_spearman=0.01,
+                     study_dir=str(tmp_path / "check"))
+    report = proxy_check.proxy_search(**arguments, log=lambda line: None)
+    tried = [t["proxy"] for t in report["tried"]]
+    assert tried[0] == "1@8" and report["reference"] == {"epochs": 3, "image_size": 16}
+    chosen = report["chosen"]
+    assert chosen is None or (chosen["proxy"] == tried[-1] and report["tried"][-1]["passed"])
+    assert all(0 < t["cost_ratio"] < 1 for t in report["tried"])  # every candidate is cheaper than the reference
+    assert set(tried) | set(report["untried"]) == {"1@16", "1@8", "2@16/600"}
+    assert json.loads((tmp_path / "check" / "proxy_search.json").read_text()) == json.loads(json.dumps(report))
+    lines = []
+    again = proxy_check.proxy_search(**arguments, log=lines.append)
+    assert again == report and not [line for line in lines if line.startswith("trial ")]  # nothing trained again

@@ -8,7 +8,7 @@ or memory) in one transaction with the algorithm's state. Only this process writ
 the store. It is the only ask/tell loop: the command and `search()`, the proxy check,
 the KerasTuner tuner's workers, the tabular comparisons and the rung replays all run
 on it, adding what they need through its hooks (`on_trial_begin`, `on_trial_end`,
-`on_layer`, `on_rung`, `stop_requested`, `payload`), as keras-tuner's `BaseTuner`
+`on_layer`, `on_rung`, `stop_requested`, `payload`, `reward`), as keras-tuner's `BaseTuner`
 subclasses do.
 
 A trial whose worker died (SIGKILL, the OOM killer, a lost Ray node) or that ran
