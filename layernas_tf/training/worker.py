@@ -55,6 +55,7 @@ def _readable(path: str) -> bool:
     except trainer.DAMAGED_BACKUP:
         return False
 
+
 class TrialWorker:
     """Trains trials of one search; one per worker process, set up on first use.
 
@@ -101,14 +102,14 @@ class TrialWorker:
         return data.batches(self.validation_images, batch_size=batch_size, num_classes=self.dataset.num_classes,
                             training=False)
 
-    def _curve_splits(self, validation) -> dict:
+    def _curve_splits(self, validation, batch_size: int) -> dict:
         """The validation and test splits as `trainer.Curve` scores them (test only when the data has one)."""
         config, dataset = self.config, self.dataset
         splits = {"validation": validation}
         if dataset.test is not None:
             splits["test"] = data.batches(
                 data.resized(dataset.test, image_size=config.image_size, size_hint=dataset.sizes.get("test")),
-                batch_size=config.batch_size, num_classes=dataset.num_classes, training=False)
+                batch_size=batch_size, num_classes=dataset.num_classes, training=False)
         return splits
 
     def __call__(self, trial_id: int, arch: str, epochs: Optional[int] = None, *,
@@ -161,7 +162,7 @@ class TrialWorker:
             lambda: space.build(architecture, input_shape=config.train_shape()), train_data, validation,
             proxy, self.strategy, steps_per_epoch=data.steps_per_epoch(self.dataset.sizes["train"], batch_size),
             log_dir=log_dir, backup_dir=os.path.join(directory, distribute.backup_name(self.member)), seed=seed,
-            curve=self._curve_splits(validation) if curve else None)
+            curve=self._curve_splits(validation, batch_size) if curve else None)
         metrics["madds"] = space.madds(architecture)
         metrics["params"] = space.params(architecture)
         metrics["deploy_image_size"] = config.deploy_image_size
