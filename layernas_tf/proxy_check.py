@@ -287,7 +287,12 @@ def search_plan(*, proxies: "str | list[Proxy]", min_spearman: float = MIN_SPEAR
         raise ValueError("train_examples: a proxy search gives each candidate's examples in proxies (EPOCHS@SIZE/N)")
     if not candidates:
         raise ValueError("proxies: give at least one EPOCHS@SIZE")
-    arguments.setdefault("proxy_epochs", min(p.epochs for p in candidates))
+    # The flags' own proxy is not one of the candidates (each gives its epochs, size and examples): 1 epoch keeps
+    # plan's check of it out of the way, the candidates are checked against the reference below. The reference
+    # defaults to four times the longest candidate, as a proxy check's to four times its proxy.
+    arguments["proxy_epochs"] = 1
+    if arguments.get("reference_epochs") is None:
+        arguments["reference_epochs"] = 4 * max(p.epochs for p in candidates)
     checked = plan(proxy_seeds=1, log=log, **arguments)
     reference, all_examples = checked.reference.config, checked.proxy.dataset.sizes["train"]
     full = Proxy(reference.proxy_epochs, reference.image_size)
@@ -435,7 +440,8 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
     """`main`'s flags (the proxy and where it runs), and the reference's."""
     main.define_flags(values)
     flags.DEFINE_integer("networks", 8, "Networks to train with both settings (at least 3).", flag_values=values)
-    flags.DEFINE_integer("reference_epochs", None, "Epochs of the reference training; default 4x --proxy_epochs.",
+    flags.DEFINE_integer("reference_epochs", None, "Epochs of the reference training; default 4x --proxy_epochs (with "
+                         "--proxies: 4x the longest candidate's).",
                          flag_values=values)
     flags.DEFINE_integer("reference_image_size", None, "Side the reference trains at; default --image_size.",
                          flag_values=values)

@@ -161,7 +161,7 @@ def test_the_proxy_search_picks_the_cheapest_candidate_that_ranks_as_the_referen
 ])
 def test_a_bad_proxy_search_exits_2_with_one_line_before_anything_trains(tmp_path, capsys, args, message):
     status, lines = command_in_process(proxy_check, capsys, "--space=tiny_cnn", "--madds=300K", "--dataset=digits",
-                                       "--image_size=16", "--proxy_epochs=1", "--reference_epochs=4", *args,
+                                       "--image_size=16", "--reference_epochs=4", *args,  # --proxy_epochs: its default
                                        f"--study_dir={tmp_path / 'check'}")
     assert status == 2 and len(lines) == 1 and message in lines[0], lines
     assert not (tmp_path / "check").exists()
