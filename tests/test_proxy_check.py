@@ -185,4 +185,5 @@ def test_a_proxy_search_trains_the_reference_and_candidates_cheapest_first_and_r
     assert json.loads((tmp_path / "check" / "proxy_search.json").read_text()) == json.loads(json.dumps(report))
     lines = []
     again = proxy_check.proxy_search(**arguments, log=lines.append)
-    assert again == report and not [line for line in lines if line.startswith("trial ")]  # nothing trained again
+    assert not [line for line in lines if line.startswith("trial ")]  # nothing trained again
+    assert json.dumps(again, sort_keys=True) == json.dumps(report, sort_keys=True)
