@@ -36,6 +36,7 @@ def test_a_worker_that_cannot_see_the_study_directory_says_to_share_it(tmp_path)
         TrialWorker(_config(tmp_path / "on_another_host")).setup()
 
 
+@pytest.mark.slow
 def test_out_of_memory_trains_again_at_half_the_batch_when_asked_and_says_so(tmp_path, monkeypatch):
     import dataclasses  # pylint: disable=import-outside-toplevel
 
