@@ -12,7 +12,7 @@ import pytest
 
 import layernas_tf
 from layernas_tf import reports
-from layernas_tf.training import worker
+from layernas_tf.training import trainer, worker
 from layernas_tf.trials import executors, study
 from layernas_tf.trials.study import Study
 
@@ -102,8 +102,8 @@ def test_a_full_disk_at_any_write_stops_cleanly_and_the_search_resumes(tmp_path,
     left = [p for p in glob.glob(os.path.join(study_dir, "**", "*"), recursive=True)
             if p.endswith(".tmp.npz") or os.path.basename(p).startswith(".tmp-")]
     assert left == []  # nothing half-written stays to fill the disk or be read
-    for weights in glob.glob(os.path.join(study_dir, "trials", "*", "backup*", worker.BACKUP_WEIGHTS)):
-        assert worker._readable(weights)  # pylint: disable=protected-access
+    for weights in glob.glob(os.path.join(study_dir, "trials", "*", "backup*", trainer.BACKUP_WEIGHTS)):
+        assert trainer.readable_backup(weights)
     monkeypatch.undo()
 
     result = layernas_tf.search(**SEARCH, study_dir=study_dir, log=lambda line: None)

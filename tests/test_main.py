@@ -662,12 +662,12 @@ def test_a_search_stopped_by_a_really_full_disk_resumes_once_there_is_room(tmp_p
                 "--max_trials=4", "--batch_size=64", "--verbose=0", f"--study_dir={disk / 'study'}"]
         stopped = run_main(*args)
         assert stopped.returncode == 1 and "is full" in stopped.stderr and "run the same command again" in stopped.stderr
-        from layernas_tf.training import worker  # pylint: disable=import-outside-toplevel
+        from layernas_tf.training import trainer  # pylint: disable=import-outside-toplevel
 
         left = [p for p in (disk / "study").rglob("*") if p.name.endswith(".tmp.npz") or p.name.startswith(".tmp-")]
         assert left == []  # the stop removed what it was writing
-        assert all(worker._readable(str(p))  # pylint: disable=protected-access
-                   for p in (disk / "study").rglob(worker.BACKUP_WEIGHTS))
+        assert all(trainer.readable_backup(str(p))
+                   for p in (disk / "study").rglob(trainer.BACKUP_WEIGHTS))
         subprocess.run(["mount", "-o", "remount,size=50m", str(disk)], check=True)
         resumed = run_main(*args)
         assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -38,6 +38,25 @@ from layernas_tf.trials.executors import disk_full
 # What reading a damaged backup raises (h5py and Keras' restore): the backup is dropped and the trial trained from
 # its first epoch.
 DAMAGED_BACKUP = (OSError, RuntimeError, KeyError, ValueError)
+# The file Keras' BackupAndRestore writes a backup's weights to, in place (not through a rename).
+BACKUP_WEIGHTS = "latest.weights.h5"
+
+
+def readable_backup(path: str) -> bool:
+    """Whether every array of a backup's weights file reads (a file cut short may open and fail on its last
+    blocks)."""
+    import h5py  # pylint: disable=import-outside-toplevel  (Keras' dependency, needed only here)
+
+    def read(_, item):
+        if isinstance(item, h5py.Dataset):
+            item[()]  # pylint: disable=pointless-statement
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(read)
+        return True
+    except DAMAGED_BACKUP:
+        return False
 
 
 class TrialFailed(Exception):

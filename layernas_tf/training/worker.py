@@ -23,37 +23,17 @@ from layernas_tf.training import data, distribute, trainer
 from layernas_tf.trials.artefacts import WEIGHTS, drop_partial, save_weights, trial_dir, trial_seed
 from layernas_tf.trials.executors import describe_error, disk_full, out_of_memory
 
-# The file Keras' BackupAndRestore writes its weights to, in place (not through a rename).
-BACKUP_WEIGHTS = "latest.weights.h5"
-
-
 def drop_cut_short(directory: str) -> list[str]:
     """Removes what a full disk cut short in a trial's folder: files caught mid-write (`artefacts.drop_partial`)
     and a backup whose weights cannot be read whole (Keras writes them in place). The stop frees the space they
     took, and the resumed trial trains from its last whole backup, or from its first epoch. Returns what went."""
     dropped = drop_partial(directory)
     for name in os.listdir(directory) if os.path.isdir(directory) else ():
-        weights = os.path.join(directory, name, BACKUP_WEIGHTS)
-        if name.startswith("backup") and os.path.exists(weights) and not _readable(weights):
+        weights = os.path.join(directory, name, trainer.BACKUP_WEIGHTS)
+        if name.startswith("backup") and os.path.exists(weights) and not trainer.readable_backup(weights):
             shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
             dropped.append(weights)
     return dropped
-
-
-def _readable(path: str) -> bool:
-    """Whether every array of an HDF5 file reads (a file cut short may open and fail on its last blocks)."""
-    import h5py  # pylint: disable=import-outside-toplevel  (Keras' dependency, needed only here)
-
-    def read(_, item):
-        if isinstance(item, h5py.Dataset):
-            item[()]  # pylint: disable=pointless-statement
-
-    try:
-        with h5py.File(path, "r") as f:
-            f.visititems(read)
-        return True
-    except trainer.DAMAGED_BACKUP:
-        return False
 
 
 class TrialWorker:
