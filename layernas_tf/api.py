@@ -298,6 +298,9 @@ def _header(prepared: Prepared, search_algorithm, executor: executors.Executor, 
 
 
 def _rungs_note(cfg: SearchConfig) -> str:
+    if cfg.inherit:
+        return (f", a network with a parent candidate starts from its weights and trains "
+                f"{cfg.inherited_epochs()} of the {cfg.proxy_epochs} epochs")
     if not cfg.rung_epochs:
         return ""
     rungs = cfg.rungs()
@@ -310,6 +313,8 @@ def _algorithm(prepared: Prepared):
     settings: dict[str, Any] = {"max_trials": cfg.max_trials, "seed": cfg.seed}
     if layerwise(cfg.algorithm):
         settings.update(buckets=cfg.buckets, per_bucket=cfg.per_bucket)
+    if cfg.inherit:
+        settings.update(inherit=True)
     if cfg.rung_epochs:
         settings.update(rungs=cfg.rungs(), rung_factor=cfg.rung_factor)
     elif cfg.algorithm == "controller":

@@ -149,6 +149,13 @@ class SearchConfig:
     rung_factor: int = setting(
         3, "With --rung_epochs: each rung keeps 1/rung_factor of a bucket's children (at least --per_bucket, and any "
         "tied with the last kept), and the next trains rung_factor times as long.", "integer", check=_positive)
+    inherit: bool = setting(
+        False, "Weight inheritance (layernas, layernas_plus): each network after the first starts from its parent "
+        "candidate's trained weights wherever their shapes agree and trains --inherit_epochs instead of "
+        "--proxy_epochs from scratch. Off: every network trains from scratch, as in the paper.", "bool")
+    inherit_epochs: Optional[int] = setting(
+        None, "With --inherit: the epochs an inheriting network trains. Default: a quarter of --proxy_epochs, at "
+        "least 1.", "integer", check=_positive)
     # -- the search algorithm
     algorithm: str = setting(DEFAULT_ALGORITHM, "The search: layernas_plus (LayerNAS with a reward model, see "
                              "docs/algorithm.md), layernas (as the paper), or a baseline (random, evolution, "
@@ -276,6 +283,7 @@ class SearchConfig:
                 raise ValueError(f"madds_min={self.madds_min} is above madds={self.madds}")
             ranges["madds"] = (t_min, ranges["madds"][1])
         check_rungs(self)
+        check_inherit(self)
         if not layerwise(self.algorithm) and self.max_trials is None:
             raise ValueError(f"algorithm={self.algorithm} has no natural end on a space this large: give max_trials= "
                              "(layernas and layernas_plus end by themselves)")
@@ -316,6 +324,10 @@ class SearchConfig:
         return dict(cost=cost, target=tuple(ranges[cost]), space_options=space_options, input_shape=input_shape,
                     budgets=tuple((n, *ranges[n]) for n in ranges if n != cost))
 
+    def inherited_epochs(self) -> int:
+        """The epochs a network that inherits its parent's weights trains (`inherit_epochs`, or its default)."""
+        return self.inherit_epochs or max(1, self.proxy_epochs // 4)
+
     def rungs(self) -> tuple[int, ...]:
         """The epoch counts children are ranked at, the proxy's last: (1, 3, 5) for 1, eta 3 and 5 epochs."""
         return rung_schedule(self.rung_epochs, self.rung_factor, self.proxy_epochs)
@@ -352,6 +364,8 @@ class SearchConfig:
             settings["train_examples"] = self.train_examples
         if self.input_shape is not None:
             settings["input_shape"] = list(self.input_shape)
+        if self.inherit:  # whether it inherits is the algorithm's (its config); how long a child trains, here
+            settings["inherit_epochs"] = self.inherited_epochs()
         return settings
 
     @classmethod
@@ -375,7 +389,7 @@ class SearchConfig:
         searched = settings.get("algorithm")
         if isinstance(searched, dict):
             values["algorithm"] = searched["algorithm"]
-            values.update({k: searched[k] for k in ("buckets", "per_bucket", "max_trials", "rung_factor")
+            values.update({k: searched[k] for k in ("buckets", "per_bucket", "max_trials", "rung_factor", "inherit")
                            if k in searched})
             if searched.get("rungs"):
                 values["rung_epochs"] = searched["rungs"][0]
@@ -560,6 +574,24 @@ def check_rungs(config: Any) -> None:
     if config.algorithm != "layernas":
         raise ValueError(f"rung_epochs= is multi-fidelity LayerNAS: give algorithm=layernas, not "
                          f"algorithm={config.algorithm}")
+
+
+def check_inherit(config: Any) -> None:
+    """ValueError unless weight inheritance (`inherit`, `inherit_epochs`) goes with the rest of the search."""
+    if not config.inherit:
+        if config.inherit_epochs is not None:
+            raise ValueError(f"inherit_epochs={config.inherit_epochs} is how long an inheriting network trains; it "
+                             "goes with inherit=True")
+        return
+    if not layerwise(config.algorithm):
+        raise ValueError(f"inherit=True needs a layerwise search, whose networks have parent candidates: give "
+                         f"algorithm=layernas or layernas_plus, not algorithm={config.algorithm}")
+    if config.rung_epochs:
+        raise ValueError(f"inherit=True and rung_epochs={config.rung_epochs} do not combine: a rung trains on from "
+                         "the network's own checkpoint, an inheriting network from its parent's weights; give one")
+    if config.inherited_epochs() >= config.proxy_epochs:
+        raise ValueError(f"inherit_epochs={config.inherited_epochs()}: an inheriting network trains fewer epochs "
+                         f"than one from scratch; give fewer than proxy_epochs={config.proxy_epochs}")
 
 
 def check_picklable(name: str, value: Any) -> None:

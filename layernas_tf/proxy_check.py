@@ -151,8 +151,9 @@ def networks_to_check(space: SearchSpace, target: tuple[float, float], count: in
     return list(chosen)[:count]
 
 
-def _train(prepared: api.Prepared, archs: list[Architecture], log: Callable[[str], None]) -> dict[str, dict]:
-    """Trains `archs` with `prepared`'s settings in its own study; returns each network's row by its string."""
+def train_networks(prepared: api.Prepared, archs: list[Architecture], log: Callable[[str], None]) -> dict[str, dict]:
+    """Trains `archs` with `prepared`'s settings in its own study (resumed: a network trained is not trained again);
+    returns each network's row by its string. The proxy check's sides; `benchmarks/inherit.py`'s from-scratch side."""
     cfg = prepared.config
     algorithm = Listed(prepared.space, cfg.target, archs, seed=cfg.seed)
     study = Study(cfg.study_dir, {**cfg.study_settings(), "algorithm": algorithm.config()})
@@ -223,6 +224,9 @@ def plan(*, networks: int = 8, reference_epochs: Optional[int] = None, reference
     check_positive("reference_image_size", reference_image_size)
     if networks < 3:
         raise ValueError(f"networks={networks}: a rank correlation needs at least 3 networks")
+    if arguments.get("inherit"):
+        raise ValueError("inherit=True: the proxy check trains each network from scratch, so it would not measure "
+                         "inherited training (benchmarks/inherit.py ranks that against the real table)")
     prepared = api.prepare(log=log, **arguments)
     cfg = prepared.config
     root = cfg.study_dir if arguments.get("study_dir") else f"{cfg.study_dir}_proxy_check"
@@ -256,11 +260,11 @@ def run_plan(checked: Plan, log: Callable[[str], None] = print) -> dict[str, Any
     rows: dict[str, Any] = {}
     for name, side in (("proxy", checked.proxy), ("reference", checked.reference)):
         log(f"\n-- {name}: {side.config.proxy_epochs} epoch(s) at {side.config.image_size}x{side.config.image_size}")
-        rows[name] = _train(side, checked.networks, log)
+        rows[name] = train_networks(side, checked.networks, log)
     rows["repeats"] = []
     for side in checked.repeats:
         log(f"\n-- proxy again, seed {side.config.seed}: its reward variance")
-        rows["repeats"].append(_train(side, checked.networks, log))
+        rows["repeats"].append(train_networks(side, checked.networks, log))
     return _report(cfg, reference, space, checked.networks, rows, log)
 
 
@@ -315,7 +319,7 @@ def run_search(checked: Plan, candidates: list[Proxy], threshold: float,
         f"the cheapest whose Spearman with the reference ({reference.proxy_epochs} epoch(s) at "
         f"{reference.image_size}x{reference.image_size}) is at least {threshold}; in {root}")
     log(f"\n-- reference: {reference.proxy_epochs} epoch(s) at {reference.image_size}x{reference.image_size}")
-    reference_rows = _train(checked.reference, checked.networks, log)
+    reference_rows = train_networks(checked.reference, checked.networks, log)
 
     def completed(rows):
         return {a: r for a, r in rows.items() if r["status"] == COMPLETE}
@@ -331,7 +335,8 @@ def run_search(checked: Plan, candidates: list[Proxy], threshold: float,
         check_study_dir(side.study_dir)
         log(f"\n-- candidate {proxy}: {proxy.epochs} epoch(s) at {proxy.image_size}x{proxy.image_size} on "
             f"{proxy.train_examples or all_examples} training examples")
-        trained[proxy] = completed(_train(dataclasses.replace(checked.proxy, config=side), checked.networks, log))
+        trained[proxy] = completed(train_networks(dataclasses.replace(checked.proxy, config=side), checked.networks,
+                                                  log))
         return {a: r["reward"] for a, r in trained[proxy].items()}
 
     chosen, tried = choose_proxy(candidates, {a: r["reward"] for a, r in reference_done.items()}, train,

@@ -26,6 +26,7 @@ def test_the_networks_checked_span_the_budget_and_are_feasible_and_distinct():
     (["--networks=2"], "--networks=2: a rank correlation needs at least 3 networks"),
     (["--reference_epochs=1"], "is no longer training than the proxy"),
     (["--reference_epochs=0"], "--reference_epochs=0 is not a positive"),
+    (["--inherit", "--proxy_epochs=4"], "--inherit=True: the proxy check trains each network from scratch"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, message):
     status, lines = command_in_process(proxy_check, capsys, "--space=nats_sss", "--params=600K", "--proxy_epochs=1",

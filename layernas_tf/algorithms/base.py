@@ -57,6 +57,8 @@ class Trial:
         once reported); a trial handed out again trains on from its checkpoint. None:
         the objective's full training.
       rewards: in a multi-fidelity search, the reward at each epoch count it reached.
+      parent: in a search with weight inheritance, the completed trial whose trained
+        weights this one starts from (`Algorithm.parent`); None: it trains from scratch.
     """
 
     id: int
@@ -67,6 +69,7 @@ class Trial:
     error: Optional[str] = None
     epochs: Optional[int] = None
     rewards: dict[int, float] = dataclasses.field(default_factory=dict)
+    parent: Optional[int] = None
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -79,13 +82,15 @@ class Trial:
         }
         if self.epochs is not None:  # absent otherwise: states of single-fidelity searches stay as they were
             out.update(epochs=self.epochs, rewards={str(e): r for e, r in self.rewards.items()})
+        if self.parent is not None:  # likewise: absent without inheritance
+            out["parent"] = self.parent
         return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Trial":
         arch = Architecture(int(i) for i in d["arch"].split(":"))
         return cls(d["id"], arch, d["cost"], d["status"], d["reward"], d["error"], d.get("epochs"),
-                   {int(e): r for e, r in d.get("rewards", {}).items()})
+                   {int(e): r for e, r in d.get("rewards", {}).items()}, d.get("parent"))
 
 
 def _rng_state_to_json(state: tuple) -> list:
@@ -180,6 +185,17 @@ class Algorithm:
 
     def _on_failure(self, trial: Trial) -> None:
         pass
+
+    def parent(self, arch: Architecture) -> Optional[int]:
+        """The completed trial whose trained weights a new trial of `arch` inherits; None: it trains from
+        scratch. None in every search but a layerwise one with inheritance (`LayerNAS(inherit=True)`)."""
+        del arch
+        return None
+
+    def inheritable(self) -> set[int]:
+        """Trials whose trained weights a trial still to train may inherit: the parents of those out, and
+        (`LayerNAS`) the candidates whose children are still to come. Their weights must be kept."""
+        return {t.parent for t in self._pending.values() if t.parent is not None}
 
     def _extra_state(self) -> dict[str, Any]:
         return {}
@@ -278,7 +294,8 @@ class Algorithm:
                 arch = self._next()
                 if arch is None:
                     break
-                trial = Trial(len(self.trials), arch, self.cost(arch), epochs=self._first_epochs(arch))
+                trial = Trial(len(self.trials), arch, self.cost(arch), epochs=self._first_epochs(arch),
+                              parent=self.parent(arch))
                 self.trials.append(trial)
                 self._tried[self.space.canonical(arch)] = trial
                 self._feasible_tried += self.feasible(arch)

@@ -21,6 +21,14 @@ the front. A bucket of at most k networks has nothing to choose between: its
 children train to the last rung at once. When `max_trials` ends the search, the
 layer's rungs still close over the children that trained (promotions are not new
 trials), so the answer is a full-fidelity one.
+
+With `inherit` (weight inheritance) each trial after the default names a parent:
+the kept candidate of the last closed layer nearest to it (fewest decisions apart;
+for a child, the candidate it was made from). Its worker starts it from the
+parent's trained weights wherever their shapes agree (`training.inherit`) and trains
+it fewer epochs. A layer's children may be kept as candidates, and candidates are
+parents for the whole of the next layer, so `inheritable` names both until that
+layer closes: their weights are kept until then.
 """
 
 from __future__ import annotations
@@ -56,6 +64,8 @@ class LayerNAS(Algorithm):
         successive halving within each layer (module docstring). Empty: every child
         trains the full proxy, the paper's LayerNAS. Trials then carry no `epochs`.
       rung_factor: eta: each rung keeps 1/eta of a bucket's children (at least k).
+      inherit: weight inheritance: each trial after the default names the candidate it
+        inherits from (`parent`, module docstring). Not with `rungs`.
     """
 
     name = "layernas"
@@ -70,6 +80,7 @@ class LayerNAS(Algorithm):
         seed: int = 0,
         rungs: Sequence[int] = (),
         rung_factor: int = 3,
+        inherit: bool = False,
     ):
         if buckets < 1 or per_bucket < 1:
             raise ValueError(f"buckets and per_bucket must be >= 1, got {buckets} and {per_bucket}")
@@ -78,10 +89,14 @@ class LayerNAS(Algorithm):
             raise ValueError(f"rungs must be at least two increasing positive epoch counts, got {rungs}")
         if rungs and rung_factor < 2:
             raise ValueError(f"rung_factor must be >= 2, got {rung_factor}")
+        if rungs and inherit:
+            raise ValueError("inherit and rungs do not combine: a rung's promotion trains on from the trial's own "
+                             "checkpoint, an inherited trial from its parent's weights; give one of them")
         super().__init__(space, target, max_trials=max_trials, seed=seed)
         self.buckets = buckets
         self.per_bucket = per_bucket
         self.rungs, self.rung_factor = rungs, int(rung_factor)
+        self.inherit = bool(inherit)
         self._rung = 0  # the rung this layer's children are training at
         self._promoting: list[int] = []  # trials to hand out again at `rungs[_rung]`
         self._straight: set[Architecture] = set()  # children of this layer that skip the rungs
@@ -107,7 +122,8 @@ class LayerNAS(Algorithm):
 
     def config(self) -> dict[str, Any]:
         rungs = {"rungs": list(self.rungs), "rung_factor": self.rung_factor} if self.rungs else {}
-        return {**super().config(), "buckets": self.buckets, "per_bucket": self.per_bucket, **rungs}
+        inherit = {"inherit": True} if self.inherit else {}  # absent without: older studies resume as they were
+        return {**super().config(), "buckets": self.buckets, "per_bucket": self.per_bucket, **rungs, **inherit}
 
     def full_fidelity(self, trial) -> bool:
         return not self.rungs or trial.epochs == self.rungs[-1]
@@ -123,6 +139,26 @@ class LayerNAS(Algorithm):
         if self.space.canonical(trial.arch) not in self._canonical_children[1]:
             return True
         return trial.id not in self._promoting and trial.epochs < self.rungs[self._rung]
+
+    def parent(self, arch: Architecture) -> Optional[int]:
+        """With `inherit`, the trial of the kept candidate nearest to `arch` (fewest decisions apart, the first
+        on ties: a child's own candidate is one decision away, any other at least two); None for the default
+        network, and without `inherit`."""
+        if not self.inherit:
+            return None
+        trials = [self.tried(c) for c in self._candidates]
+        trials = [t for t in trials if t is not None and t.status == COMPLETE]
+        if not trials:
+            return None
+        return min(trials, key=lambda t: sum(a != b for a, b in zip(t.arch, arch))).id
+
+    def inheritable(self) -> set[int]:
+        """The parents of trials out and, while the search goes on, this layer's candidates (the parents of its
+        children) and its trained children (any of them may be kept as the next layer's parents)."""
+        kept = super().inheritable()
+        if self.inherit and not self._is_finished:
+            kept |= {t.id for t in map(self.tried, self._candidates + self._children) if t is not None}
+        return kept
 
     @property
     def layer(self) -> Optional[int]:

@@ -19,8 +19,8 @@ import tensorflow as tf
 
 from layernas_tf.config import SearchConfig
 from layernas_tf.reports import write_hparams
-from layernas_tf.training import data, distribute, trainer
-from layernas_tf.trials.artefacts import WEIGHTS, drop_partial, save_weights, trial_dir, trial_seed
+from layernas_tf.training import data, distribute, inherit, trainer
+from layernas_tf.trials.artefacts import WEIGHTS, Child, drop_partial, save_weights, trial_dir, trial_seed
 from layernas_tf.trials.executors import describe_error, disk_full, out_of_memory
 
 def drop_cut_short(directory: str) -> list[str]:
@@ -41,7 +41,9 @@ class TrialWorker:
 
     Calling it with `(trial_id, arch)` returns the trial's metrics (`reward`, the
     validation top-1, among them); with `(trial_id, arch, epochs)` (a rung) it trains
-    the first `epochs` of the proxy, or on to them from the trial's backup. It
+    the first `epochs` of the proxy, or on to them from the trial's backup. An `arch`
+    that is a `Child` (weight inheritance) starts from its parent's trained weights
+    and trains `inherit_epochs` (`training.inherit`). It
     raises `trainer.TrialFailed` when training diverged, anything else when it
     could not run.
     """
@@ -92,7 +94,7 @@ class TrialWorker:
                 batch_size=batch_size, num_classes=dataset.num_classes, training=False)
         return splits
 
-    def __call__(self, trial_id: int, arch: str, epochs: Optional[int] = None, *,
+    def __call__(self, trial_id: int, arch: "str | Child", epochs: Optional[int] = None, *,
                  curve: bool = False) -> dict[str, Any]:
         """`curve`: also score the validation and test splits after every epoch (`trainer.Curve`), for tables.
 
@@ -118,10 +120,23 @@ class TrialWorker:
         metrics["out_of_memory_retry"] = f"out of memory at batch_size {batch_size} ({why[:200]})"
         return metrics
 
-    def _train(self, trial_id: int, arch: str, epochs: Optional[int], curve: bool,
+    def _parent(self, child: Child) -> Optional[list[inherit.Layer]]:
+        """The trained layers `child` inherits; None when its parent's weights are gone (a search's pruner keeps
+        them while children can inherit: only a hand-deleted file, or a study copied without them)."""
+        path = os.path.join(trial_dir(self.config.study_dir, child.parent), WEIGHTS)
+        if not os.path.exists(path):
+            return None
+        parent = self.space.parse(child.parent_arch)
+        return inherit.trained_parent(lambda: self.space.build(parent, input_shape=self.config.train_shape()), path)
+
+    def _train(self, trial_id: int, arch: "str | Child", epochs: Optional[int], curve: bool,
                batch_size: int) -> dict[str, Any]:
         config, space = self.config, self.space
+        child = arch if isinstance(arch, Child) else None
+        arch = str(arch)
         architecture = space.parse(arch)
+        parent = self._parent(child) if child is not None else None
+        copied: list[str] = []
         directory = trial_dir(config.study_dir, trial_id)
         os.makedirs(directory, exist_ok=True)
         seed = trial_seed(config.seed, arch)
@@ -132,14 +147,22 @@ class TrialWorker:
         train_data = data.batches(self.train_images, batch_size=batch_size,
                                   num_classes=self.dataset.num_classes, training=True, flip=self.dataset.flip,
                                   size_hint=self.dataset.sizes["train"], seed=seed, augment=self.dataset.images)
-        proxy = trainer.TrainConfig(epochs=config.proxy_epochs, until=epochs, learning_rate=config.learning_rate,
+        proxy = trainer.TrainConfig(epochs=config.inherited_epochs() if parent is not None else config.proxy_epochs,
+                                    until=epochs, learning_rate=config.learning_rate,
                                     verbose=config.verbose, mixed_precision=config.mixed_precision,
                                     steps_per_execution=config.steps_per_execution,
                                     label=f"trial {trial_id}" if config.labelled_progress else None)
         # In a worker group only the chief writes the trial's files; each member keeps a backup of its own.
         log_dir = os.path.join(directory, "tensorboard") if not self.member else None
+
+        def build():
+            model = space.build(architecture, input_shape=config.train_shape())
+            if parent is not None:  # before a backup's weights, which replace these when the trial resumes
+                copied[:] = inherit.inherit(model, parent)
+            return model
+
         model, metrics = trainer.train(
-            lambda: space.build(architecture, input_shape=config.train_shape()), train_data, validation,
+            build, train_data, validation,
             proxy, self.strategy, steps_per_epoch=data.steps_per_epoch(self.dataset.sizes["train"], batch_size),
             log_dir=log_dir, backup_dir=os.path.join(directory, distribute.backup_name(self.member)), seed=seed,
             curve=self._curve_splits(validation, batch_size) if curve else None)
@@ -148,6 +171,12 @@ class TrialWorker:
         metrics["deploy_image_size"] = config.deploy_image_size
         metrics["epochs"] = proxy.stop
         metrics["replicas"] = self.strategy.num_replicas_in_sync
+        if child is not None:
+            metrics["inherited_from"] = child.parent
+            metrics["inherited_layers"] = copied
+            if parent is None:
+                metrics["inherit_missed"] = (f"trial {child.parent}'s weights were gone: trained from scratch for "
+                                             f"proxy_epochs={config.proxy_epochs}")
         if not self.member:
             save_weights(model, os.path.join(directory, WEIGHTS))
             write_hparams(log_dir, {"arch": arch, "madds": metrics["madds"], "params": metrics["params"]},

@@ -14,6 +14,7 @@ without TensorFlow.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import zlib
@@ -51,9 +52,11 @@ def remove_backups(directory: str) -> int:
 class Pruner:
     """Called after each result (`Runner`'s `on_result`): keeps a study's disk to what can still be used.
 
-    Only the front's weights can be exported later, and only a trial that may train on
+    Only the front's weights can be exported later, only those a trial still to train may
+    inherit (`Algorithm.inheritable`) are read again, and only a trial that may train on
     (`Algorithm.settled`) needs its checkpoint: the rest go as results come in. Trials
-    still out keep both.
+    still out keep both. What is kept is worked out from the algorithm's state alone, so
+    a resumed search keeps the same files.
     """
 
     def __init__(self, study_dir: str, algorithm):
@@ -62,7 +65,7 @@ class Pruner:
 
     def __call__(self, trial, metrics) -> None:
         del trial, metrics
-        kept = set(front.of_search(self.algorithm))
+        kept = set(front.of_search(self.algorithm)) | self.algorithm.inheritable()
         for t in self.algorithm.trials:
             if t.status != COMPLETE:
                 continue
@@ -73,6 +76,20 @@ class Pruner:
             if t.id not in self._settled and self.algorithm.settled(t):
                 remove_backups(directory)
                 self._settled.add(t.id)
+
+
+@dataclasses.dataclass(frozen=True)
+class Child:
+    """What a worker receives for a trial that inherits (`Runner.payload`): its architecture, and its parent's
+    trial and architecture (the parent's weights are `trials/<parent>/weights.npz`; its architecture rebuilds the
+    layers they belong to). Prints as the architecture, as a plain trial's payload does."""
+
+    arch: str
+    parent: int
+    parent_arch: str
+
+    def __str__(self) -> str:
+        return self.arch
 
 
 def trial_seed(search_seed: int, arch: str) -> int:

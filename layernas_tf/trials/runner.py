@@ -39,6 +39,7 @@ from typing import Any, Callable, Optional
 from layernas_tf.algorithms import Algorithm, Trial
 from layernas_tf.core.status import COMPLETE, FAILED, PENDING, RUNNING
 from layernas_tf.core.units import human
+from layernas_tf.trials.artefacts import Child
 from layernas_tf.trials.executors import Executor, Result
 from layernas_tf.trials.store import Store
 
@@ -94,9 +95,12 @@ class Runner:
 
     # -- hooks: a subclass adds what it needs -------------------------------------------
 
-    def payload(self, trial: Trial) -> str:
-        """What the executor's objective receives for `trial` (with its id): the architecture's string."""
-        return str(trial.arch)
+    def payload(self, trial: Trial) -> "str | Child":
+        """What the executor's objective receives for `trial` (with its id): the architecture's string, or for a
+        trial that inherits (`Trial.parent`) a `Child` naming its parent."""
+        if trial.parent is None:
+            return str(trial.arch)
+        return Child(str(trial.arch), trial.parent, str(self.algorithm.trials[trial.parent].arch))
 
     def reward(self, trial: Trial, metrics: dict[str, Any]) -> Optional[float]:
         """The reward the algorithm is told, from `trial`'s worker's `metrics`: their "reward". A reward that is
