@@ -1,6 +1,6 @@
 r"""Weight inheritance (`--inherit`) measured against our real-training table.
 
-    python -m benchmarks.inherit [--root=runs/inherit] [--epochs=1,3,6]
+    python -m benchmarks.inherit [--root=runs/inherit] [--epochs=1,3,6] [--seeds=0]
 
 For each inherited training length E, the default search runs whole on the table's
 space and job (`experiments.real_table.JOB`: tiny_cnn on noisy_digits, 12 epochs from
@@ -15,6 +15,10 @@ the table's own reward after E epochs of the 12-epoch schedule beside them (what
 rung of E epochs sees, free here). Last, the search's answer is scored on the table
 (mean test over the seeds) beside the answer of the same search without inheritance,
 with the epochs and seconds each trained.
+
+With several `--seeds`, each search runs under each seed (seed r trains every network
+as the table's seed r % 3 did, so the plain search's rewards are the table's) and the
+figures are their means, each seed's beside them.
 
 Everything lands in `--root` and resumes: a rerun trains nothing already trained.
 Prints its figures and writes them to ROOT/inherit.json.
@@ -36,6 +40,7 @@ from layernas_tf.trials import study
 
 _ROOT = flags.DEFINE_string("root", os.path.join("runs", "inherit"), "Where the studies go.")
 _EPOCHS = flags.DEFINE_list("epochs", ["1", "3", "6"], "Inherited training lengths to measure.")
+_SEEDS = flags.DEFINE_list("seeds", ["0"], "Search seeds: each search runs under each.")
 
 BUDGET = 0.5  # of the dearest network's MAdds, as README's main job
 RUN = dict(real_table.JOB, executor="local", parallel_trials=2, no_signal_trials=0)
@@ -45,15 +50,19 @@ def _rows(study_dir: str) -> list[dict]:
     return [r for r in study.read(study_dir)[1] if r["status"] == "COMPLETE"]
 
 
-def _search(study_dir: str, limit: float, table: RealTable, **settings) -> dict:
+def _dir(root: str, name: str, seed: int) -> str:
+    return os.path.join(root, name if seed == 0 else f"{name}_seed{seed}")
+
+
+def _search(study_dir: str, limit: float, table: RealTable, seed: int, **settings) -> dict:
     """The default search, whole; its answer scored and ranked on the table, its training counted."""
-    result = layernas_tf.search(**RUN, **settings, madds=limit, study_dir=study_dir, log=lambda line: None)
+    result = layernas_tf.search(**RUN, **settings, seed=seed, madds=limit, study_dir=study_dir, log=lambda line: None)
     rows = _rows(study_dir)
     space = table.space
     feasible = sorted((a for a in space.all_architectures() if space.cost(a) <= limit), key=table.test_accuracy,
                       reverse=True)
     answer = space.parse(result.best["arch"])
-    return {"trials": result.trials, "epochs_trained": api.epochs_trained(rows),
+    return {"seed": seed, "trials": result.trials, "epochs_trained": api.epochs_trained(rows),
             "train_seconds": sum(r["metrics"].get("train_seconds") or 0 for r in rows),
             "answer": str(answer), "test": table.test_accuracy(answer), "rank": feasible.index(answer) + 1,
             "feasible": len(feasible), "best_test": table.test_accuracy(feasible[0])}
@@ -71,37 +80,45 @@ def _layer_spearman(rewards: dict[str, float], layer_of: dict[str, int], referen
     return total / weight if weight else float("nan")
 
 
-def measure(root: str, epochs: int, table: RealTable, limit: float) -> dict:
-    """One inherited training length: the search with it, the same networks from scratch, their rankings."""
-    search = _search(os.path.join(root, f"inherit_{epochs}"), limit, table, inherit=True, inherit_epochs=epochs)
-    rows = [r for r in _rows(os.path.join(root, f"inherit_{epochs}"))
-            if r["metrics"].get("inherited_from") is not None and not r["metrics"].get("inherit_missed")]
+def measure(root: str, epochs: int, seed: int, table: RealTable, limit: float) -> dict:
+    """One inherited training length under one seed: the search with it, the same networks from scratch, how
+    each ranks them against the table."""
+    study_dir = _dir(root, f"inherit_{epochs}", seed)
+    search = _search(study_dir, limit, table, seed, inherit=True, inherit_epochs=epochs)
+    done = _rows(study_dir)
+    arch_of = {r["id"]: r["arch"] for r in done}
+    rows = [r for r in done if r["metrics"].get("inherited_from") is not None
+            and not r["metrics"].get("inherit_missed")]
     inherited = {r["arch"]: r["reward"] for r in rows}
-    by_id = {r["id"]: r["arch"] for r in _rows(os.path.join(root, f"inherit_{epochs}"))}
-    layer_of = {}
+    layer_of = {}  # a child one decision away from its parent, by that decision: the children a layer compares
     for r in rows:
-        changed = [i for i, (a, b) in enumerate(zip(r["arch"].split(":"), by_id[r["metrics"]["inherited_from"]]
-                                                         .split(":"))) if a != b]
+        parent = arch_of[r["metrics"]["inherited_from"]].split(":")
+        changed = [i for i, (a, b) in enumerate(zip(r["arch"].split(":"), parent)) if a != b]
         if len(changed) == 1:
             layer_of[r["arch"]] = changed[0]
-    prepared = api.prepare(**RUN, madds=limit, proxy_epochs=epochs,
-                           study_dir=os.path.join(root, f"scratch_{epochs}"), log=lambda line: None)
-    archs = [table.space.parse(a) for a in inherited]
-    scratch_rows = proxy_check.train_networks(prepared, archs, lambda line: None)
+    prepared = api.prepare(**{**RUN, "proxy_epochs": epochs}, seed=seed, madds=limit,
+                           study_dir=_dir(root, f"scratch_{epochs}", seed), log=lambda line: None)
+    scratch_rows = proxy_check.train_networks(prepared, [table.space.parse(a) for a in inherited], lambda line: None)
     scratch = {a: scratch_rows[a]["reward"] for a in inherited}
     full = {a: table.mean_reward(table.space.parse(a)) for a in inherited}
-    curve = {a: table.reward(table.space.parse(a), 0, epochs) for a in inherited}
-    scratch_seconds = sum(r["metrics"].get("train_seconds") or 0 for r in scratch_rows.values())
-    inherited_seconds = sum(r["metrics"].get("train_seconds") or 0 for r in rows)
+    curve = {a: table.reward(table.space.parse(a), seed, epochs) for a in inherited}
+    sides = (("inherited", inherited), ("scratch", scratch), ("table_curve", curve))
     return {
-        "epochs": epochs, "networks": len(inherited), "search": search,
-        "spearman": {name: proxy_check.spearman(rewards, full)
-                     for name, rewards in (("inherited", inherited), ("scratch", scratch), ("table_curve", curve))},
-        "spearman_within_layers": {name: _layer_spearman(rewards, layer_of, full)
-                                   for name, rewards in (("inherited", inherited), ("scratch", scratch),
-                                                         ("table_curve", curve))},
-        "seconds": {"inherited": inherited_seconds, "scratch": scratch_seconds},
+        "epochs": epochs, "seed": seed, "networks": len(inherited), "search": search,
+        "spearman": {name: proxy_check.spearman(rewards, full) for name, rewards in sides},
+        "spearman_within_layers": {name: _layer_spearman(rewards, layer_of, full) for name, rewards in sides},
+        "seconds": {"inherited": sum(r["metrics"].get("train_seconds") or 0 for r in rows),
+                    "scratch": sum(r["metrics"].get("train_seconds") or 0 for r in scratch_rows.values())},
     }
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def _answers(searches: list[dict]) -> str:
+    return ", ".join(f"{s['answer']} {s['test']:.2f} #{s['rank']}" for s in searches)
 
 
 def main(argv) -> int:
@@ -109,26 +126,37 @@ def main(argv) -> int:
     table = RealTable()
     limit = BUDGET * table.space.cost(table.space.dearest())
     root = _ROOT.value
-    plain = _search(os.path.join(root, "plain"), limit, table)
-    report = {"budget_madds": limit, "plain": plain, "inherit": []}
+    seeds = [int(s) for s in _SEEDS.value]
+    report = {"budget_madds": limit, "plain": [], "inherit": []}
+    for seed in seeds:
+        report["plain"].append(_search(_dir(root, "plain", seed), limit, table, seed))
+        for epochs in (int(e) for e in _EPOCHS.value):
+            report["inherit"].append(measure(root, epochs, seed, table, limit))
+            with open(os.path.join(root, "inherit.json"), "w", encoding="utf-8") as f:
+                json.dump(report, f, indent=1)
+    plain = report["plain"]
+    plain_epochs, plain_test = _mean(p["epochs_trained"] for p in plain), _mean(p["test"] for p in plain)
+    print(f"without inheritance ({real_table.EPOCHS} epochs each from scratch), {len(seeds)} seed(s): "
+          f"{_mean(p['trials'] for p in plain):.1f} trials, {plain_epochs:.0f} epochs "
+          f"({_mean(p['train_seconds'] for p in plain):.0f} s) trained; answer scores {plain_test:.2f} on the table "
+          f"(each seed's: {_answers(plain)}; "
+          f"of {plain[0]['feasible']} feasible, best {plain[0]['best_test']:.2f})")
     for epochs in (int(e) for e in _EPOCHS.value):
-        report["inherit"].append(measure(root, epochs, table, limit))
-        with open(os.path.join(root, "inherit.json"), "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=1)
-    print(f"without inheritance ({real_table.EPOCHS} epochs each from scratch): {plain['trials']} trials, "
-          f"{plain['epochs_trained']} epochs ({plain['train_seconds']:.0f} s) trained; answer {plain['answer']} "
-          f"scores {plain['test']:.2f} on the table, {plain['rank']} of {plain['feasible']} (best "
-          f"{plain['best_test']:.2f})")
-    for m in report["inherit"]:
-        s, rho, within = m["search"], m["spearman"], m["spearman_within_layers"]
-        print(f"inherit, {m['epochs']} epoch(s): {s['trials']} trials, {s['epochs_trained']} epochs "
-              f"({s['train_seconds']:.0f} s) trained, {s['epochs_trained'] / plain['epochs_trained']:.2f}x the "
-              f"epochs; answer {s['answer']} scores {s['test']:.2f}, {s['rank']} of {s['feasible']} "
-              f"({s['test'] - plain['test']:+.2f} against the plain search's)")
-        print(f"  Spearman with the table's full reward over {m['networks']} networks: inherited {rho['inherited']:.3f}"
-              f", from scratch {rho['scratch']:.3f}, the table's {m['epochs']}-epoch curve {rho['table_curve']:.3f}; "
-              f"within layers: {within['inherited']:.3f}, {within['scratch']:.3f}, {within['table_curve']:.3f}; "
-              f"training {m['seconds']['inherited']:.0f} s inherited, {m['seconds']['scratch']:.0f} s from scratch")
+        runs = [m for m in report["inherit"] if m["epochs"] == epochs]
+        searches = [m["search"] for m in runs]
+        mean_epochs, mean_test = _mean(s["epochs_trained"] for s in searches), _mean(s["test"] for s in searches)
+        seconds = _mean(s["train_seconds"] for s in searches)
+        print(f"inherit, {epochs} epoch(s): {_mean(s['trials'] for s in searches):.1f} trials, {mean_epochs:.0f} "
+              f"epochs ({seconds:.0f} s) trained, {mean_epochs / plain_epochs:.2f}x the epochs; answer scores "
+              f"{mean_test:.2f} ({mean_test - plain_test:+.2f} against the plain search's; "
+              f"each seed's: {_answers(searches)})")
+        rho = {k: _mean(m["spearman"][k] for m in runs) for k in runs[0]["spearman"]}
+        within = {k: _mean(m["spearman_within_layers"][k] for m in runs) for k in runs[0]["spearman"]}
+        print(f"  Spearman with the table's full reward over {_mean(m['networks'] for m in runs):.0f} networks: "
+              f"inherited {rho['inherited']:.3f}, from scratch {rho['scratch']:.3f}, the table's {epochs}-epoch curve "
+              f"{rho['table_curve']:.3f}; within layers: {within['inherited']:.3f}, {within['scratch']:.3f}, "
+              f"{within['table_curve']:.3f}; training {_mean(m['seconds']['inherited'] for m in runs):.0f} s "
+              f"inherited, {_mean(m['seconds']['scratch'] for m in runs):.0f} s from scratch")
     return 0
 
 

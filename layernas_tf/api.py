@@ -463,6 +463,10 @@ def _finish(prepared: Prepared, search_algorithm, study: Study, *, export: bool,
     })
     if cfg.rung_epochs:
         result._results["rungs"] = _rung_summary(cfg, rows)  # pylint: disable=protected-access
+    if cfg.inherit:  # the answer's reward is after its inherited training: say from which trial, and how long
+        result._results["inherit"] = {  # pylint: disable=protected-access
+            "epochs": cfg.inherited_epochs(), "answer_inherited_from": best.parent,
+            "trials_inherited": sum(t.parent is not None for t in search_algorithm.trials)}
     write_json(os.path.join(cfg.study_dir, "front.json"), entries)
     layer_log = search_algorithm.layer_log  # LayerNAS's layers; a baseline has none
     plot_search(os.path.join(cfg.study_dir, "search.png"), rows, t_min=cfg.target[0], t_max=cfg.target[1],

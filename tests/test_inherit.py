@@ -169,8 +169,17 @@ def _trials(study_dir):
 
 def test_a_search_with_inherit_trains_children_from_their_parent_for_fewer_epochs(tmp_path):
     lines = []
-    layernas_tf.search(**SEARCH, max_trials=3, executor="serial", study_dir=str(tmp_path / "s"), log=lines.append)
+    result = layernas_tf.search(**SEARCH, max_trials=3, executor="serial", study_dir=str(tmp_path / "s"),
+                                log=lines.append)
     assert "a network with a parent candidate starts from its weights and trains 1 of the 4 epochs" in lines[0]
+    with open(tmp_path / "s" / "results.json", encoding="utf-8") as f:
+        summary = json.load(f)
+    assert summary["inherit"] == {"epochs": 1, "answer_inherited_from": 0, "trials_inherited": 2}
+    assert summary["epochs_trained"] == 4 + 1 + 1 and result.best["trial"] in (1, 2)
+    for other in (dict(inherit_epochs=2), dict(inherit=False)):  # the study is not resumed as another search
+        with pytest.raises(ValueError, match="other settings|another search"):
+            layernas_tf.search(**{**SEARCH, **other}, max_trials=3, executor="serial", study_dir=str(tmp_path / "s"),
+                               log=lines.append)
     rows = _trials(tmp_path / "s")
     assert [arch for _, arch, _, _, _ in rows] == ["2:2:2:2:2", "0:2:2:2:2", "1:2:2:2:2"]
     first = rows[0][4]
