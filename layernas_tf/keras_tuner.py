@@ -468,6 +468,9 @@ class LayerNASTuner(_SeededTuner):
                 raise ValueError(f"{name}={value!r}: give a positive number")
         if "max_model_size" in kwargs:
             raise ValueError("max_model_size: give max_params= (an exact budget the search keeps to) instead")
+        if "inherit" in kwargs or "inherit_epochs" in kwargs:
+            raise ValueError("inherit: LayerNASTuner trains each trial as KerasTuner does, from scratch; weight "
+                             "inheritance runs in layernas_tf.search(space=KerasSpace(...), inherit=True)")
         space = hypermodel_space(hypermodel, input_shape, name=kwargs.get("project_name") or "hypermodel")
         if space.build_fn.compiled is False and kwargs.get("loss") is None:
             raise ValueError("the hypermodel returns an uncompiled model, so no trial could train: call "

@@ -3,6 +3,7 @@ that the parent's weights are there when the child trains, and that a killed sea
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -21,6 +22,7 @@ from layernas_tf.config import SearchConfig
 from layernas_tf.core import front
 from layernas_tf.training import inherit
 from layernas_tf.trials.artefacts import WEIGHTS, Pruner, trial_dir
+from search_spaces.keras_space import KerasSpace, choose
 
 TINY = search_spaces.get("tiny_cnn")
 LAYERS = ["conv1", "conv1_bn", "conv2", "conv2_bn", "conv3", "conv3_bn", "conv4", "conv4_bn", "conv5", "conv5_bn",
@@ -225,3 +227,27 @@ def test_a_search_with_inherit_killed_on_local_workers_resumes_to_the_uninterrup
     assert [(i, arch, status) for i, arch, status, _, _ in resumed] == [(i, a, s) for i, a, s, _, _ in whole]
     assert [m.get("inherited_from") for *_, m in resumed] == [m.get("inherited_from") for *_, m in whole]
     assert [r for _, _, _, r, _ in resumed] == pytest.approx([r for _, _, _, r, _ in whole], abs=1e-6)
+
+
+def user_cnn(input_shape, num_classes):
+    """A user's build function with inline choices and Keras' own layer names (module level: workers import it)."""
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Conv2D(choose("stem", [4, 8], default=1), 3, strides=2, activation="relu")(inputs)
+    x = keras.layers.SeparableConv2D(choose("mid", [4, 8], default=1), 3, activation="relu")(x)
+    x = keras.layers.SeparableConv2D(8, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
+
+
+def test_a_user_build_function_inherits_by_layer_kind_whatever_keras_numbers_it(tmp_path):
+    space = KerasSpace(user_cnn, input_shape=(16, 16, 3), num_classes=2)
+    rng = np.random.default_rng(0)
+    labels = np.arange(128) % 2
+    images = (rng.integers(0, 80, (128, 16, 16, 3)) + 150 * labels[:, None, None, None]).astype(np.uint8)
+    layernas_tf.search(space=space, madds=space.cost(space.dearest()), dataset=(images, labels), proxy_epochs=2,
+                       batch_size=32, max_trials=2, verbose=0, algorithm="layernas", inherit=True,
+                       no_signal_trials=0, study_dir=str(tmp_path / "s"), log=lambda line: None)
+    (_, arch, _, _, first), (_, child, status, _, metrics) = _trials(tmp_path / "s")
+    assert (arch, child, status) == ("1:1", "0:1", "COMPLETE") and metrics["inherited_from"] == 0
+    # The stem narrowed: it and the first separable convolution (its input) start fresh; the rest is the parent's.
+    assert [re.sub(r"_\d+$", "", name) for name in metrics["inherited_layers"]] == ["separable_conv2d", "dense"]

@@ -119,6 +119,7 @@ def test_hyperparameters_are_layers_in_the_order_asked_with_exact_costs():
     (build_model, {"max_madds": 1e6, "executor": "ray"}, "executor='ray': valid values are serial, local"),
     (build_model, {"max_madds": 1e6, "algorithm": "tpe"}, "algorithm='tpe': valid values are layernas, "),
     (build_model, {"max_madds": 1e6, "max_model_size": 5000}, "give max_params="),
+    (build_model, {"max_madds": 1e6, "inherit": True}, "inherit: LayerNASTuner trains each trial as KerasTuner"),
 ])
 def test_what_layernas_cannot_search_is_refused_with_one_clear_message(tmp_path, hypermodel, arguments, message):
     with pytest.raises(ValueError, match=message):
