@@ -126,3 +126,14 @@ def test_the_multi_worker_patch_still_fits_the_keras_it_patches():
     strategy = tf.distribute.get_strategy()
     assert not trainer._collective_all_reduce_multi_worker(strategy)  # pylint: disable=protected-access
     assert float(trainer.reduce_per_replica(tf.constant(2.0), strategy, "auto")) == 2.0
+
+
+def test_threads_that_can_no_longer_be_set_are_said_in_words(monkeypatch):
+    """The serial executor's worker is the caller's process: TensorFlow may have started its pools already."""
+    from layernas_tf.trials.artefacts import THREADS_ENV  # pylint: disable=import-outside-toplevel
+
+    _ = tf.constant(1.0) + 1.0  # the pools start with the first op
+    threads = tf.config.threading.get_intra_op_parallelism_threads() + 3
+    monkeypatch.setenv(THREADS_ENV, str(threads))
+    with pytest.raises(RuntimeError, match=f"cpus_per_trial={threads}: TensorFlow already runs in this process"):
+        distribute.set_threads()

@@ -156,11 +156,8 @@ def test_inheritance_that_cannot_work_is_refused_before_anything_trains(settings
         SearchConfig.from_arguments(**{"space": "tiny_cnn", "madds": "300K", "proxy_epochs": 5, **settings})
 
 
-# One CPU thread per trial, as a local worker has: TensorFlow's sums over more threads round differently, and the
-# serial and local runs below must train alike.
 SEARCH = dict(space="tiny_cnn", madds="300K", dataset="digits", image_size=16, deploy_image_size=16, proxy_epochs=4,
-              batch_size=64, learning_rate=0.05, verbose=0, algorithm="layernas", inherit=True, no_signal_trials=0,
-              cpus_per_trial=1)
+              batch_size=64, learning_rate=0.05, verbose=0, algorithm="layernas", inherit=True, no_signal_trials=0)
 
 
 def _trials(study_dir):
@@ -193,11 +190,16 @@ def test_a_search_with_inherit_trains_children_from_their_parent_for_fewer_epoch
 
 @pytest.mark.slow
 def test_a_search_with_inherit_killed_on_local_workers_resumes_to_the_uninterrupted_trials(tmp_path):
-    layernas_tf.search(**SEARCH, max_trials=6, executor="serial", study_dir=str(tmp_path / "whole"))
+    # One CPU thread per trial, as a local worker has (TensorFlow's sums over more threads round differently), in a
+    # process of its own (its thread pools are sized before they start).
+    args = [f"--{k}={v}" for k, v in SEARCH.items()] + ["--max_trials=6", "--cpus_per_trial=1"]
+    uninterrupted = subprocess.run([sys.executable, "-m", "layernas_tf.main", *args, "--executor=serial",
+                                    f"--study_dir={tmp_path / 'whole'}"], cwd=REPO, capture_output=True, text=True,
+                                   timeout=900)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
     whole = _trials(tmp_path / "whole")
     study_dir = tmp_path / "killed"
-    args = [f"--{k}={v}" for k, v in SEARCH.items()] + ["--max_trials=6", "--executor=local", "--parallel_trials=2",
-                                                          f"--study_dir={study_dir}"]
+    args += ["--executor=local", "--parallel_trials=2", f"--study_dir={study_dir}"]
     process = subprocess.Popen([sys.executable, "-m", "layernas_tf.main", *args], cwd=REPO, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     try:

@@ -296,5 +296,10 @@ def set_threads() -> None:
     """Sizes TensorFlow's thread pools as the executor asked (`THREADS_ENV`), before they start."""
     threads = int(os.environ.get(THREADS_ENV, "0"))
     if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError as e:  # the serial executor's worker is this process, which ran TensorFlow already
+            raise RuntimeError(f"cpus_per_trial={threads}: TensorFlow already runs in this process, and its thread "
+                               "pools cannot be resized once started; search in a fresh process, leave "
+                               "cpus_per_trial unset, or use executor='local'") from e
