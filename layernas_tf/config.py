@@ -150,9 +150,10 @@ class SearchConfig:
         3, "With --rung_epochs: each rung keeps 1/rung_factor of a bucket's children (at least --per_bucket, and any "
         "tied with the last kept), and the next trains rung_factor times as long.", "integer", check=_positive)
     inherit: bool = setting(
-        False, "Weight inheritance (layernas, layernas_plus): each network after the first starts from its parent "
-        "candidate's trained weights wherever their shapes agree and trains --inherit_epochs instead of "
-        "--proxy_epochs from scratch. Off: every network trains from scratch, as in the paper.", "bool")
+        False, "Weight inheritance (layernas, layernas_plus): each network with a parent candidate (every one after "
+        "the first, but LayerNAS+'s warm-up under --max_trials) starts from the parent's trained weights wherever "
+        "their shapes agree and trains --inherit_epochs instead of --proxy_epochs from scratch. Off: every network "
+        "trains from scratch, as in the paper.", "bool")
     inherit_epochs: Optional[int] = setting(
         None, "With --inherit: the epochs an inheriting network trains. Default: a quarter of --proxy_epochs, at "
         "least 1.", "integer", check=_positive)

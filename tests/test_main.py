@@ -552,7 +552,8 @@ def test_workers_die_with_a_driver_killed_by_sigkill(tmp_path):
 
 
 @pytest.mark.slow
-def test_ray_trains_the_same_architectures_as_the_serial_search(tmp_path):
+@pytest.mark.parametrize("mode", ["--rung_epochs=1", "--inherit"])
+def test_ray_trains_the_same_architectures_as_the_serial_search(tmp_path, mode):
     port = 26379 + os.getpid() % 1000  # outside the worker port range Ray reserves (10002-19999)
     ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay under 108 bytes
     ray = os.path.join(os.path.dirname(sys.executable), "ray")
@@ -564,8 +565,8 @@ def test_ray_trains_the_same_architectures_as_the_serial_search(tmp_path):
     assert started.returncode == 0, started.stderr[-3000:]
     # The paper's LayerNAS picks its trials whatever order results come back in; LayerNAS+'s model proposes
     # from the results back so far, so two workers and one may see different trials. With rungs: Ray's actors
-    # train a rung on from its checkpoint as local workers do.
-    common = ["--space=nats_sss", "--params=600K", "--image_size=16", "--proxy_epochs=2", "--rung_epochs=1",
+    # train a rung on from its checkpoint as local workers do; with inheritance, a child from its parent's weights.
+    common = ["--space=nats_sss", "--params=600K", "--image_size=16", "--proxy_epochs=2", mode,
               "--buckets=3", "--max_trials=6", "--algorithm=layernas", "--batch_size=64", "--verbose=0"]
     try:
         result = run_main(*common, "--executor=ray", f"--ray_address=127.0.0.1:{port}", "--parallel_trials=2",
@@ -581,9 +582,14 @@ def test_ray_trains_the_same_architectures_as_the_serial_search(tmp_path):
     # The same networks, trial for trial, to the last digit of the reward (with the same CPU threads:
     # TensorFlow's reductions split their work by thread count).
     assert ray_rows == serial_rows
-    rungs = {name: study.read(str(tmp_path / name))[1] for name in ("ray_study", "serial_study")}
-    assert [r["rungs"] for r in rungs["ray_study"]] == [r["rungs"] for r in rungs["serial_study"]]
-    assert any(len(r["rungs"]) == 2 for r in rungs["ray_study"])  # a trial trained on to the full proxy
+    rows = {name: study.read(str(tmp_path / name))[1] for name in ("ray_study", "serial_study")}
+    if mode == "--inherit":
+        inherited = [r["metrics"].get("inherited_from") for r in rows["ray_study"]]
+        assert inherited == [r["metrics"].get("inherited_from") for r in rows["serial_study"]]
+        assert inherited[0] is None and inherited[1:] and all(i is not None for i in inherited[1:])
+        return
+    assert [r["rungs"] for r in rows["ray_study"]] == [r["rungs"] for r in rows["serial_study"]]
+    assert any(len(r["rungs"]) == 2 for r in rows["ray_study"])  # a trial trained on to the full proxy
 
 
 @pytest.mark.slow

@@ -194,7 +194,7 @@ class Algorithm:
 
     def inheritable(self) -> set[int]:
         """Trials whose trained weights a trial still to train may inherit: the parents of those out, and
-        (`LayerNAS`) the candidates whose children are still to come. Their weights must be kept."""
+        (`LayerNAS`) the open layer's candidates and children. Their weights must be kept."""
         return {t.parent for t in self._pending.values() if t.parent is not None}
 
     def _extra_state(self) -> dict[str, Any]:
