@@ -170,12 +170,12 @@ def test_a_search_with_inherit_trains_children_from_their_parent_for_fewer_epoch
     lines = []
     result = layernas_tf.search(**SEARCH, max_trials=3, executor="serial", study_dir=str(tmp_path / "s"),
                                 log=lines.append)
-    assert "a network with a parent candidate starts from its weights and trains 1 of the 4 epochs" in lines[0]
+    assert "a network with a parent candidate starts from its weights and trains 2 of the 4 epochs" in lines[0]
     with open(tmp_path / "s" / "results.json", encoding="utf-8") as f:
         summary = json.load(f)
-    assert summary["inherit"] == {"epochs": 1, "answer_inherited_from": 0, "trials_inherited": 2}
-    assert summary["epochs_trained"] == 4 + 1 + 1 and result.best["trial"] in (1, 2)
-    for other in (dict(inherit_epochs=2), dict(inherit=False)):  # the study is not resumed as another search
+    assert summary["inherit"] == {"epochs": 2, "answer_inherited_from": 0, "trials_inherited": 2}
+    assert summary["epochs_trained"] == 4 + 2 + 2 and result.best["trial"] in (1, 2)
+    for other in (dict(inherit_epochs=1), dict(inherit=False)):  # the study is not resumed as another search
         with pytest.raises(ValueError, match="other settings|another search"):
             layernas_tf.search(**{**SEARCH, **other}, max_trials=3, executor="serial", study_dir=str(tmp_path / "s"),
                                log=lines.append)
@@ -184,7 +184,7 @@ def test_a_search_with_inherit_trains_children_from_their_parent_for_fewer_epoch
     first = rows[0][4]
     assert first["epochs"] == 4 and "inherited_from" not in first
     for _, _, status, _, metrics in rows[1:]:  # conv1 narrowed: it, its BN and conv2 start fresh
-        assert status == "COMPLETE" and metrics["epochs"] == 1 and metrics["inherited_from"] == 0
+        assert status == "COMPLETE" and metrics["epochs"] == 2 and metrics["inherited_from"] == 0
         assert metrics["inherited_layers"] == [n for n in LAYERS if n not in ("conv1", "conv1_bn", "conv2")]
 
 
