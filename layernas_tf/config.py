@@ -156,8 +156,8 @@ class SearchConfig:
         "trains from scratch, as in the paper.", "bool")
     inherit_epochs: Optional[int] = setting(
         None, "With --inherit: the epochs an inheriting network trains. Default: half of --proxy_epochs, at least "
-        "1 (on our real table it found better answers than a quarter, at about half the epochs of a search without "
-        "inheritance: docs/benchmarks.md).", "integer", check=_positive)
+        "1 (on our real table it ranked a layer's children closer to full training than a quarter did: "
+        "docs/benchmarks.md).", "integer", check=_positive)
     # -- the search algorithm
     algorithm: str = setting(DEFAULT_ALGORITHM, "The search: layernas_plus (LayerNAS with a reward model, see "
                              "docs/algorithm.md), layernas (as the paper), or a baseline (random, evolution, "
