@@ -58,14 +58,9 @@ def _search(study_dir: str, limit: float, table: RealTable, seed: int, **setting
     """The default search, whole; its answer scored and ranked on the table, its training counted."""
     result = layernas_tf.search(**RUN, **settings, seed=seed, madds=limit, study_dir=study_dir, log=lambda line: None)
     rows = _rows(study_dir)
-    space = table.space
-    feasible = sorted((a for a in space.all_architectures() if space.cost(a) <= limit), key=table.test_accuracy,
-                      reverse=True)
-    answer = space.parse(result.best["arch"])
     return {"seed": seed, "trials": result.trials, "epochs_trained": api.epochs_trained(rows),
             "train_seconds": sum(r["metrics"].get("train_seconds") or 0 for r in rows),
-            "answer": str(answer), "test": table.test_accuracy(answer), "rank": feasible.index(answer) + 1,
-            "feasible": len(feasible), "best_test": table.test_accuracy(feasible[0])}
+            **table.scored(result.best["arch"], limit)}
 
 
 def _layer_spearman(rewards: dict[str, float], layer_of: dict[str, int], reference: dict[str, float]) -> float:

@@ -49,16 +49,7 @@ def _search(root: str, name: str, proxy: proxy_check.Proxy, table: RealTable, li
         epochs = json.load(f)["epochs_trained"]
     seconds = sum(r["metrics"].get("train_seconds") or 0 for r in study.read(study_dir)[1])
     return {"proxy": str(proxy), "trials": result.trials, "epochs_trained": epochs, "train_seconds": seconds,
-            **_scored(result.best["arch"], table, limit)}
-
-
-def _scored(arch: str, table: RealTable, limit: float) -> dict:
-    space = table.space
-    feasible = sorted((a for a in space.all_architectures() if space.cost(a) <= limit), key=table.test_accuracy,
-                      reverse=True)
-    answer = space.parse(arch)
-    return {"answer": arch, "test": table.test_accuracy(answer), "rank": feasible.index(answer) + 1,
-            "feasible": len(feasible), "best_test": table.test_accuracy(feasible[0])}
+            **table.scored(result.best["arch"], limit)}
 
 
 def main(argv) -> int:

@@ -243,6 +243,18 @@ class RealTable:
     def test_accuracy(self, arch: Architecture) -> float:
         return sum(t[-1] for t in self._test[str(arch)]) / self.seeds
 
+    def scored(self, arch: str, limit: float) -> dict:
+        """A live search's answer as the table scores it: its mean test reward, its rank among the networks within
+        `limit` MAdds by that score, their count and the best's score (the real-training benchmarks' verdict)."""
+        feasible = sorted((a for a in self.space.all_architectures() if self.space.cost(a) <= limit),
+                          key=self.test_accuracy, reverse=True)
+        answer = self.space.parse(arch)
+        if answer not in feasible:
+            raise ValueError(f"{arch} costs {self.space.cost(answer):,} MAdds, over the budget's {limit:,.0f}: not an "
+                             "answer")
+        return {"answer": str(answer), "test": self.test_accuracy(answer), "rank": feasible.index(answer) + 1,
+                "feasible": len(feasible), "best_test": self.test_accuracy(feasible[0])}
+
     def train_seconds(self, arch: Architecture) -> float:
         """Measured here: one CPU thread per training, all 12 epochs with both evaluations."""
         return sum(self._seconds[str(arch)]) / len(self._seconds[str(arch)])

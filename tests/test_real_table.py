@@ -91,3 +91,16 @@ def test_rungs_replayed_on_the_table_promote_as_a_live_search_on_the_same_reward
     assert str(ours.best().arch) == str(live.best().arch)
     assert replayed["epochs"] == sum(g["epochs_trained"] for r in rows for g in r["rungs"])
     assert replayed["epochs"] < real_table.EPOCHS * replayed["trials"]  # the rungs stopped some early
+
+
+def test_an_answer_is_scored_by_its_rank_among_the_networks_within_the_budget():
+    table = RealTable()  # the table in the repository
+    limit = 0.5 * table.space.cost(table.space.dearest())
+    within = [a for a in table.space.all_architectures() if table.space.cost(a) <= limit]
+    best = max(within, key=table.test_accuracy)
+    worst = min(within, key=table.test_accuracy)
+    assert table.scored(str(best), limit) == {"answer": str(best), "test": table.test_accuracy(best), "rank": 1,
+                                              "feasible": len(within), "best_test": table.test_accuracy(best)}
+    assert table.scored(str(worst), limit)["rank"] == len(within)
+    with pytest.raises(ValueError, match="over the budget"):  # the dearest network is over half its own cost
+        table.scored(str(table.space.dearest()), limit)
