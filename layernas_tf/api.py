@@ -292,12 +292,13 @@ def _header(prepared: Prepared, search_algorithm, executor: executors.Executor, 
             f"proxies train on {dataset.name} at {cfg.size_label(cfg.image_size)} ({dataset.sizes['train']} train"
             f"{' (a fixed, class-balanced part)' if cfg.train_examples is not None else ''} / "
             f"{dataset.sizes['validation']} validation {'images' if dataset.images else 'examples'})"
-            f"{_rungs_note(cfg)}"
+            f"{_training_note(cfg)}"
             f", --strategy={cfg.strategy}, {executor.describe()}; "
             f"at most {bound} trials; study in {cfg.study_dir}")
 
 
-def _rungs_note(cfg: SearchConfig) -> str:
+def _training_note(cfg: SearchConfig) -> str:
+    """How a network trains when not simply the whole proxy from scratch: inherited, or ranked at rungs."""
     if cfg.inherit:
         return (f", a network with a parent candidate starts from its weights and trains "
                 f"{cfg.inherited_epochs()} of the {cfg.proxy_epochs} epochs")
