@@ -320,7 +320,15 @@ def _algorithm(prepared: Prepared):
         settings.update(rungs=cfg.rungs(), rung_factor=cfg.rung_factor)
     elif cfg.algorithm == "controller":
         settings.update(batch=cfg.controller_batch)
-    return create(cfg.algorithm, prepared.space, cfg.target, **settings)
+    return create(cfg.algorithm, prepared.space, cfg.target, saved=_saved_algorithm(cfg.study_dir), **settings)
+
+
+def _saved_algorithm(study_dir: str) -> Optional[dict]:
+    """The algorithm settings of the search `study_dir` holds, if any (a resume keeps its tuned settings)."""
+    try:
+        return read_study(study_dir)[0].get("algorithm")
+    except ValueError:  # no study yet, or none readable: `Study` says which when it opens the directory
+        return None
 
 
 def run(prepared: Prepared, *, export: bool = False, log: Log = _print) -> SearchResult:

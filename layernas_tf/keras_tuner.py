@@ -45,6 +45,7 @@ appears only for some values of another is not a layer every network has.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pickle
@@ -203,7 +204,8 @@ class LayerNASOracle(kt.Oracle):
         if layerwise(algorithm):
             settings.update(buckets=buckets, per_bucket=per_bucket)
         self.space, self.max_cost = space, max_cost
-        self.search_algorithm = create(algorithm, space, (0, max_cost), **settings)
+        self._create = functools.partial(create, algorithm, space, (0, max_cost), **settings)
+        self.search_algorithm = self._create()
         self._ids: dict[str, int] = {}  # KerasTuner trial id -> the algorithm's
         self._handed = None  # the algorithm's trial `begin` is making a KerasTuner trial for
 
@@ -280,6 +282,7 @@ class LayerNASOracle(kt.Oracle):
         before, now = search["config"].get("max_trials"), self.search_algorithm.max_trials
         if before is not None and (now is None or now > before):  # KerasTuner's way to go on: a larger max_trials
             search = {**search, "config": {**search["config"], "max_trials": now}}
+        self.search_algorithm = self._create(saved=search["config"])  # begun under other defaults: as it began
         self.search_algorithm.load_state_dict(search)
         self._ids = dict(saved["ids"])
 

@@ -114,6 +114,37 @@ def test_create_names_the_valid_algorithms(additive_space):
         algorithms.create("bayesian", additive_space, 10)
 
 
+@pytest.mark.parametrize("name", algorithms.names())
+def test_a_saved_search_resumes_with_the_tuned_settings_it_began_with(name, additive_space):
+    """Settings no flag sets (`tuned`) are measured anew between versions: a saved search's values are taken over
+    (a study begun under earlier defaults resumes as it began, trial for trial); a setting given now wins; another
+    algorithm's settings are ignored."""
+    cls = algorithms.ALGORITHMS[name]
+    fresh = algorithms.create(name, additive_space, 30, seed=0)
+    assert set(cls.tuned) <= set(fresh.config())  # every tuned setting is saved with the search
+    if not cls.tuned:  # LayerNAS's settings are all flags (H, k, rungs, inheritance); random search has none
+        assert algorithms.create(name, additive_space, 30, seed=0, saved=fresh.config()).config() == fresh.config()
+        return
+    key = cls.tuned[0]
+    value = fresh.config()[key]
+
+    def other(step):
+        return value + step if isinstance(value, int) else value / (step + 1)
+
+    earlier = algorithms.create(name, additive_space, 30, seed=0, **{key: other(1)})
+    for trial in earlier.suggest(3):
+        earlier.report(trial.id, toy_reward(trial.arch))
+    resumed = algorithms.create(name, additive_space, 30, seed=0, saved=earlier.config())
+    assert resumed.config() == earlier.config() != fresh.config()
+    resumed.load_state_dict(earlier.state_dict())
+    assert [t.arch for t in resumed.suggest(2)] == [t.arch for t in earlier.suggest(2)]
+    elsewhere = {**earlier.config(), "algorithm": "other"}
+    assert algorithms.create(name, additive_space, 30, seed=0, saved=elsewhere).config() == fresh.config()
+    given = {key: other(2)}
+    assert algorithms.create(name, additive_space, 30, seed=0, saved=earlier.config(), **given).config()[key] \
+        == given[key]
+
+
 def test_target_forms():
     assert Target.of(5) == Target(5.0, 0.0)
     assert Target.of((2, 5)) == Target(5.0, 2.0)

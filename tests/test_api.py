@@ -1,7 +1,10 @@
 """The front door: `layernas_tf.search()` from Python, its result, its resume and its bad arguments."""
 
+import json
 import multiprocessing
+import os
 import re
+import sqlite3
 import textwrap
 
 import numpy as np
@@ -116,6 +119,24 @@ def test_bad_arguments_raise_value_error_naming_the_argument(tmp_path):
         with pytest.raises(ValueError, match=re.escape(message)):
             api.prepare(log=lambda line: None, study_dir=str(tmp_path / "study"), **arguments)
     assert not (tmp_path / "study").exists()
+
+
+def test_a_study_begun_under_earlier_defaults_resumes_as_it_began(tmp_path):
+    """LayerNAS+'s own settings (no flag sets them; `docs/algorithm.md` measures them) may change between versions:
+    a study keeps those it began with and resumes, instead of being refused as another search."""
+    where = str(tmp_path / "study")
+    arguments = dict(TINY, dataset="digits", max_trials=1, study_dir=where, log=lambda line: None)
+    first = layernas_tf.search(**arguments)
+    with sqlite3.connect(os.path.join(where, study.DB_NAME)) as db:  # as an earlier version would have saved it
+        for key, settings in (("config", lambda v: v["algorithm"]), ("algorithm_state", lambda v: v["config"])):
+            value = json.loads(db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+            settings(value)["model_share"] = 0.25
+            db.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(value), key))
+    lines, log = _lines()
+    again = layernas_tf.search(**{**arguments, "log": log})
+    assert any(line.startswith(f"resuming {where}/study.db: 1 trial(s) done") for line in lines), lines
+    assert not [line for line in lines if line.startswith("trial ")]  # nothing trained again
+    assert again.best == first.best and study.read(where)[0]["algorithm"]["model_share"] == 0.25
 
 
 def test_the_package_loads_no_tensorflow_until_search_is_used():

@@ -253,7 +253,14 @@ def test_a_larger_max_trials_goes_on_where_the_search_stopped_and_other_changes_
     _search(first, tmp_path)
     before = _trials(first)
     assert len(before) == 3
+    # As if begun under an earlier version, whose LayerNAS+ defaults (no flag sets them) were others: it goes on
+    # with the settings it began with, not refused as another search.
+    path = tmp_path / "digits" / "oracle.json"
+    state = json.loads(path.read_text())
+    state["layernas"]["search"]["config"]["model_share"] = 0.25
+    path.write_text(json.dumps(state))
     more = _tuner(tmp_path, max_trials=6)  # overwrite=False: KerasTuner's way to go on
+    assert more.oracle.search_algorithm.model_share == 0.25
     _search(more, tmp_path)
     after = _trials(more)
     assert 3 < len(after) <= 6 and (len(after) == 6 or more.oracle.search_algorithm.done)

@@ -6,6 +6,8 @@ The RNN controller alone imports Keras, when one is made (`controller.py`).
 command-line tools pick them.
 """
 
+from typing import Optional
+
 from layernas_tf.algorithms.base import Algorithm, Target, Trial
 from layernas_tf.core.status import COMPLETE, FAILED, PENDING
 from layernas_tf.algorithms.controller import Controller
@@ -35,11 +37,19 @@ def layerwise(name: str) -> bool:
     return issubclass(ALGORITHMS[name], LayerNAS)
 
 
-def create(name: str, space, target, **settings) -> Algorithm:
-    """Builds the algorithm called `name` (one of `names()`)."""
+def create(name: str, space, target, *, saved: Optional[dict] = None, **settings) -> Algorithm:
+    """Builds the algorithm called `name` (one of `names()`).
+
+    `saved`: the `config()` of a saved search of it being resumed, if any. Its `tuned`
+    settings (those no flag sets) are taken from it, so that a search begun under
+    earlier defaults resumes as it began instead of being refused as another search.
+    """
     if name not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {name!r}; valid: {', '.join(ALGORITHMS)}")
-    return ALGORITHMS[name](space, target, **settings)
+    cls = ALGORITHMS[name]
+    if saved and saved.get("algorithm") == name:
+        settings = {**{k: saved[k] for k in cls.tuned if k in saved}, **settings}
+    return cls(space, target, **settings)
 
 
 __all__ = [

@@ -114,6 +114,9 @@ class Algorithm:
     """
 
     name = "algorithm"
+    # Settings of the algorithm's own that no flag sets, whose defaults may change between versions (measured
+    # anew): a saved search keeps the values it began with (`algorithms.create(saved=...)`).
+    tuned: tuple[str, ...] = ()
 
     def __init__(
         self,

@@ -52,6 +52,7 @@ class Controller(PolicySearch):
     """
 
     name = "controller"
+    tuned = ("units", "layers", "learning_rate", "baseline_decay", "sample_attempts")
     learn_known_once = True
 
     def __init__(

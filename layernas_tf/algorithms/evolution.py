@@ -25,6 +25,7 @@ class RegularizedEvolution(Algorithm):
     """
 
     name = "evolution"
+    tuned = ("population_size", "tournament_size", "mutation_attempts")
 
     def __init__(
         self,

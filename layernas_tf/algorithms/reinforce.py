@@ -82,6 +82,7 @@ class Reinforce(PolicySearch):
     """
 
     name = "reinforce"
+    tuned = ("learning_rate", "momentum", "sample_attempts")
 
     def __init__(
         self,
