@@ -64,14 +64,15 @@ def test_a_proxy_is_checked_against_longer_training_by_local_workers_and_resumes
                      study_dir=str(tmp_path / "check"))
     report = proxy_check.proxy_check(**arguments, log=lambda line: None)
     assert len(report["networks"]) == 4 and report["reference"] == {"epochs": 2, "image_size": 16}
-    # The correlations are those of the rewards it lists (ranks computed here, ties averaged), and a proxy of
-    # fewer epochs costs less than its reference.
+    # The correlations are those of the rewards it lists (ranks computed here, ties averaged), and the cost ratio
+    # is that of the seconds it lists. (Not that 1 epoch takes less than 2: on networks this small a training's
+    # fixed start-up is most of it, and a loaded machine made the ratio 1.06 once; benchmarks measure costs.)
     proxy = [n["proxy"] for n in report["networks"]]
     reference = [n["reference"] for n in report["networks"]]
     if len(set(proxy)) > 1 and len(set(reference)) > 1:
         expected = np.corrcoef(_ranks(proxy), _ranks(reference))[0, 1]
         assert report["spearman"] == pytest.approx(expected, abs=1e-9)
-    assert 0 < report["proxy_cost_ratio"] < 1
+    assert report["proxy_cost_ratio"] > 0 and all(n["proxy_seconds"] > 0 for n in report["networks"])
     assert report["proxy_cost_ratio"] == pytest.approx(
         sum(n["proxy_seconds"] for n in report["networks"]) / sum(n["reference_seconds"] for n in report["networks"]))
     assert json.loads((tmp_path / "check" / "proxy_check.json").read_text()) == report
