@@ -1,6 +1,6 @@
 r"""Measures the default search (`algorithms.DEFAULT`) against every baseline on the tabular benchmarks.
 
-    python -m benchmarks.search_quality [--runs=100] [--controller_runs=N] [--small_budget_runs=100] [--tpe_runs=10] \
+    python -m benchmarks.search_quality [--runs=100] [--controller_runs=N] [--small_budget_runs=100] [--tpe_runs=N] \
         [--cases=nas_bench_macro,nats_sss,real_table]
 
 Targets (issue "A search that wins on every layerwise benchmark", and "Evidence on real training"), the
@@ -48,9 +48,9 @@ _CONTROLLER_RUNS = flags.DEFINE_integer(
     "controller_runs", None, "Runs of the RNN controller per table (0: none; default: each table's own, 20 on "
     "NAS-Bench-Macro, 5 on NATS-Bench, where a run of 300 trials takes a minute).")
 _SMALL_BUDGET_RUNS = flags.DEFINE_integer("small_budget_runs", 100, "Runs per small --max_trials checked.")
-_TPE_RUNS = flags.DEFINE_integer("tpe_runs", 10, "Runs of Optuna's TPE sampler per table (an outside peer; its "
-                                 "asks take milliseconds each); 100 on NAS-Bench-Macro and our own table, where a "
-                                 "run of 25-40 trials is quick; 0: none.")
+_TPE_RUNS = flags.DEFINE_integer(
+    "tpe_runs", None, "Runs of Optuna's TPE sampler per table, an outside peer (0: none; default: each table's own, "
+    "100 on NAS-Bench-Macro and our own table, where a run of 25-40 trials is quick, 10 on NATS-Bench).")
 
 _CASES = flags.DEFINE_list("cases", ["nas_bench_macro", "nats_sss", "real_table"], "The tables to measure on.")
 
@@ -66,7 +66,7 @@ class Case:
     trials: int
     unchanged: Optional[float] = None  # the score the paper's LayerNAS reaches here, to keep
     controller_runs: int = 20
-    tpe_runs: Optional[int] = None  # default: --tpe_runs
+    tpe_runs: int = 10
     margin: bool = False  # the default must beat every baseline by 0.05 here
 
     @property
@@ -163,7 +163,7 @@ def main(argv):
             theirs, _ = comparison.compare(benchmark, limit=limit, names=["controller"], runs=controller_runs,
                                            max_trials=trials)
             results["controller"] = theirs["algorithms"]["controller"]
-        tpe_runs = case.tpe_runs if case.tpe_runs is not None and _TPE_RUNS.value else _TPE_RUNS.value
+        tpe_runs = case.tpe_runs if _TPE_RUNS.value is None else _TPE_RUNS.value
         tpe_runs_by_table[case.label] = tpe_runs
         if tpe_runs:
             results["optuna_tpe"] = tpe_results(benchmark, limit, trials, tpe_runs)
