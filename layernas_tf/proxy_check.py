@@ -37,7 +37,7 @@ import dataclasses
 import os
 import random
 import sys
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import layernas_tf.quiet  # pylint: disable=unused-import,ungrouped-imports  (first: TensorFlow starts quietly)
 
@@ -96,14 +96,18 @@ def parse_proxies(text: str) -> list[Proxy]:
     return proxies
 
 
+def rank_correlations(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Spearman and Kendall between paired rewards; nan when either side is constant or fewer than 3 pairs (SciPy
+    would warn and answer nan for a constant: the callers say why instead)."""
+    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
+        return float("nan"), float("nan")
+    return float(stats.spearmanr(x, y).statistic), float(stats.kendalltau(x, y).statistic)
+
+
 def spearman(proxy: dict[str, float], reference: dict[str, float]) -> float:
-    """Spearman between two sides' rewards over the networks both have; nan when either is constant or fewer
-    than 3 are shared."""
+    """Spearman between two sides' rewards over the networks both have (`rank_correlations`)."""
     shared = [a for a in reference if a in proxy]
-    x, y = [proxy[a] for a in shared], [reference[a] for a in shared]
-    if len(shared) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
-        return float("nan")
-    return float(stats.spearmanr(x, y).statistic)
+    return rank_correlations([proxy[a] for a in shared], [reference[a] for a in shared])[0]
 
 
 def choose_proxy(candidates: list[Proxy], reference: dict[str, float], train: Callable[[Proxy], dict[str, float]],
@@ -392,15 +396,10 @@ def _report(cfg, reference, space, archs, rows, log) -> dict[str, Any]:
                            if repeated else {})})
     if len(entries) < 3:
         raise ValueError(f"only {len(entries)} network(s) trained on both sides: a rank correlation needs 3")
-    proxy_rewards = np.array([e["proxy"] for e in entries])
-    reference_rewards = np.array([e["reference"] for e in entries])
+    proxy_rewards, reference_rewards = [e["proxy"] for e in entries], [e["reference"] for e in entries]
+    spearman, kendall = rank_correlations(proxy_rewards, reference_rewards)
     constant = [side for side, rewards in (("proxy", proxy_rewards), ("reference", reference_rewards))
-                if np.all(rewards == rewards[0])]
-    if constant:  # a rank correlation of a constant is undefined (SciPy warns and answers nan): say why instead
-        spearman = kendall = float("nan")
-    else:
-        spearman = stats.spearmanr(proxy_rewards, reference_rewards).statistic
-        kendall = stats.kendalltau(proxy_rewards, reference_rewards).statistic
+                if len(set(rewards)) < 2]
     cost = (sum(e["proxy_seconds"] or 0 for e in entries) / max(1e-9, sum(e["reference_seconds"] or 0
                                                                             for e in entries)))
     report = {

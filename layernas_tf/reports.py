@@ -41,20 +41,33 @@ def _readable_as_any_file(path: str) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def write_atomic(path: str, data: "str | bytes") -> None:
-    """Writes `data` to `path` through a temporary file and a rename."""
+def written_whole(path: str, write: Callable[[str], None]) -> None:
+    """`write(tmp)` on a fresh file beside `path` (`.tmp-` + a unique part + `path`'s name, so its extension, which
+    `np.savez` and `savefig` go by, is `path`'s), then `tmp` renamed to `path`: the file is whole or absent. A write
+    that fails (a full disk) or is interrupted leaves no part of it behind, so nothing reads half a file and a stop
+    frees what it took; `artefacts.drop_partial` removes one a killed process left. The one way this project writes
+    a file others read."""
     directory = os.path.dirname(os.path.abspath(path))
-    mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode) as f:
-            f.write(data)
+        write(tmp)
         _readable_as_any_file(tmp)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_atomic(path: str, data: "str | bytes") -> None:
+    """Writes `data` to `path` whole or not at all (`written_whole`)."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+
+    written_whole(path, write)
 
 
 @contextlib.contextmanager
@@ -101,17 +114,10 @@ def _save_figure(plt, fig, ax, path: str, legend_outside: bool = False) -> None:
     else:
         ax.legend(loc="lower right")
     fig.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        _readable_as_any_file(tmp)
-        os.replace(tmp, path)
+        written_whole(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight"))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def plot_search(

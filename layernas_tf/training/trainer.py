@@ -30,8 +30,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from layernas_tf.reports import written_whole
 from layernas_tf.training import distribute
-from layernas_tf.trials.artefacts import written_whole
 from layernas_tf.trials.executors import disk_full
 
 

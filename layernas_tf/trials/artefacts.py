@@ -18,12 +18,12 @@ import dataclasses
 import os
 import shutil
 import zlib
-from typing import Callable
 
 import numpy as np
 
 from layernas_tf.core import front
 from layernas_tf.core.status import COMPLETE
+from layernas_tf.reports import written_whole
 
 STUDY_DB = "study.db"  # the study's SQLite database (`study.py`)
 TRIALS_DIR = "trials"
@@ -97,30 +97,17 @@ def trial_seed(search_seed: int, arch: str) -> int:
     return zlib.crc32(f"{search_seed}:{arch}".encode()) & 0x7FFFFFFF
 
 
-# The suffix of a file being written (`written_whole`): one left behind is a write cut short.
-PARTIAL = ".tmp.npz"
-
-
-def written_whole(path: str, write: Callable[[str], None]) -> None:
-    """`write(tmp)`, then `tmp` renamed to `path`: the file is whole or absent. A write that fails (a full disk)
-    leaves no part of it behind, so that the stop frees what it took and nothing reads half a file."""
-    tmp = path + PARTIAL
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+# What earlier versions named a file being written; one may still lie in a study they began.
+_EARLIER_PARTIAL = ".tmp.npz"
 
 
 def drop_partial(directory: str) -> list[str]:
-    """Removes files under `directory` that a write cut short left (`PARTIAL` ones, and write_atomic's `.tmp-`
-    ones): what a stop on a full disk leaves of the trial it was writing. Returns their paths."""
+    """Removes files under `directory` that a write cut short left (`reports.written_whole`'s `.tmp-` ones): what a
+    stop on a full disk, or a kill, leaves of the trial it was writing. Returns their paths."""
     dropped = []
     for folder, _, files in os.walk(directory):
         for name in files:
-            if name.endswith(PARTIAL) or name.startswith(".tmp-"):
+            if name.startswith(".tmp-") or name.endswith(_EARLIER_PARTIAL):
                 path = os.path.join(folder, name)
                 with contextlib.suppress(OSError):
                     os.unlink(path)
