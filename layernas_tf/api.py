@@ -40,7 +40,7 @@ from layernas_tf.training.worker import TrialWorker
 from layernas_tf.trials import executors, stopping
 from layernas_tf.trials.artefacts import THREADS_ENV, WEIGHTS, Pruner, load_weights, trial_dir
 from layernas_tf.trials.runner import Runner
-from layernas_tf.trials.study import Study, read as read_study
+from layernas_tf.trials.study import Study, read as read_study, read_settings
 
 Log = Callable[[str], None]
 
@@ -326,7 +326,7 @@ def _algorithm(prepared: Prepared):
 def _saved_algorithm(study_dir: str) -> Optional[dict]:
     """The algorithm settings of the search `study_dir` holds, if any (a resume keeps its tuned settings)."""
     try:
-        return read_study(study_dir)[0].get("algorithm")
+        return read_settings(study_dir).get("algorithm")
     except ValueError:  # no study yet, or none readable: `Study` says which when it opens the directory
         return None
 

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import REPO
 from layernas_tf.algorithms import LayerNAS
-from layernas_tf.trials.study import Study, StudyLocked, StudyMismatch
+from layernas_tf.trials.study import Study, StudyLocked, StudyMismatch, read, read_settings
 
 
 def _config(**changes):
@@ -63,6 +63,20 @@ def test_a_different_search_in_the_same_directory_is_refused(tmp_path):
     message = str(e.value)
     assert "buckets: saved 3, now 5" in message and "target: saved [0, 20], now [0, 30]" in message
     assert "\n" not in message
+
+
+def test_a_study_is_read_while_held_and_its_settings_alone(tmp_path, additive_space):
+    with pytest.raises(ValueError, match="holds no study"):
+        read_settings(str(tmp_path))
+    study = Study(str(tmp_path), _config(buckets=4))
+    search = _search(additive_space)
+    (trial,) = search.suggest(1)
+    study.record(trial, search.state_dict(), status="RUNNING", started=1.0)
+    try:  # held by this live study: read without its lock
+        assert read_settings(str(tmp_path)) == read(str(tmp_path))[0] == _config(buckets=4)
+        assert [r["arch"] for r in read(str(tmp_path))[1]] == [str(trial.arch)]
+    finally:
+        study.close()
 
 
 def test_writes_are_transactions(tmp_path, additive_space):

@@ -15,7 +15,7 @@ import json
 import os
 import socket
 import sqlite3
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from layernas_tf.algorithms import Trial
 from layernas_tf.core.status import COMPLETE, Status
@@ -113,13 +113,23 @@ def read(study_dir: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     Raises:
       ValueError: `study_dir` holds no study.
     """
+    return _read(study_dir, _trials)
+
+
+def read_settings(study_dir: str) -> dict[str, Any]:
+    """The settings of a study, as `read` gives them, without reading its trials (a resume asks this of a study of
+    thousands)."""
+    return _read(study_dir, lambda db: None)[0]
+
+
+def _read(study_dir: str, trials: Callable[[sqlite3.Connection], Any]) -> tuple[dict[str, Any], Any]:
     path = os.path.join(study_dir, DB_NAME)
     if not os.path.isfile(path):
         raise ValueError(f"study_dir={study_dir} holds no study (no {DB_NAME}); give the directory a search wrote")
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
         settings = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
-        rows = _trials(db)
+        rows = trials(db)
     except (sqlite3.DatabaseError, TypeError) as e:
         raise ValueError(f"study_dir={study_dir}: {DB_NAME} cannot be read ({e})") from None
     finally:
