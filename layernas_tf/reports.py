@@ -45,8 +45,7 @@ def written_whole(path: str, write: Callable[[str], None]) -> None:
     """`write(tmp)` on a fresh file beside `path` (`.tmp-` + a unique part + `path`'s name, so its extension, which
     `np.savez` and `savefig` go by, is `path`'s), then `tmp` renamed to `path`: the file is whole or absent. A write
     that fails (a full disk) or is interrupted leaves no part of it behind, so nothing reads half a file and a stop
-    frees what it took; `artefacts.drop_partial` removes one a killed process left. The one way this project writes
-    a file others read."""
+    frees what it took. The one way this project writes a file others read."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
     os.close(fd)

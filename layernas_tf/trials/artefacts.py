@@ -102,8 +102,9 @@ _EARLIER_PARTIAL = ".tmp.npz"
 
 
 def drop_partial(directory: str) -> list[str]:
-    """Removes files under `directory` that a write cut short left (`reports.written_whole`'s `.tmp-` ones): what a
-    stop on a full disk, or a kill, leaves of the trial it was writing. Returns their paths."""
+    """Removes files under `directory` that a write cut short left (`reports.written_whole`'s `.tmp-` ones, should
+    its own clean-up have failed too): what a stop on a full disk leaves of the trial it was writing. Returns their
+    paths."""
     dropped = []
     for folder, _, files in os.walk(directory):
         for name in files:
