@@ -38,6 +38,8 @@ from typing import Any, Optional
 
 from absl import app, flags
 
+from layernas_tf.reports import write_atomic
+
 _OUT = flags.DEFINE_string("out", "runs/gpu.json", "Where the figures go (JSON, rewritten after each section).")
 _SMOKE = flags.DEFINE_bool("smoke", False, "Tiny settings that run on a CPU: checks the code, measures nothing.")
 _SECTIONS = flags.DEFINE_list("sections", ["throughput", "fixed", "sharing", "readme"], "Sections to run, in order.")
@@ -253,9 +255,7 @@ def run(out: str, sections: list[str], smoke: bool) -> dict[str, Any]:
         figures[name] = {"throughput": lambda: throughput(s), "fixed": lambda: fixed_cost(s),
                          "sharing": lambda: sharing(s, root), "readme": lambda: readme_job(s, root)}[name]()
         figures.setdefault("seconds", {})[name] = round(time.perf_counter() - start, 1)
-        with open(out + ".tmp", "w", encoding="utf-8") as f:
-            json.dump(figures, f, indent=1)
-        os.replace(out + ".tmp", out)
+        write_atomic(out, json.dumps(figures, indent=1))
     print(f"\nwrote {out}", flush=True)
     return figures
 

@@ -36,6 +36,7 @@ import layernas_tf
 from experiments import real_table
 from experiments.tables import RealTable
 from layernas_tf import api, proxy_check
+from layernas_tf.reports import write_atomic
 from layernas_tf.trials import study
 
 _ROOT = flags.DEFINE_string("root", os.path.join("runs", "inherit"), "Where the studies go.")
@@ -127,8 +128,7 @@ def main(argv) -> int:
         report["plain"].append(_search(_dir(root, "plain", seed), limit, table, seed))
         for epochs in (int(e) for e in _EPOCHS.value):
             report["inherit"].append(measure(root, epochs, seed, table, limit))
-            with open(os.path.join(root, "inherit.json"), "w", encoding="utf-8") as f:
-                json.dump(report, f, indent=1)
+            write_atomic(os.path.join(root, "inherit.json"), json.dumps(report, indent=1))
     plain = report["plain"]
     plain_epochs, plain_test = _mean(p["epochs_trained"] for p in plain), _mean(p["test"] for p in plain)
     print(f"without inheritance ({real_table.EPOCHS} epochs each from scratch), {len(seeds)} seed(s): "
