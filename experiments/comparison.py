@@ -84,8 +84,10 @@ def search_once(algorithm, benchmark, time_budget: Optional[float] = None, run: 
     """Runs one search to the end against the benchmark, as search run `run` (which training it sees).
 
     Returns:
-      The answer's architecture, validation and test accuracy, the number of
-      trials, and `curve`: the test accuracy of the answer after each trial.
+      The answer's architecture, validation and test accuracy, its score on the
+      trainings this run did not see (`held_out`: None where the table has one
+      training per network, or no answer), the number of trials, and `curve`: the
+      test accuracy of the answer after each trial.
     """
     search = _Curve(algorithm, benchmark, time_budget, run)
     search.run()
@@ -94,6 +96,7 @@ def search_once(algorithm, benchmark, time_budget: Optional[float] = None, run: 
         "arch": None if best is None else str(best.arch),
         "valid": math.nan if best is None else best.reward,
         "test": search.best_test,
+        "held_out": None if best is None else benchmark.held_out_score(best.arch, run),
         "trials": len(algorithm.trials),
         "saved": getattr(algorithm, "trials_saved", 0),
         "curve": search.curve,
@@ -153,6 +156,7 @@ def compare(
         length = max(len(r["curve"]) for r in results)
         curves[name] = [r["curve"] + [r["curve"][-1]] * (length - len(r["curve"])) for r in results]
         test = np.array([r["test"] for r in results])
+        held_out = [r["held_out"] for r in results if r["held_out"] is not None]
         q25, q75 = np.percentile(test, [25, 75])
         summary["algorithms"][name] = {
             "trials_mean": float(np.mean([r["trials"] for r in results])),
@@ -163,6 +167,8 @@ def compare(
             "answered": int(np.sum(~np.isnan(test))),
             "test_mean_answered": float(np.nanmean(test)) if not np.isnan(test).all() else math.nan,
             "test_std": float(np.std(test)),
+            # Over the runs that answered, where the table has trainings a run does not see (else None).
+            "held_out_mean": float(np.mean(held_out)) if held_out else None,
             "test_q25": float(q25),
             "test_q75": float(q75),
             "seconds": seconds,

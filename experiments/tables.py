@@ -9,6 +9,8 @@ reader offers
     reward(arch, run)       what a search sees when it trains `arch` in search run `run`
     mean_reward(arch)       the reward without training noise (what the oracle maximizes)
     test_accuracy(arch)     the score that is only reported, never searched on
+    held_out_score(arch, run)  the score on the trainings run `run` did not see (None: one training per
+                            network), the answer's quality free of the luck of the training it was picked on
     train_seconds(arch)     the simulated training time, or None when the data has none
     missing()               networks the data holds no record of
 
@@ -76,6 +78,10 @@ class NATSTable:
     def test_accuracy(self, arch: Architecture) -> float:
         return self._test[self.space.index(arch)]
 
+    def held_out_score(self, arch: Architecture, run: int = 0) -> None:
+        """None: every run sees the same training, so no training is held out."""
+        del arch, run
+
     def train_seconds(self, arch: Architecture) -> Optional[float]:
         """The table carries no training times."""
         del arch
@@ -138,6 +144,8 @@ class NATSOfficial:
     def test_accuracy(self, arch: Architecture) -> float:
         return self._info(arch, self.dataset, "90")["test-accuracy"]
 
+    held_out_score = NATSTable.held_out_score
+
     def train_seconds(self, arch: Architecture) -> float:
         info = self._info(arch, self._valid_name, "12")
         return info["train-all-time"] + info["valid-per-time"]
@@ -192,6 +200,12 @@ class NASBenchMacro:
 
     test_accuracy = mean_reward
 
+    def held_out_score(self, arch: Architecture, run: int = 0) -> float:
+        """The mean of the two trainings run `run` did not see (its score includes the one it saw)."""
+        runs = self._runs[self.space.key(arch)]
+        others = [a for i, a in enumerate(runs) if i != run % len(runs)]
+        return sum(others) / len(others)
+
     def train_seconds(self, arch: Architecture) -> Optional[float]:
         """The table carries no training times."""
         del arch
@@ -242,6 +256,12 @@ class RealTable:
 
     def test_accuracy(self, arch: Architecture) -> float:
         return sum(t[-1] for t in self._test[str(arch)]) / self.seeds
+
+    def held_out_score(self, arch: Architecture, run: int = 0) -> float:
+        """The mean final test reward of the seeds run `run` did not see: trained apart from the one its reward
+        came from, so a network picked for a lucky training of its seed gains nothing here."""
+        others = [t[-1] for s, t in enumerate(self._test[str(arch)]) if s != run % self.seeds]
+        return sum(others) / len(others)
 
     def scored(self, arch: str, limit: float) -> dict:
         """A live search's answer as the table scores it: its mean test reward, its rank among the networks within

@@ -32,7 +32,8 @@ def test_writes_summary_table_and_curves(tmp_path):
     assert list(summary["algorithms"]) == algorithms.names()
     for stats in summary["algorithms"].values():
         assert set(stats) == {"trials_mean", "valid_mean", "test_mean", "test_std", "test_q25", "test_q75", "seconds",
-                              "test_mean_at", "trials_saved_mean", "answered", "test_mean_answered"}
+                              "test_mean_at", "trials_saved_mean", "answered", "test_mean_answered", "held_out_mean"}
+        assert stats["held_out_mean"] is None  # NATS-Bench's table: one training per network, none held out
         assert stats["answered"] == 3 and stats["test_mean_answered"] == pytest.approx(stats["test_mean"])
         assert list(stats["test_mean_at"]) == [str(n) for n in range(25, summary["max_trials"] + 1, 25)]
         assert stats["trials_mean"] == summary["max_trials"] <= 400
@@ -88,6 +89,7 @@ class _TimedTable:
     def __init__(self, table, seconds):
         self.table, self.seconds = table, seconds
         self.reward, self.test_accuracy, self.space = table.reward, table.test_accuracy, table.space
+        self.held_out_score = table.held_out_score
 
     def train_seconds(self, arch):
         return self.seconds
@@ -107,4 +109,5 @@ def test_curve_is_the_answers_test_accuracy_after_each_trial(nats_table_cifar10)
     result = comparison.search_once(algorithms.create("layernas", space, limit), nats_table_cifar10)
     assert math.isnan(result["curve"][0])  # the default network is over the limit
     assert result["curve"][-1] == result["test"] == 93.34
+    assert result["held_out"] is None  # one training per network: none held out
     assert result["trials"] == len(result["curve"])

@@ -8,8 +8,9 @@ import pytest
 
 import search_spaces
 from benchmarks import rungs_table
-from experiments import real_table
+from experiments import comparison, real_table
 from experiments.tables import RealTable, open_benchmark
+from layernas_tf import algorithms
 from layernas_tf.algorithms import LayerNAS
 from layernas_tf.trials.executors import SerialExecutor
 from layernas_tf.trials.runner import Runner
@@ -51,6 +52,17 @@ def test_the_table_follows_nas_bench_macros_protocol(tmp_path):
         assert table.reward(arch, run, 3) == pytest.approx(100 * _curve(str(arch), run % 3, "val")[2])
     assert table.test_accuracy(arch) == pytest.approx(100 * sum(_curve(str(arch), s, "test")[-1] for s in range(3)) / 3)
     assert table.mean_reward(arch) == pytest.approx(100 * sum(_curve(str(arch), s, "val")[-1] for s in range(3)) / 3)
+    for run in range(6):  # scored apart from its luck: the test reward of the two seeds run r did not see
+        others = [s for s in range(3) if s != run % 3]
+        assert table.held_out_score(arch, run) == pytest.approx(100 * sum(_curve(str(arch), s, "test")[-1]
+                                                                          for s in others) / 2)
+    limit = 0.5 * table.space.cost(table.space.dearest())
+    summary, _ = comparison.compare(table, limit=limit, names=["random"], runs=4, max_trials=10)
+    answers = [comparison.search_once(algorithms.create("random", table.space, limit, max_trials=10, seed=r), table,
+                                      run=r) for r in range(4)]
+    assert [a["held_out"] for a in answers] == [table.held_out_score(table.space.parse(a["arch"]), r)
+                                                for r, a in enumerate(answers)]
+    assert summary["algorithms"]["random"]["held_out_mean"] == pytest.approx(sum(a["held_out"] for a in answers) / 4)
     with pytest.raises(ValueError, match=r"lacks 5 of 243 networks under all 3 seeds: python -m "
                                          r"experiments.real_table build"):
         RealTable(write_table(tmp_path / "part.csv", skip=5))

@@ -71,6 +71,8 @@ def test_nas_bench_macro_rewards_one_training_per_run_and_scores_the_mean():
     runs = [89.47000122070312, 88.94999694824219, 89.16999816894531]
     assert [bench.reward(arch, run) for run in range(6)] == runs + runs
     assert bench.mean_reward(arch) == bench.test_accuracy(arch) == pytest.approx(sum(runs) / 3)
+    assert [bench.held_out_score(arch, run) for run in range(4)] == pytest.approx(
+        [(runs[1] + runs[2]) / 2, (runs[0] + runs[2]) / 2, (runs[0] + runs[1]) / 2, (runs[1] + runs[2]) / 2])
     assert space.cost(arch) == space.madds(arch) == 47327744 and space.params(arch) == 890666
     assert space.cost(space.dearest()) == max(space.cost(a) for a in space.all_architectures())
     assert bench.train_seconds(arch) is None and bench.missing() == []
