@@ -86,6 +86,7 @@ def _config(seed: int, study_dir: str):
 def _train(seed: int, index: int, arch: str, root: str) -> dict:
     """One network under one seed, as a search's worker trains it, with its per-epoch curve."""
     global _worker  # pylint: disable=global-statement
+    from layernas_tf.trials.artefacts import trial_dir  # pylint: disable=import-outside-toplevel
     from layernas_tf.training.worker import TrialWorker  # pylint: disable=import-outside-toplevel
 
     study_dir = os.path.join(root, f"seed{seed}")
@@ -94,7 +95,9 @@ def _train(seed: int, index: int, arch: str, root: str) -> dict:
         _worker = TrialWorker(_config(seed, study_dir))
     start = time.time()
     metrics = _worker(index, arch, curve=True)
-    shutil.rmtree(os.path.join(study_dir, "trials"), ignore_errors=True)  # weights and logs: not kept
+    # Its weights and logs are not kept; only its own folder goes: another process may be training a network of the
+    # same seed in this study (a build of one seed, or the last seed of a resumed one).
+    shutil.rmtree(trial_dir(study_dir, index), ignore_errors=True)
     row = {"seed": seed, "arch": arch, "madds": metrics["madds"], "params": metrics["params"],
            "train_seconds": round(time.time() - start, 2)}
     for split, key in (("validation", "val"), ("test", "test")):

@@ -116,3 +116,32 @@ def test_an_answer_is_scored_by_its_rank_among_the_networks_within_the_budget():
     assert table.scored(str(worst), limit)["rank"] == len(within)
     with pytest.raises(ValueError, match="over the budget"):  # the dearest network is over half its own cost
         table.scored(str(table.space.dearest()), limit)
+
+
+def test_the_committed_tables_costs_are_the_spaces_own_counts():
+    """MAdds and parameters as the search counts them (its first 82 rows once held trainable parameters only, from
+    before tiny_cnn counted as Keras' `count_params` does, BatchNorm's moving statistics included)."""
+    space = search_spaces.get("tiny_cnn", input_shape=(16, 16, 3), num_classes=10)
+    rows = real_table.read()
+    assert len(rows) == 729
+    for row in rows:
+        arch = space.parse(row["arch"])
+        assert (row["madds"], row["params"]) == (space.madds(arch), space.params(arch)), row["arch"]
+
+
+@pytest.mark.slow
+def test_the_build_trains_one_seed_on_two_processes_as_the_table_holds_it_and_resumes(tmp_path):
+    """Two processes training networks of the same seed at once (a build of one more seed, or the last seed of a
+    resumed build) each remove only their own trial's folder: the first build of a fourth seed failed when one
+    training's clean-up removed the other's backup. The rows are the committed table's, and a rerun goes on from there."""
+    path = str(tmp_path / "t.csv")
+    assert real_table.build(workers=2, seeds=1, path=path, limit=3) == 3
+    built = {r["arch"]: r for r in real_table.read(path)}
+    committed = {r["arch"]: r for r in real_table.read() if r["seed"] == 0}
+    assert sorted(built) == sorted(real_table.architectures()[:3])
+    for arch, row in built.items():
+        assert row["seed"] == 0 and (row["madds"], row["params"]) == (committed[arch]["madds"], committed[arch]["params"])
+        assert row["val"] == pytest.approx(committed[arch]["val"], abs=1e-4)
+        assert row["test"] == pytest.approx(committed[arch]["test"], abs=1e-4)
+    assert real_table.build(workers=2, seeds=1, path=path, limit=1) == 1  # resumed: the next network, none again
+    assert sorted(r["arch"] for r in real_table.read(path)) == sorted(real_table.architectures()[:4])
