@@ -68,6 +68,25 @@ def test_the_table_follows_nas_bench_macros_protocol(tmp_path):
         RealTable(write_table(tmp_path / "part.csv", skip=5))
 
 
+def test_a_table_with_a_fourth_seed_keeps_the_three_seed_protocol_unless_asked(tmp_path):
+    path = write_table(tmp_path / "t4.csv", seeds=4)
+    arch = RealTable(path).space.parse("2:0:1:1:0")
+    final = {(s, split): 100 * _curve(str(arch), s, split)[-1] for s in range(4) for split in ("val", "test")}
+    three, four = RealTable(path), RealTable(path, seeds=4)
+    assert three.reward(arch, 3) == pytest.approx(final[0, "val"])  # run 3 sees seed 0, as before the 4th
+    assert three.test_accuracy(arch) == pytest.approx(sum(final[s, "test"] for s in range(3)) / 3)
+    assert three.mean_reward(arch) == pytest.approx(sum(final[s, "val"] for s in range(3)) / 3)
+    assert four.reward(arch, 3) == pytest.approx(final[3, "val"]) and four.reward(arch, 4) == three.reward(arch, 0)
+    assert four.test_accuracy(arch) == pytest.approx(sum(final[s, "test"] for s in range(4)) / 4)
+    assert four.held_out_score(arch, 1) == pytest.approx((final[0, "test"] + final[2, "test"] + final[3, "test"]) / 3)
+    assert RealTable(path, seeds=1).held_out_score(arch, 0) is None  # one seed: none held out
+    with pytest.raises(ValueError, match=r"lacks 243 of 243 networks under all 4 seeds: python -m "
+                                         r"experiments.real_table build --seeds=4 trains them"):
+        RealTable(write_table(tmp_path / "t3.csv"), seeds=4)
+    with pytest.raises(ValueError, match="seeds must be at least 1, not 0"):
+        RealTable(path, seeds=0)
+
+
 def _table_objective(trial_id, arch, epochs, *, path, run, reached):
     """A live trial over the table: the reward its rung reports, trained on from its checkpoint (`reached`)."""
     del trial_id
