@@ -23,7 +23,7 @@ import csv
 import json
 import math
 import os
-from typing import Optional
+from typing import Optional, Sequence
 
 from layernas_tf.core.space import Architecture
 from search_spaces.nas_bench_macro import NASBenchMacroSpace
@@ -223,37 +223,43 @@ class RealTable:
     epoch, or after `epochs` for a rung: a rung trains the first epochs of the same schedule); the answer is
     scored by the mean over the seeds of its final test reward. Rewards in percent, as the other tables'.
 
-    `seeds`: how many of the table's seeds make the benchmark (its first ones; default 3, the issue's protocol).
-    The file may hold more (a 4th was trained to see how far a verdict rests on which 3 seeds were drawn); with
-    `seeds=N` run `r` sees seed `r % N` and the score is the mean over N.
+    `seeds`: which of the file's seeds make the benchmark (default the first 3, the issue's protocol). The file
+    may hold more (a 4th was trained to see how far a verdict rests on which 3 seeds were drawn); with `seeds`
+    given, run `r` sees `seeds[r % len(seeds)]` and the score is the mean over them.
     """
 
     name = "real_table"
     dataset = "noisy_digits"
 
-    def __init__(self, path: Optional[str] = None, seeds: Optional[int] = None):
+    def __init__(self, path: Optional[str] = None, seeds: Optional[Sequence[int]] = None):
         from experiments import real_table  # pylint: disable=import-outside-toplevel  (its build imports more)
 
         import search_spaces  # pylint: disable=import-outside-toplevel
 
         self.path = path or real_table.TABLE
-        self.epochs, self.seeds = real_table.EPOCHS, real_table.SEEDS if seeds is None else seeds
-        if self.seeds < 1:
-            raise ValueError(f"the real table's seeds must be at least 1, not {self.seeds}")
+        self.seed_ids = tuple(range(real_table.SEEDS)) if seeds is None else tuple(seeds)
+        if not self.seed_ids or min(self.seed_ids) < 0 or len(set(self.seed_ids)) < len(self.seed_ids):
+            raise ValueError(f"the real table's seeds must be distinct seeds >= 0, at least one, not {list(seeds)}")
+        self.epochs, self.seeds = real_table.EPOCHS, len(self.seed_ids)
         self.space = search_spaces.get("tiny_cnn", input_shape=(16, 16, 3), num_classes=10)
+        rows: dict[str, dict[int, dict]] = {}
+        for row in real_table.read(self.path):
+            rows.setdefault(row["arch"], {}).setdefault(row["seed"], row)  # a seed trained twice: the first row
         self._val: dict[str, list[list[float]]] = {}
         self._test: dict[str, list[list[float]]] = {}
         self._seconds: dict[str, list[float]] = {}
-        for row in sorted(real_table.read(self.path), key=lambda r: r["seed"]):
-            if row["seed"] == len(self._val.get(row["arch"], [])) < self.seeds:
-                self._val.setdefault(row["arch"], []).append([100 * v for v in row["val"]])
-                self._test.setdefault(row["arch"], []).append([100 * v for v in row["test"]])
-                self._seconds.setdefault(row["arch"], []).append(row["train_seconds"])
+        for arch, by_seed in rows.items():
+            if all(s in by_seed for s in self.seed_ids):
+                self._val[arch] = [[100 * v for v in by_seed[s]["val"]] for s in self.seed_ids]
+                self._test[arch] = [[100 * v for v in by_seed[s]["test"]] for s in self.seed_ids]
+                self._seconds[arch] = [by_seed[s]["train_seconds"] for s in self.seed_ids]
         absent = self.missing()
         if absent:
+            needed = max(self.seed_ids) + 1
             raise ValueError(f"the real table {self.path} lacks {len(absent)} of {self.space.size} networks under all "
-                             f"{self.seeds} seeds: python -m experiments.real_table build"
-                             f"{'' if self.seeds == real_table.SEEDS else f' --seeds={self.seeds}'} trains them")
+                             f"{self.seeds} seeds ({', '.join(map(str, self.seed_ids))}): python -m "
+                             f"experiments.real_table build{'' if needed == real_table.SEEDS else f' --seeds={needed}'}"
+                             " trains them")
 
     def reward(self, arch: Architecture, run: int = 0, epochs: Optional[int] = None) -> float:
         return self._val[str(arch)][run % self.seeds][(epochs or self.epochs) - 1]
@@ -287,8 +293,7 @@ class RealTable:
         return sum(self._seconds[str(arch)]) / len(self._seconds[str(arch)])
 
     def missing(self) -> list[int]:
-        return [i for i, a in enumerate(self.space.all_architectures())
-                if len(self._val.get(str(a), [])) < self.seeds]
+        return [i for i, a in enumerate(self.space.all_architectures()) if str(a) not in self._val]
 
 
 def open_benchmark(benchmark: str, *, dataset: str = "cifar10", table: Optional[str] = None,

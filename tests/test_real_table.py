@@ -63,8 +63,8 @@ def test_the_table_follows_nas_bench_macros_protocol(tmp_path):
     assert [a["held_out"] for a in answers] == [table.held_out_score(table.space.parse(a["arch"]), r)
                                                 for r, a in enumerate(answers)]
     assert summary["algorithms"]["random"]["held_out_mean"] == pytest.approx(sum(a["held_out"] for a in answers) / 4)
-    with pytest.raises(ValueError, match=r"lacks 5 of 243 networks under all 3 seeds: python -m "
-                                         r"experiments.real_table build"):
+    with pytest.raises(ValueError, match=r"lacks 5 of 243 networks under all 3 seeds \(0, 1, 2\): python -m "
+                                         r"experiments.real_table build trains them"):
         RealTable(write_table(tmp_path / "part.csv", skip=5))
 
 
@@ -72,19 +72,23 @@ def test_a_table_with_a_fourth_seed_keeps_the_three_seed_protocol_unless_asked(t
     path = write_table(tmp_path / "t4.csv", seeds=4)
     arch = RealTable(path).space.parse("2:0:1:1:0")
     final = {(s, split): 100 * _curve(str(arch), s, split)[-1] for s in range(4) for split in ("val", "test")}
-    three, four = RealTable(path), RealTable(path, seeds=4)
+    three, four, other = RealTable(path), RealTable(path, seeds=range(4)), RealTable(path, seeds=(1, 3, 0))
     assert three.reward(arch, 3) == pytest.approx(final[0, "val"])  # run 3 sees seed 0, as before the 4th
     assert three.test_accuracy(arch) == pytest.approx(sum(final[s, "test"] for s in range(3)) / 3)
     assert three.mean_reward(arch) == pytest.approx(sum(final[s, "val"] for s in range(3)) / 3)
     assert four.reward(arch, 3) == pytest.approx(final[3, "val"]) and four.reward(arch, 4) == three.reward(arch, 0)
     assert four.test_accuracy(arch) == pytest.approx(sum(final[s, "test"] for s in range(4)) / 4)
     assert four.held_out_score(arch, 1) == pytest.approx((final[0, "test"] + final[2, "test"] + final[3, "test"]) / 3)
-    assert RealTable(path, seeds=1).held_out_score(arch, 0) is None  # one seed: none held out
-    with pytest.raises(ValueError, match=r"lacks 243 of 243 networks under all 4 seeds: python -m "
+    assert [other.reward(arch, run) for run in range(4)] == pytest.approx([final[s, "val"] for s in (1, 3, 0, 1)])
+    assert other.test_accuracy(arch) == pytest.approx((final[0, "test"] + final[1, "test"] + final[3, "test"]) / 3)
+    assert other.held_out_score(arch, 1) == pytest.approx((final[0, "test"] + final[1, "test"]) / 2)  # saw seed 3
+    assert RealTable(path, seeds=[2]).held_out_score(arch, 0) is None  # one seed: none held out
+    with pytest.raises(ValueError, match=r"lacks 243 of 243 networks under all 2 seeds \(0, 3\): python -m "
                                          r"experiments.real_table build --seeds=4 trains them"):
-        RealTable(write_table(tmp_path / "t3.csv"), seeds=4)
-    with pytest.raises(ValueError, match="seeds must be at least 1, not 0"):
-        RealTable(path, seeds=0)
+        RealTable(write_table(tmp_path / "t3.csv"), seeds=[0, 3])
+    for wrong in ([], [1, 1], [-1]):
+        with pytest.raises(ValueError, match="seeds must be distinct seeds >= 0, at least one"):
+            RealTable(path, seeds=wrong)
 
 
 def _table_objective(trial_id, arch, epochs, *, path, run, reached):
