@@ -133,14 +133,13 @@ def small_budget_scores(benchmark, limit: float, name: str, runs: int) -> dict[i
 
 def tpe_results(benchmark, limit: float, trials: int, runs: int) -> dict:
     """Optuna's TPE under the baselines' protocol: the mean test score at the end and after every checkpoint."""
-    curves, finals, held_out = [], [], []
+    curves, finals, results = [], [], []
     for r in range(runs):
         result = comparison.search_once(OptunaTPE(benchmark.space, limit, max_trials=trials, seed=r), benchmark, run=r)
+        results.append(result)
         finals.append(result["test"])
-        if result["held_out"] is not None:
-            held_out.append(result["held_out"])
         curves.append(result["curve"] + [result["curve"][-1]] * (trials - len(result["curve"])))
-    return {"test_mean": float(np.mean(finals)), "held_out_mean": float(np.mean(held_out)) if held_out else None,
+    return {"test_mean": float(np.mean(finals)), "held_out_mean": comparison.held_out_mean(results),
             "test_mean_at": {str(n): float(np.mean([c[n - 1] for c in curves]))
                              for n in range(comparison.CHECKPOINT_EVERY, trials + 1, comparison.CHECKPOINT_EVERY)}}
 

@@ -156,7 +156,6 @@ def compare(
         length = max(len(r["curve"]) for r in results)
         curves[name] = [r["curve"] + [r["curve"][-1]] * (length - len(r["curve"])) for r in results]
         test = np.array([r["test"] for r in results])
-        held_out = [r["held_out"] for r in results if r["held_out"] is not None]
         q25, q75 = np.percentile(test, [25, 75])
         summary["algorithms"][name] = {
             "trials_mean": float(np.mean([r["trials"] for r in results])),
@@ -167,8 +166,7 @@ def compare(
             "answered": int(np.sum(~np.isnan(test))),
             "test_mean_answered": float(np.nanmean(test)) if not np.isnan(test).all() else math.nan,
             "test_std": float(np.std(test)),
-            # Over the runs that answered, where the table has trainings a run does not see (else None).
-            "held_out_mean": float(np.mean(held_out)) if held_out else None,
+            "held_out_mean": held_out_mean(results),
             "test_q25": float(q25),
             "test_q75": float(q75),
             "seconds": seconds,
@@ -182,6 +180,13 @@ def compare(
             flush=True,
         )
     return summary, curves
+
+
+def held_out_mean(results: list[dict[str, Any]]) -> Optional[float]:
+    """The mean `held_out` score of `search_once` results, over the runs that answered; None where the table has
+    no training a run does not see."""
+    scores = [r["held_out"] for r in results if r["held_out"] is not None]
+    return float(np.mean(scores)) if scores else None
 
 
 def _mean_or_none(values: list[float]) -> Optional[float]:
