@@ -92,8 +92,12 @@ class AdditiveModel:
         freedom = self._count - 1 - (self.width - self.ridge * np.trace(self._inverse))
         return float(np.sqrt(max(residual, 0.0) / freedom)) if freedom >= 1 else np.inf
 
+    def leverage(self, columns: np.ndarray) -> np.ndarray:
+        """x' A^-1 x for networks given by their `columns()`: how far each prediction rests on few networks (for
+        a trained one, how much of its own reward its fitted value holds)."""
+        return np.maximum(np.array([self._inverse[np.ix_(c, c)].sum() for c in columns]), 0.0)
+
     def spread(self, columns: np.ndarray) -> np.ndarray:
         """The standard deviation of each prediction (of the mean reward, not of one training), for networks
         given by their `columns()`: noise() * sqrt(x' A^-1 x)."""
-        leverage = np.array([self._inverse[np.ix_(c, c)].sum() for c in columns])
-        return self.noise() * np.sqrt(np.maximum(leverage, 0.0))
+        return self.noise() * np.sqrt(self.leverage(columns))
