@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 from absl import app, flags
@@ -40,15 +40,22 @@ from layernas_tf.algorithms.surrogate import AdditiveModel
 from layernas_tf.core.status import COMPLETE
 
 _DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
-_RUNS = flags.DEFINE_integer("runs", 100, "Runs per table, budget and trial count.")
-_DRAWS = flags.DEFINE_string("draws", "0,1,2/0,1,2,3/0,1,3/0,2,3/1,2,3",
-                             "Draws of our table's seeds, each a table of its own, separated by '/'.")
-_MACRO = flags.DEFINE_bool("macro", True, "Also NAS-Bench-Macro (three trainings per network, noise sd 0.18).")
-_TOLD = flags.DEFINE_enum("told", "all", ["all", "best_tenth"],
-                          "The noise told: the estimator over all networks (the proxy check's), or over the best tenth "
-                          "by mean reward (the ones a search answers with).")
-_MACRO_TABLE = flags.DEFINE_string(
-    "macro_table", os.path.join(_DATA, "nas_bench_macro", "nas-bench-macro_cifar10.json"), "NAS-Bench-Macro JSON.")
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The command's flags, defined only when it runs: its functions import without them (tests), beside other
+    benchmarks' flags of the same names."""
+    flags.DEFINE_integer("runs", 100, "Runs per table, budget and trial count.")
+    flags.DEFINE_string("draws", "0,1,2/0,1,2,3/0,1,3/0,2,3/1,2,3",
+                        "Draws of our table's seeds, each a table of its own, separated by '/'.")
+    flags.DEFINE_bool("macro", True, "Also NAS-Bench-Macro (three trainings per network, noise sd 0.18).")
+    flags.DEFINE_enum("told", "all", ["all", "best_tenth"],
+                      "The noise told: the estimator over all networks (the proxy check's), or over the best tenth by "
+                      "mean reward (the ones a search answers with).")
+    flags.DEFINE_string("macro_table", os.path.join(_DATA, "nas_bench_macro", "nas-bench-macro_cifar10.json"),
+                        "NAS-Bench-Macro JSON.")
+
 
 RULES = {"fit": (False, False), "fit+spread": (False, True), "loo": (True, False), "loo+spread": (True, True)}
 
@@ -92,9 +99,10 @@ def answer_score(benchmark, algorithm, scores: dict[int, float]) -> float:
     return benchmark.test_accuracy(by_id[chosen].arch)
 
 
-def case(benchmark, trainings: int, fraction: float, trials: Optional[int], runs: int) -> dict[str, float]:
-    """Mean test score of LayerNAS's answer, the default's and the default's re-answered by each rule."""
-    space, noise = benchmark.space, told_noise(benchmark, trainings, 0.1 if _TOLD.value == "best_tenth" else 1.0)
+def case(benchmark, trainings: int, fraction: float, trials: Optional[int], runs: int, told: float) -> dict[str, float]:
+    """Mean test score of LayerNAS's answer, the default's and the default's re-answered by each rule, told the
+    noise of the `told` best fraction of networks."""
+    space, noise = benchmark.space, told_noise(benchmark, trainings, told)
     limit = fraction * space.cost(space.dearest())
     layerwise = {name: {"buckets": 10, "per_bucket": 1} for name in (algorithms.DEFAULT, "layernas")}
     out: dict[str, list[float]] = {name: [] for name in ("layernas", "default", *RULES)}
@@ -115,34 +123,40 @@ def _shown(score: float) -> str:
 def main(argv) -> None:
     del argv
     start = time.perf_counter()
-    tables_: list[tuple[str, Callable[[], object], int, tuple]] = []
-    for draw in _DRAWS.value.split("/"):
-        seeds = [int(s) for s in draw.split(",")]
-        tables_.append((f"our table, seeds {draw}", lambda s=seeds: tables.RealTable(seeds=s), len(seeds),
-                        ((0.5, 30), (0.5, None), (0.25, 30), (0.25, None))))
-    if _MACRO.value:
-        tables_.append(("NAS-Bench-Macro", lambda: tables.NASBenchMacro(_MACRO_TABLE.value), 3,
-                        ((0.5, 40), (0.5, None), (0.25, 25), (0.25, None))))
+    tables_ = []
+    try:  # every table opened before anything runs: a bad draw or path is one line, not a traceback minutes in
+        for draw in FLAGS.draws.split("/"):
+            seeds = [int(s) for s in draw.split(",")]
+            tables_.append((f"our table, seeds {draw}", tables.RealTable(seeds=seeds), len(seeds),
+                            ((0.5, 30), (0.5, None), (0.25, 30), (0.25, None))))
+        if FLAGS.macro:
+            tables_.append(("NAS-Bench-Macro", tables.NASBenchMacro(FLAGS.macro_table), 3,
+                            ((0.5, 40), (0.5, None), (0.25, 25), (0.25, None))))
+    except ValueError as e:
+        raise app.UsageError(f"--draws={FLAGS.draws} (seed numbers, a draw's separated by ',', draws by '/'), "
+                             f"--macro_table={FLAGS.macro_table}: {e}", exitcode=2) from None
     rows, behind = [], {name: [] for name in RULES}
-    for title, opened, trainings, settings in tables_:
-        benchmark = opened()
+    for title, benchmark, trainings, settings in tables_:
         print(f"{title}: a network's reward moves by {told_noise(benchmark, trainings):.2f} (mean sd over its "
-              f"trainings; the noise told), the best tenth's by {told_noise(benchmark, trainings, 0.1):.2f}", flush=True)
+              f"trainings), the best tenth's by {told_noise(benchmark, trainings, 0.1):.2f}", flush=True)
+        told = 0.1 if FLAGS.told == "best_tenth" else 1.0
         for fraction, trials in settings:
-            result = case(benchmark, trainings, fraction, trials, _RUNS.value)
+            result = case(benchmark, trainings, fraction, trials, FLAGS.runs, told)
             label = f"{title} {fraction:.0%}, {trials or 'natural end'}"
-            rows.append([label, f"{result['noise']:.2f}"] + [_shown(result[name]) for name in ("layernas", "default", *RULES)])
+            rows.append([label, f"{result['noise']:.2f}"]
+                        + [_shown(result[name]) for name in ("layernas", "default", *RULES)])
             print(" | ".join(rows[-1]), flush=True)
             for name in RULES:
                 if result[name] < np.nanmax([result["default"], result["layernas"]]) - 1e-9:  # nan: no answer
                     behind[name].append(label)
     print()
     print(reports.markdown_table(["table, budget, trials", "noise told", "layernas (paper)", "default", *RULES], rows))
-    print(f"\n{_RUNS.value} runs each, {time.perf_counter() - start:.0f} s")
+    print(f"\n{FLAGS.runs} runs each, {time.perf_counter() - start:.0f} s")
     for name, labels in behind.items():
         print(f"{name}: below LayerNAS or the default's own answer in {len(labels)} of {len(rows)} cases"
               + (f" ({'; '.join(labels)})" if labels else ""))
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
