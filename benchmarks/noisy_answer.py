@@ -72,15 +72,17 @@ def told_noise(benchmark, trainings: int, best: float = 1.0) -> float:
 
 def estimates(algorithm, noise: float, left_out: bool, with_spread: bool) -> dict[int, float]:
     """Each feasible trained network's estimated reward under one rule (the module docstring); the reward seen
-    while the fit has fewer networks than effects (its residual is unknown)."""
+    when told no noise, or while the fit has fewer networks than effects (its residual is unknown)."""
     done = [t for t in algorithm.trials if t.status == COMPLETE and algorithm.full_fidelity(t)]
     feasible = [t for t in done if algorithm.feasible(t.arch)]
+    if noise <= 0 or not feasible:
+        return {t.id: t.reward for t in feasible}
     seen = np.array([t.reward for t in feasible])
     model = AdditiveModel([len(p) for p in algorithm.space.decision_points], algorithm.ridge)
     for t in done:
         model.add(algorithm.space.canonical(t.arch), t.reward)
     s = model.noise()
-    if not feasible or not np.isfinite(s):
+    if not np.isfinite(s):
         return {t.id: t.reward for t in feasible}
     columns = model.columns([algorithm.space.canonical(t.arch) for t in feasible])
     fitted, h = model.predict(columns), np.minimum(model.leverage(columns), 1 - 1e-6)
