@@ -1,13 +1,15 @@
 r"""An answer told the reward's noise, measured and not taken: the default search's runs re-answered by an estimate.
 
-    python -m benchmarks.noisy_answer [--runs=100] [--draws=0,1,2/0,1,2,3/0,1,3/0,2,3/1,2,3] [--macro]
+    python -m benchmarks.noisy_answer [--runs=100] [--draws=0,1,2/0,1,2,3/0,1,3/0,2,3/1,2,3] [--macro] \
+        [--told=all|best_tenth|by_level]
 
 The default answers with the best reward it saw. Where one training's reward is noisy, the best reward seen
 is partly luck (the winner's curse), and our real table's 50% case is lost to it at 30 trials
 (`docs/benchmarks.md`). The cure a statistician reaches for: pull each trained network's reward toward what the
 rest of the search predicts for it, as far as the reward's noise allows, and answer with the best estimate.
 Here the noise is *told*, as a user would after the proxy check's reward-variance check: its estimator, the
-mean over networks of each network's sd over the table's trainings.
+mean over networks of each network's sd over the table's trainings (`--told=all`), or that over the best tenth
+of networks (`best_tenth`), or each reward level's own (`by_level`, `told_noise`).
 
 Each rule fits the default's own reward model (`algorithms.surrogate.AdditiveModel`, the ridge LayerNAS+
 uses) to the run's trained networks. Its prediction p for a network is the fit's (`fit`) or, not counting
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 from absl import app, flags
@@ -50,9 +52,9 @@ def define_flags() -> None:
     flags.DEFINE_string("draws", "0,1,2/0,1,2,3/0,1,3/0,2,3/1,2,3",
                         "Draws of our table's seeds, each a table of its own, separated by '/'.")
     flags.DEFINE_bool("macro", True, "Also NAS-Bench-Macro (three trainings per network, noise sd 0.18).")
-    flags.DEFINE_enum("told", "all", ["all", "best_tenth"],
-                      "The noise told: the estimator over all networks (the proxy check's), or over the best tenth by "
-                      "mean reward (the ones a search answers with).")
+    flags.DEFINE_enum("told", "all", ["all", "best_tenth", "by_level"],
+                      "The noise told: the estimator over all networks (the proxy check's), over the best tenth by "
+                      "mean reward (the ones a search answers with), or by the tenth of mean rewards a network is in.")
     flags.DEFINE_string("macro_table", os.path.join(_DATA, "nas_bench_macro", "nas-bench-macro_cifar10.json"),
                         "NAS-Bench-Macro JSON.")
 
@@ -60,22 +62,47 @@ def define_flags() -> None:
 RULES = {"fit": (False, False), "fit+spread": (False, True), "loo": (True, False), "loo+spread": (True, True)}
 
 
-def told_noise(benchmark, trainings: int, best: float = 1.0) -> float:
-    """The proxy check's reward-variance estimator on the table: the mean over networks of each one's sd (ddof 1)
-    over its `trainings`; over the `best` fraction of networks by mean reward, how much the ones a search answers
-    with move."""
-    rewards = np.array([[benchmark.reward(a, run) for run in range(trainings)]
-                        for a in benchmark.space.all_architectures()])
-    order = np.argsort(-rewards.mean(axis=1))[:max(1, round(best * len(rewards)))]
-    return float(np.mean(np.std(rewards[order], axis=1, ddof=1)))
+def _trainings(benchmark, trainings: int) -> np.ndarray:
+    """Every network's reward under each of its `trainings` (networks x trainings)."""
+    return np.array([[benchmark.reward(a, run) for run in range(trainings)]
+                     for a in benchmark.space.all_architectures()])
 
 
-def estimates(algorithm, noise: float, left_out: bool, with_spread: bool) -> dict[int, float]:
-    """Each feasible trained network's estimated reward under one rule (the module docstring); the reward seen
-    when told no noise, or while the fit has fewer networks than effects (its residual is unknown)."""
+def constant(sd: float) -> Callable[[np.ndarray], np.ndarray]:
+    """A noise told as one number: every network's reward moves by `sd`."""
+    return lambda rewards: np.full(np.shape(rewards), sd, dtype=float)
+
+
+def told_noise(benchmark, trainings: int, told: str = "all") -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """The noise told, as a function of a network's reward level, and how it prints.
+
+    `all`: the proxy check's reward-variance estimator, the mean over networks of each one's sd (ddof 1) over its
+    trainings; `best_tenth`: the same over the best tenth of networks by mean reward (the ones a search answers
+    with); `by_level`: the mean sd of the networks in the same tenth of mean rewards as the reward asked about (more
+    than a variance check over a few networks can tell: the table's every network, an upper bound on what knowing
+    the noise buys).
+    """
+    rewards = _trainings(benchmark, trainings)
+    mean, sd = rewards.mean(axis=1), rewards.std(axis=1, ddof=1)
+    if told == "by_level":
+        edges = np.percentile(mean, np.linspace(0, 100, 11))
+        level = np.array([sd[(mean >= low) & (mean <= high)].mean() for low, high in zip(edges[:-1], edges[1:])])
+        return (lambda r: level[np.clip(np.searchsorted(edges[1:-1], r), 0, len(level) - 1)],
+                f"{level[0]:.2f}..{level[-1]:.2f}")
+    if told == "best_tenth":
+        sd = sd[np.argsort(-mean)[:max(1, round(0.1 * len(sd)))]]
+    return constant(float(np.mean(sd))), f"{np.mean(sd):.2f}"
+
+
+def estimates(algorithm, noise: Callable[[np.ndarray], np.ndarray], left_out: bool,
+              with_spread: bool) -> dict[int, float]:
+    """Each feasible trained network's estimated reward under one rule (the module docstring), told `noise` (a
+    reward level's sd); the reward seen when told no noise, or while the fit has fewer networks than effects (its
+    residual is unknown)."""
     done = [t for t in algorithm.trials if t.status == COMPLETE and algorithm.full_fidelity(t)]
     feasible = [t for t in done if algorithm.feasible(t.arch)]
-    if noise <= 0 or not feasible:
+    pooled = float(np.mean(noise(np.array([t.reward for t in done])) ** 2)) if done else 0.0
+    if pooled <= 0 or not feasible:
         return {t.id: t.reward for t in feasible}
     seen = np.array([t.reward for t in feasible])
     model = AdditiveModel([len(p) for p in algorithm.space.decision_points], algorithm.ridge)
@@ -87,8 +114,10 @@ def estimates(algorithm, noise: float, left_out: bool, with_spread: bool) -> dic
     columns = model.columns([algorithm.space.canonical(t.arch) for t in feasible])
     fitted, h = model.predict(columns), np.minimum(model.leverage(columns), 1 - 1e-6)
     predicted = seen - (seen - fitted) / (1 - h) if left_out else fitted
-    prior = max(s * s - noise * noise, 0.0) + (s * s * (h / (1 - h) if left_out else h) if with_spread else 0.0)
-    weight = prior / (prior + noise * noise)
+    # What the model cannot express: the fit's residual variance less the trainings' (pooled over the networks fitted).
+    prior = max(s * s - pooled, 0.0) + (s * s * (h / (1 - h) if left_out else h) if with_spread else 0.0)
+    variance = noise(predicted) ** 2  # each network's training noise at the level the model puts it
+    weight = np.where(variance > 0, prior / np.maximum(prior + variance, 1e-300), 1.0)
     return {t.id: float(e) for t, e in zip(feasible, predicted + weight * (seen - predicted))}
 
 
@@ -101,10 +130,10 @@ def answer_score(benchmark, algorithm, scores: dict[int, float]) -> float:
     return benchmark.test_accuracy(by_id[chosen].arch)
 
 
-def case(benchmark, trainings: int, fraction: float, trials: Optional[int], runs: int, told: float) -> dict[str, float]:
-    """Mean test score of LayerNAS's answer, the default's and the default's re-answered by each rule, told the
-    noise of the `told` best fraction of networks."""
-    space, noise = benchmark.space, told_noise(benchmark, trainings, told)
+def case(benchmark, trainings: int, fraction: float, trials: Optional[int], runs: int,
+         noise: Callable[[np.ndarray], np.ndarray]) -> dict[str, float]:
+    """Mean test score of LayerNAS's answer, the default's and the default's re-answered by each rule, told `noise`."""
+    space = benchmark.space
     limit = fraction * space.cost(space.dearest())
     layerwise = {name: {"buckets": 10, "per_bucket": 1} for name in (algorithms.DEFAULT, "layernas")}
     out: dict[str, list[float]] = {name: [] for name in ("layernas", "default", *RULES)}
@@ -115,7 +144,7 @@ def case(benchmark, trainings: int, fraction: float, trials: Optional[int], runs
         out["default"].append(comparison.search_once(default, benchmark, run=r)["test"])
         for name, (left_out, with_spread) in RULES.items():
             out[name].append(answer_score(benchmark, default, estimates(default, noise, left_out, with_spread)))
-    return {"noise": noise, **{name: float(np.mean(v)) for name, v in out.items()}}
+    return {name: float(np.mean(v)) for name, v in out.items()}
 
 
 def _shown(score: float) -> str:
@@ -139,13 +168,14 @@ def main(argv) -> None:
                              f"--macro_table={FLAGS.macro_table}: {e}", exitcode=2) from None
     rows, behind = [], {name: [] for name in RULES}
     for title, benchmark, trainings, settings in tables_:
-        print(f"{title}: a network's reward moves by {told_noise(benchmark, trainings):.2f} (mean sd over its "
-              f"trainings), the best tenth's by {told_noise(benchmark, trainings, 0.1):.2f}", flush=True)
-        told = 0.1 if FLAGS.told == "best_tenth" else 1.0
+        overall, best_tenth = told_noise(benchmark, trainings)[1], told_noise(benchmark, trainings, "best_tenth")[1]
+        print(f"{title}: a network's reward moves by {overall} (mean sd over its trainings), the best tenth's by "
+              f"{best_tenth}", flush=True)
+        noise, shown = told_noise(benchmark, trainings, FLAGS.told)
         for fraction, trials in settings:
-            result = case(benchmark, trainings, fraction, trials, FLAGS.runs, told)
+            result = case(benchmark, trainings, fraction, trials, FLAGS.runs, noise)
             label = f"{title} {fraction:.0%}, {trials or 'natural end'}"
-            rows.append([label, f"{result['noise']:.2f}"]
+            rows.append([label, shown]
                         + [_shown(result[name]) for name in ("layernas", "default", *RULES)])
             print(" | ".join(rows[-1]), flush=True)
             for name in RULES:

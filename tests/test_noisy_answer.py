@@ -1,8 +1,9 @@
 """The answer rules `benchmarks/noisy_answer.py` measures: told no noise they answer as the search does, told a
-noise they see through a lucky training."""
+noise they see through a lucky training; and the noises it tells them."""
 
 import random
 
+import numpy as np
 import pytest
 
 from benchmarks import noisy_answer
@@ -33,7 +34,7 @@ def searched(luck):
 @pytest.mark.parametrize("rule", sorted(noisy_answer.RULES))
 def test_told_no_noise_every_rule_answers_with_the_best_reward_seen(rule):
     algorithm, _ = searched(luck=0.0)
-    scores = noisy_answer.estimates(algorithm, 0.0, *noisy_answer.RULES[rule])
+    scores = noisy_answer.estimates(algorithm, noisy_answer.constant(0.0), *noisy_answer.RULES[rule])
     assert scores == {t.id: t.reward for t in algorithm.trials}
     assert max(scores, key=scores.get) == algorithm.best().id
 
@@ -43,8 +44,31 @@ def test_told_the_noise_a_lucky_training_is_not_the_answer(rule):
     algorithm, truth = searched(luck=3.0)
     lucky = algorithm.best()
     assert str(lucky.arch) == "1:1:1:1"  # the best reward seen: its luck
-    scores = noisy_answer.estimates(algorithm, 1.0, *noisy_answer.RULES[rule])
+    scores = noisy_answer.estimates(algorithm, noisy_answer.constant(1.0), *noisy_answer.RULES[rule])
     chosen = next(t for t in algorithm.trials if t.id == max(scores, key=scores.get))
     assert chosen.arch != lucky.arch
     assert truth[chosen.arch] > truth[lucky.arch]
     assert scores[lucky.id] < lucky.reward - 1.0  # discounted by most of its luck
+
+
+class _Table:
+    """A table of 100 networks trained 3 times: network i's mean reward is i, its trainings i - d, i, i + d, where
+    d is 5 for the worse half and 1 for the better (sd 5 and 1)."""
+
+    def __init__(self):
+        self.space = AdditiveSpace(options=(tuple(range(10)), tuple(range(10))))
+
+    def reward(self, arch, run):
+        i = self.space.values(arch)[0] * 10 + self.space.values(arch)[1]
+        return i + (run - 1) * (5 if i < 50 else 1)
+
+
+def test_the_noise_told_is_the_tables_mean_sd_or_the_sd_at_a_rewards_level():
+    table = _Table()
+    overall, shown = noisy_answer.told_noise(table, 3)
+    assert shown == "3.00" and overall(np.array([0.0, 99.0])).tolist() == [3.0, 3.0]
+    best, shown = noisy_answer.told_noise(table, 3, "best_tenth")
+    assert shown == "1.00"
+    by_level, shown = noisy_answer.told_noise(table, 3, "by_level")
+    assert by_level(np.array([3.0, 30.0, 70.0, 98.0])).tolist() == [5.0, 5.0, 1.0, 1.0]
+    assert shown == "5.00..1.00"
