@@ -29,6 +29,7 @@ why none is the default (docs/algorithm.md, "Measured and not taken").
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import Callable, Optional
@@ -37,8 +38,9 @@ import numpy as np
 from absl import app, flags
 
 from experiments import comparison, tables
-from layernas_tf import algorithms, reports
+from layernas_tf import algorithms, proxy_check, reports
 from layernas_tf.algorithms.surrogate import AdditiveModel
+from layernas_tf.core import front
 from layernas_tf.core.status import COMPLETE
 
 _DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
@@ -83,15 +85,17 @@ def told_noise(benchmark, trainings: int, told: str = "all") -> tuple[Callable[[
     the noise buys).
     """
     rewards = _trainings(benchmark, trainings)
-    mean, sd = rewards.mean(axis=1), rewards.std(axis=1, ddof=1)
+    mean = rewards.mean(axis=1)
     if told == "by_level":
         edges = np.percentile(mean, np.linspace(0, 100, 11))
-        level = np.array([sd[(mean >= low) & (mean <= high)].mean() for low, high in zip(edges[:-1], edges[1:])])
+        level = np.array([proxy_check.reward_variance(rewards[(mean >= low) & (mean <= high)])[0]
+                          for low, high in zip(edges[:-1], edges[1:])])
         return (lambda r: level[np.clip(np.searchsorted(edges[1:-1], r), 0, len(level) - 1)],
                 f"{level[0]:.2f}..{level[-1]:.2f}")
     if told == "best_tenth":
-        sd = sd[np.argsort(-mean)[:max(1, round(0.1 * len(sd)))]]
-    return constant(float(np.mean(sd))), f"{np.mean(sd):.2f}"
+        rewards = rewards[np.argsort(-mean)[:max(1, round(0.1 * len(rewards)))]]
+    noise = proxy_check.reward_variance(rewards)[0]
+    return constant(noise), f"{noise:.2f}"
 
 
 def estimates(algorithm, noise: Callable[[np.ndarray], np.ndarray], left_out: bool,
@@ -122,12 +126,11 @@ def estimates(algorithm, noise: Callable[[np.ndarray], np.ndarray], left_out: bo
 
 
 def answer_score(benchmark, algorithm, scores: dict[int, float]) -> float:
-    """The test score of the network of the best estimate (cheaper, then earlier, on ties, as `core.front`)."""
-    if not scores:
-        return float("nan")
-    by_id = {t.id: t for t in algorithm.trials}
-    chosen = max(scores, key=lambda i: (scores[i], -by_id[i].cost, -i))
-    return benchmark.test_accuracy(by_id[chosen].arch)
+    """The test score of the network of the best estimate, picked by `core.front.answer` (cheaper, then earlier, on
+    ties) from the trials' records with their estimates as rewards."""
+    chosen = front.answer([dataclasses.replace(r, reward=scores[r.id]) for r in algorithm.records() if r.id in scores],
+                          lambda r: True)
+    return float("nan") if chosen is None else benchmark.test_accuracy(algorithm.space.parse(chosen.arch))
 
 
 def case(benchmark, trainings: int, fraction: float, trials: Optional[int], runs: int,

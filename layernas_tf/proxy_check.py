@@ -186,6 +186,14 @@ class Plan:
     repeats: list[api.Prepared] = dataclasses.field(default_factory=list)
 
 
+def reward_variance(by_seed) -> tuple[float, float]:
+    """The reward variance of networks trained under several seeds (`by_seed`: networks x seeds): a network's noise,
+    the mean over networks of its sd over seeds, and the spread between networks, the sd of their means (both
+    ddof 1). The one estimator of a reward's noise: this check's, and what `benchmarks/noisy_answer.py` tells."""
+    by_seed = np.asarray(by_seed, dtype=float)
+    return float(np.mean(np.std(by_seed, axis=1, ddof=1))), float(np.std(np.mean(by_seed, axis=1), ddof=1))
+
+
 def variance_verdict(noise: float, spread: float) -> str:
     """In words: whether a network's spread over seeds (`noise`, the mean of its sd) is small against the spread
     between the networks' means (`spread`, their sd): what Vertex AI NAS asks of a proxy before a search."""
@@ -410,8 +418,7 @@ def _report(cfg, reference, space, archs, rows, log) -> dict[str, Any]:
     }
     if rows.get("repeats"):
         by_seed = np.array([e["proxy_seeds"] for e in entries])  # networks x seeds
-        noise = float(np.mean(np.std(by_seed, axis=1, ddof=1)))
-        spread = float(np.std(np.mean(by_seed, axis=1), ddof=1))
+        noise, spread = reward_variance(by_seed)
         report["variance"] = {"seeds": by_seed.shape[1], "noise_sd": noise, "between_sd": spread,
                               "verdict": variance_verdict(noise, spread)}
     log(f"\n{'network':<24} {'cost':>12} {'proxy':>8} {'reference':>10}")
