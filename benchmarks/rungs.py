@@ -59,6 +59,7 @@ from layernas_tf import api
 from layernas_tf.algorithms import LayerNAS
 from layernas_tf.api import epochs_trained
 from layernas_tf.config import rung_schedule
+from layernas_tf.proxy_check import reward_variance
 from layernas_tf.trials import study
 from layernas_tf.trials.artefacts import THREADS_ENV
 
@@ -153,8 +154,7 @@ def signal(tables: dict[int, dict[str, dict[int, float]]], feasible: list[str], 
         pairs = list(itertools.combinations(sorted(tables), 2))
         rho = [stats.spearmanr([tables[a][n][full] for n in feasible], [tables[b][n][full] for n in feasible])[0]
                for a, b in pairs]
-        within = statistics.mean(statistics.stdev([t[n][full] for t in tables.values()]) for n in feasible)
-        between = statistics.stdev([statistics.mean(t[n][full] for t in tables.values()) for n in feasible])
+        within, between = reward_variance([[t[n][full] for t in tables.values()] for n in feasible])
         print(f"readme full proxy over {len(tables)} seeds: Spearman between two seeds' rewards {statistics.mean(rho):+.3f} "
               f"(mean of {len(pairs)} pairs); a network's sd over seeds {within:.4f}, sd of the networks' means "
               f"{between:.4f}")

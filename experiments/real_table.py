@@ -211,6 +211,8 @@ def report(rows: list[dict], seeds: int = SEEDS) -> str:
     """
     import statistics  # pylint: disable=import-outside-toplevel
 
+    from layernas_tf.proxy_check import reward_variance  # pylint: disable=import-outside-toplevel
+
     by_arch: dict[str, dict] = {}
     for r in rows:
         entry = by_arch.setdefault(r["arch"], {"madds": r["madds"], "val": {}, "test": {}})
@@ -230,8 +232,9 @@ def report(rows: list[dict], seeds: int = SEEDS) -> str:
                  for s in range(seeds)]
     early_buckets = [_within_buckets(full, lambda n, s=s: n["val"][s][e4 - 1], lambda n, s=s: n["val"][s][-1])
                      for s in range(seeds)]
-    means = [statistics.mean(n["val"][s][-1] for s in range(seeds)) for n in full.values()]
-    spread = statistics.mean(statistics.pstdev([n["val"][s][-1] for s in range(seeds)]) for n in full.values())
+    by_seed = [[n["val"][s][-1] for s in range(seeds)] for n in full.values()]
+    means = [statistics.mean(rewards) for rewards in by_seed]
+    noise, between = reward_variance(by_seed)
     best = max(full, key=lambda a: statistics.mean(full[a]["val"][s][-1] for s in range(seeds)))
     lines += [
         f"seeds agree: Spearman of final validation rewards {', '.join(f'{v:+.3f}' for v in seed_all)} (seed "
@@ -239,7 +242,8 @@ def report(rows: list[dict], seeds: int = SEEDS) -> str:
         f"{', '.join(f'{v:+.3f} over {k} buckets' for v, k in seed_buckets)}",
         f"epoch {e4} predicts epoch {EPOCHS}: Spearman {', '.join(f'{v:+.3f}' for v in early_all)} (per seed; target "
         f">= 0.6); within cost buckets {', '.join(f'{v:+.3f}' for v, _ in early_buckets)}",
-        f"a network's sd over seeds {spread:.4f} against the sd of the networks' means {statistics.pstdev(means):.4f}; "
+        f"a network's sd over seeds {noise:.4f} against the sd of the networks' means {between:.4f} (the proxy "
+        f"check's reward variance); "
         f"means from {min(means):.4f} to {max(means):.4f}; best {best} ({max(means):.4f}, "
         f"{full[best]['madds']:,} MAdds)",
     ]

@@ -2,6 +2,7 @@
 
 import csv
 import functools
+import statistics
 import zlib
 
 import pytest
@@ -12,6 +13,7 @@ from experiments import comparison, real_table
 from experiments.tables import RealTable, open_benchmark
 from layernas_tf import algorithms
 from layernas_tf.algorithms import LayerNAS
+from layernas_tf.proxy_check import reward_variance
 from layernas_tf.trials.executors import SerialExecutor
 from layernas_tf.trials.runner import Runner
 from layernas_tf.trials.study import Study
@@ -66,6 +68,20 @@ def test_the_table_follows_nas_bench_macros_protocol(tmp_path):
     with pytest.raises(ValueError, match=r"lacks 5 of 243 networks under all 3 seeds \(0, 1, 2\): python -m "
                                          r"experiments.real_table build trains them"):
         RealTable(write_table(tmp_path / "part.csv", skip=5))
+
+
+def test_the_report_states_the_proxy_checks_reward_variance(tmp_path):
+    """The report's noise figure is the variance check's estimator (sd over seeds with ddof 1), not a second one."""
+    rows = real_table.read(write_table(tmp_path / "t.csv"))
+    by_arch = {}
+    for r in rows:
+        by_arch.setdefault(r["arch"], [None] * real_table.SEEDS)[r["seed"]] = r["val"][-1]
+    noise, between = reward_variance(list(by_arch.values()))
+    text = real_table.report(rows)
+    assert "729 trainings; 243 of 243 networks trained under all 3 seeds" in text
+    assert f"a network's sd over seeds {noise:.4f} against the sd of the networks' means {between:.4f}" in text
+    population = sum(statistics.pstdev(v) for v in by_arch.values()) / len(by_arch)
+    assert f"{population:.4f}" != f"{noise:.4f}"  # the estimator the report used before, which differs here
 
 
 def test_a_table_with_a_fourth_seed_keeps_the_three_seed_protocol_unless_asked(tmp_path):
