@@ -16,9 +16,20 @@ import fake_objective
 from conftest import REPO, AdditiveSpace
 from layernas_tf.algorithms import LayerNAS
 from layernas_tf.training import distribute
-from layernas_tf.trials.executors import LocalExecutor, free_ports, group_config
+from layernas_tf.trials.executors import LocalExecutor, RayExecutor, free_ports, group_config
 from layernas_tf.trials.runner import Runner
 from layernas_tf.trials.study import Study
+
+
+@pytest.mark.parametrize("executor", [LocalExecutor, RayExecutor])
+@pytest.mark.parametrize("slots, group, message", [(0, 1, "parallel_trials must be >= 1, got 0"),
+                                                   (2, 0, "workers_per_trial must be >= 1, got 0")])
+def test_a_pool_executor_refuses_no_slots_or_an_empty_group_before_any_worker_starts(executor, slots, group, message):
+    import ray  # pylint: disable=import-outside-toplevel
+
+    with pytest.raises(ValueError, match=message):
+        executor(fake_objective.make(None, delay=0), slots, workers_per_trial=group)
+    assert not ray.is_initialized()  # the Ray executor refused before it started a Ray of its own
 
 
 def test_a_group_trains_each_trial_on_every_member_and_answers_once(tmp_path):

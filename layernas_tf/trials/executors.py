@@ -179,6 +179,16 @@ class Executor:
     def describe(self) -> str:
         return type(self).__name__
 
+    def _take_slots(self, slots: int, workers_per_trial: int) -> None:
+        """Refuses fewer than one trial at a time or one process per trial (the pool executors' one check), before
+        any worker starts; keeps both."""
+        if slots < 1:
+            raise ValueError(f"parallel_trials must be >= 1, got {slots}")
+        if workers_per_trial < 1:
+            raise ValueError(f"workers_per_trial must be >= 1, got {workers_per_trial}")
+        self.slots = slots
+        self.group = workers_per_trial
+
 
 class _Host:
     """What every worker does with a trial: set up once, run, word the outcome.
@@ -370,12 +380,7 @@ class LocalExecutor(Executor):
     def __init__(self, factory, slots: int, *, gpus: tuple[int, ...] = (), gpus_per_trial: float = 1,
                  cpus: Optional[int] = None, workers_per_trial: int = 1,
                  memory_growth_mb: float = WORKER_MEMORY_GROWTH_MB):
-        if slots < 1:
-            raise ValueError(f"parallel_trials must be >= 1, got {slots}")
-        if workers_per_trial < 1:
-            raise ValueError(f"workers_per_trial must be >= 1, got {workers_per_trial}")
-        self.slots = slots
-        self.group = workers_per_trial
+        self._take_slots(slots, workers_per_trial)
         self._factory = factory
         self._context = multiprocessing.get_context("spawn")
         self._envs = []
@@ -585,13 +590,8 @@ class RayExecutor(Executor):
                  gpus_per_trial: float = 0, workers_per_trial: int = 1,
                  memory_growth_mb: float = WORKER_MEMORY_GROWTH_MB):
         ray = import_ray()
-        if slots < 1:
-            raise ValueError(f"parallel_trials must be >= 1, got {slots}")
-        if workers_per_trial < 1:
-            raise ValueError(f"workers_per_trial must be >= 1, got {workers_per_trial}")
+        self._take_slots(slots, workers_per_trial)
         self._ray = ray
-        self.slots = slots
-        self.group = workers_per_trial
         self._owns_ray = False
         if not ray.is_initialized():
             # No address: a Ray of this run's own, even where another runs on this machine (which Ray would join).
