@@ -22,6 +22,7 @@ from ai_edge_litert.interpreter import Interpreter
 from layernas_tf.config import TFLITE_KINDS
 from layernas_tf.quiet import quiet_native_output
 from layernas_tf.reports import folder_atomic, write_atomic
+
 FLOAT_TOLERANCE = 1e-4
 INT8_AGREEMENT = 0.95
 
