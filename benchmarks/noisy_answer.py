@@ -38,9 +38,10 @@ import numpy as np
 from absl import app, flags
 
 from experiments import comparison, tables
-from layernas_tf import algorithms, proxy_check, reports
+from layernas_tf import algorithms, reports
 from layernas_tf.algorithms.surrogate import AdditiveModel
 from layernas_tf.core import front
+from layernas_tf.core.noise import reward_variance
 from layernas_tf.core.status import COMPLETE
 
 _DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
@@ -88,13 +89,13 @@ def told_noise(benchmark, trainings: int, told: str = "all") -> tuple[Callable[[
     mean = rewards.mean(axis=1)
     if told == "by_level":
         edges = np.percentile(mean, np.linspace(0, 100, 11))
-        level = np.array([proxy_check.reward_variance(rewards[(mean >= low) & (mean <= high)])[0]
+        level = np.array([reward_variance(rewards[(mean >= low) & (mean <= high)])[0]
                           for low, high in zip(edges[:-1], edges[1:])])
         return (lambda r: level[np.clip(np.searchsorted(edges[1:-1], r), 0, len(level) - 1)],
                 f"{level[0]:.2f}..{level[-1]:.2f}")
     if told == "best_tenth":
         rewards = rewards[np.argsort(-mean)[:max(1, round(0.1 * len(rewards)))]]
-    noise = proxy_check.reward_variance(rewards)[0]
+    noise = reward_variance(rewards)[0]
     return constant(noise), f"{noise:.2f}"
 
 

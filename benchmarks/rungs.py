@@ -59,7 +59,7 @@ from layernas_tf import api
 from layernas_tf.algorithms import LayerNAS
 from layernas_tf.api import epochs_trained
 from layernas_tf.config import rung_schedule
-from layernas_tf.proxy_check import reward_variance
+from layernas_tf.core.noise import reward_variance
 from layernas_tf.trials import study
 from layernas_tf.trials.artefacts import THREADS_ENV
 

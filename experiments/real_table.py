@@ -211,7 +211,7 @@ def report(rows: list[dict], seeds: int = SEEDS) -> str:
     """
     import statistics  # pylint: disable=import-outside-toplevel
 
-    from layernas_tf.proxy_check import reward_variance  # pylint: disable=import-outside-toplevel
+    from layernas_tf.core.noise import reward_variance  # pylint: disable=import-outside-toplevel
 
     by_arch: dict[str, dict] = {}
     for r in rows:
@@ -235,7 +235,7 @@ def report(rows: list[dict], seeds: int = SEEDS) -> str:
     by_seed = [[n["val"][s][-1] for s in range(seeds)] for n in full.values()]
     means = [statistics.mean(rewards) for rewards in by_seed]
     noise, between = reward_variance(by_seed)
-    best = max(full, key=lambda a: statistics.mean(full[a]["val"][s][-1] for s in range(seeds)))
+    best = max(zip(full, means), key=lambda pair: pair[1])[0]
     lines += [
         f"seeds agree: Spearman of final validation rewards {', '.join(f'{v:+.3f}' for v in seed_all)} (seed "
         f"pairs; target >= 0.8); within cost buckets (MAdds within 10%) "

@@ -49,6 +49,7 @@ from layernas_tf import api, cli, main
 from layernas_tf.algorithms import Listed, RandomSearch
 from layernas_tf.config import check_positive, check_study_dir
 from layernas_tf.core.space import Architecture, SearchSpace
+from layernas_tf.core.noise import reward_variance
 from layernas_tf.core.status import COMPLETE
 from layernas_tf.core.units import label
 from layernas_tf.reports import _pyplot, _save_figure, write_json
@@ -184,14 +185,6 @@ class Plan:
     reference: api.Prepared
     networks: list[Architecture]
     repeats: list[api.Prepared] = dataclasses.field(default_factory=list)
-
-
-def reward_variance(by_seed) -> tuple[float, float]:
-    """The reward variance of networks trained under several seeds (`by_seed`: networks x seeds): a network's noise,
-    the mean over networks of its sd over seeds, and the spread between networks, the sd of their means (both
-    ddof 1). The one estimator of a reward's noise: this check's, and what `benchmarks/noisy_answer.py` tells."""
-    by_seed = np.asarray(by_seed, dtype=float)
-    return float(np.mean(np.std(by_seed, axis=1, ddof=1))), float(np.std(np.mean(by_seed, axis=1), ddof=1))
 
 
 def variance_verdict(noise: float, spread: float) -> str:

@@ -13,7 +13,7 @@ from experiments import comparison, real_table
 from experiments.tables import RealTable, open_benchmark
 from layernas_tf import algorithms
 from layernas_tf.algorithms import LayerNAS
-from layernas_tf.proxy_check import reward_variance
+from layernas_tf.core.noise import reward_variance
 from layernas_tf.trials.executors import SerialExecutor
 from layernas_tf.trials.runner import Runner
 from layernas_tf.trials.study import Study

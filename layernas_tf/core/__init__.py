@@ -2,7 +2,7 @@
 
 Owns the search-space contract (`space`), the one vocabulary of trial statuses
 (`status`), the frozen trial records every reader picks from (`records`), the answer and the
-Pareto front (`front`) and how budgets are parsed and shown
+Pareto front (`front`), the one estimator of a reward's noise (`noise`) and how budgets are parsed and shown
 (`units`). Imports nothing but the standard library: the algorithms
 (`layernas_tf.algorithms`) build on it, and both run and test without TensorFlow.
 """
